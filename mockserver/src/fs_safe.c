@@ -171,6 +171,18 @@ int fs_open(int rootfd, const char *rel, int flags, mode_t mode)
     return open_walk(rootfd, rel, flags, mode);
 }
 
+bool fs_using_openat2(void)
+{
+    if (atomic_load(&g_force_fallback))
+        return false;
+    if (!atomic_load(&g_no_openat2)) {
+        int fd = fs_open(AT_FDCWD, "", O_PATH | O_DIRECTORY, 0); /* sets g_no_openat2 */
+        if (fd >= 0)
+            close(fd);
+    }
+    return !atomic_load(&g_no_openat2);
+}
+
 int fs_open_parent(int rootfd, const char *rel, const char **leaf)
 {
     if (!rel || rel[0] == '\0')

@@ -71,6 +71,10 @@ int fs_remove_all(int rootfd, const char *rel);
 /* Forces the O_NOFOLLOW component walk even where openat2 exists (for tests). */
 void fs_force_fallback(bool on);
 
+/* True when resolution uses openat2 (probes the kernel once; false under valgrind, which
+ * does not know the syscall, or when forced to the fallback). */
+bool fs_using_openat2(void);
+
 /* Go os.FileMode.String() of a st_mode ("-rw-r--r--", "drwxr-xr-x", "Lrwxrwxrwx").
  * out must hold at least 24 bytes. Returns out. */
 char *fs_mode_string(mode_t mode, char *out);

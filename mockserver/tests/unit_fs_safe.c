@@ -16,6 +16,17 @@
 
 #include "fs_safe.h"
 
+/* An escape attempt fails with EXDEV under openat2; the fallback walk refuses the symlink
+ * itself (ELOOP / ENOTDIR). */
+#define assert_escape(r)                                                                 \
+    do {                                                                                 \
+        int r_ = (r);                                                                    \
+        if (fs_using_openat2())                                                          \
+            assert_int_equal(r_, -EXDEV);                                                \
+        else                                                                             \
+            assert_true(r_ == -ELOOP || r_ == -ENOTDIR || r_ == -EXDEV);                 \
+    } while (0)
+
 typedef struct {
     char root[256];    /* the sandbox dir */
     char outside[300]; /* a dir outside it with a canary file */
@@ -157,10 +168,7 @@ static void check_symlink_confinement(fx *f, bool fallback)
         int fd = fs_open(f->rootfd, hostile[i], O_RDONLY, 0);
         if (fd >= 0)
             fail_msg("%s opened (fallback=%d)", hostile[i], fallback);
-        if (!fallback)
-            assert_int_equal(fd, -EXDEV);
-        else
-            assert_true(fd == -ELOOP || fd == -ENOTDIR || fd == -EXDEV);
+        assert_escape(fd);
     }
     /* creating through a dangling symlink that points outside must not create anything */
     int fd = fs_open(f->rootfd, "dangling_out", O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -189,6 +197,8 @@ static void check_symlink_confinement(fx *f, bool fallback)
 static void test_confinement_openat2(void **state)
 {
     fx *f = *state;
+    if (!fs_using_openat2())
+        skip(); /* e.g. under valgrind: the fallback test covers this run */
     check_symlink_confinement(f, false);
     /* inside links are followed with openat2 */
     char buf[64];
@@ -225,7 +235,7 @@ static void test_parent_and_lstat(void **state)
     int pfd = fs_open_parent(f->rootfd, "sub/x/y", &leaf);
     assert_int_equal(pfd, -ENOENT);
     pfd = fs_open_parent(f->rootfd, "evil/etc", &leaf);
-    assert_int_equal(pfd, -EXDEV);
+    assert_escape(pfd);
     pfd = fs_open_parent(f->rootfd, "a.txt", &leaf);
     assert_true(pfd >= 0);
     assert_string_equal(leaf, "a.txt");
@@ -237,7 +247,7 @@ static void test_parent_and_lstat(void **state)
     assert_int_equal(fs_lstat(f->rootfd, "", &st), 0);
     assert_true(S_ISDIR(st.st_mode));
     assert_int_equal(fs_lstat(f->rootfd, "nope", &st), -ENOENT);
-    assert_int_equal(fs_lstat(f->rootfd, "evil/etc", &st), -EXDEV);
+    assert_escape(fs_lstat(f->rootfd, "evil/etc", &st));
 }
 
 static void test_mkdir_p(void **state)
@@ -252,8 +262,10 @@ static void test_mkdir_p(void **state)
     assert_false(created);
     assert_int_equal(fs_mkdir_p(f->rootfd, "a.txt", 0755, &created), -ENOTDIR);
     assert_int_equal(fs_mkdir_p(f->rootfd, "a.txt/q", 0755, &created), -ENOTDIR);
-    assert_int_equal(fs_mkdir_p(f->rootfd, "d/inner", 0755, &created), 0); /* inside link */
-    assert_true(created);
+    if (fs_using_openat2()) { /* the fallback follows no link, not even an inside one */
+        assert_int_equal(fs_mkdir_p(f->rootfd, "d/inner", 0755, &created), 0);
+        assert_true(created);
+    }
     int r = fs_mkdir_p(f->rootfd, "out/pwn", 0755, &created);
     assert_true(r < 0);
     r = fs_mkdir_p(f->rootfd, "evil/tmp/pwn_fs_safe", 0755, &created);
@@ -285,7 +297,7 @@ static void test_remove_all(void **state)
     assert_int_equal(access(p, F_OK), 0);
     assert_int_equal(fs_remove_all(f->rootfd, "out"), -ENOENT);
     assert_int_equal(fs_remove_all(f->rootfd, ""), -EPERM);
-    assert_int_equal(fs_remove_all(f->rootfd, "evil/etc/hostname"), -EXDEV);
+    assert_escape(fs_remove_all(f->rootfd, "evil/etc/hostname"));
     assert_int_equal(access("/etc/hostname", F_OK), 0);
 }
 
@@ -332,7 +344,7 @@ static void test_entry_json(void **state)
     assert_null(fs_entry_json(f->rootfd, "missing", &err));
     assert_int_equal(err, -ENOENT);
     assert_null(fs_entry_json(f->rootfd, "evil/etc/passwd", &err));
-    assert_int_equal(err, -EXDEV);
+    assert_escape(err);
 }
 
 static void test_formats(void **state)

@@ -5,4 +5,5 @@
 #include "e2b/client.h"
 #include "e2b/sandbox.h"
 #include "e2b/local.h"
+#include "e2b/code.h"
 #endif

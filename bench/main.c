@@ -132,7 +132,7 @@ static void print_report(const bench_scenario *sc, const bench_opts *o, bench_re
     printf("%-20s %9s %9s %9s %9s %9s %6s  %s\n", "series", "p50", "p90", "p99", "max", "mean",
            "conns", "what");
     for (size_t i = 0; i < r->nseries; i++) {
-        char conns[16];
+        char conns[24];
         if (r->series[i].new_connections < 0)
             snprintf(conns, sizeof conns, "-");
         else

@@ -1079,7 +1079,7 @@ static void test_server_gone_is_network_error(void **state)
                         E2B_ERR_NETWORK, &err, "kill after the mock stopped");
 }
 
-/* NULL where a sandbox id or an out pointer is required: a typed error, no crash. */
+/* NULL or empty sandbox ids: a typed error before anything is sent, no crash. */
 static void test_null_arguments(void **state)
 {
     (void)state;
@@ -1094,8 +1094,9 @@ static void test_null_arguments(void **state)
                         E2B_ERR_INVALID_ARGUMENT, &err, "kill(NULL id)");
     harness_assert_code(e2b_sandbox_pause(t->client, NULL, NULL, &err),
                         E2B_ERR_INVALID_ARGUMENT, &err, "pause(NULL id)");
-    harness_assert_code(e2b_sandbox_create(t->client, NULL, NULL, &err),
-                        E2B_ERR_INVALID_ARGUMENT, &err, "create(out NULL)");
+    harness_assert_code(e2b_sandbox_get_info(t->client, "", &info, &err),
+                        E2B_ERR_INVALID_ARGUMENT, &err, "get_info(empty id)");
+    assert_null(info);
     /* err may be NULL too */
     assert_int_equal(e2b_sandbox_get_info(t->client, NULL, &info, NULL),
                      E2B_ERR_INVALID_ARGUMENT);

@@ -1,1 +1,65 @@
-int main(void) { return 0; }
+/* e2bc.c - the e2bc command line: a table-driven dispatcher. */
+#include "e2bc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int cmd_version(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+
+/* Add new commands here (run, files, cmd, chat, ...). */
+static const e2bc_cmd COMMANDS[] = {
+    {"demo", "create, list, inspect, extend and kill a sandbox (local mock by default)",
+     e2bc_cmd_demo},
+    {"sandbox", "sandbox lifecycle: create|list|info|timeout|pause|connect|kill",
+     e2bc_cmd_sandbox},
+    {"version", "print the libe2b version", cmd_version},
+    {"help", "show this help", cmd_help},
+};
+#define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: e2bc <command> [options]   (e2bc <command> --help for details)\n\n"
+               "commands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fprintf(f, "\nenvironment: E2B_API_KEY, E2B_API_URL, E2B_SANDBOX_URL, E2B_DOMAIN, "
+               "E2B_DEBUG,\n  E2B_REQUEST_TIMEOUT_MS. With neither E2B_API_KEY nor "
+               "E2B_API_URL set, e2bc starts a\n  local e2b-mock (found via E2B_MOCK_BIN, "
+               "next to e2bc, or on PATH) for the command.\n");
+}
+
+static int cmd_version(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    printf("e2bc (libe2b) %s\n", e2b_version());
+    return 0;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    usage(stdout);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return E2BC_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h"))
+        return cmd_help(0, NULL);
+    if (!strcmp(name, "--version"))
+        return cmd_version(0, NULL);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(name, COMMANDS[i].name))
+            return COMMANDS[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "e2bc: unknown command \"%s\"\n\n", name);
+    usage(stderr);
+    return E2BC_EXIT_USAGE;
+}

@@ -1,0 +1,56 @@
+/* e2bc.h - shared plumbing of the e2bc command line (commands live in cmd_*.c / demo.c). */
+#ifndef E2BC_H
+#define E2BC_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <time.h>
+#include "e2b/e2b.h"
+
+/* One command: `e2bc <name> ...`. run gets argv with argv[0] = name; returns the exit code
+ * (0 ok, 1 failure, 2 usage). To add a command, add a row to the table in e2bc.c. */
+typedef struct e2bc_cmd {
+    const char *name;
+    const char *summary; /* one line for `e2bc --help` */
+    int (*run)(int argc, char **argv);
+} e2bc_cmd;
+
+#define E2BC_EXIT_FAIL 1
+#define E2BC_EXIT_USAGE 2
+
+/* A client configured from the environment, or, when neither E2B_API_KEY nor E2B_API_URL
+ * is set, pointed at a local e2b-mock child started for the duration of the command. */
+typedef struct e2bc_conn {
+    e2b_client *client;
+    e2b_local *local; /* non-NULL when running against the local mock */
+    e2b_config cfg;
+} e2bc_conn;
+
+/* Opens the connection; on failure prints the reason and returns false. When a local mock
+ * is started and announce is true, says so on stderr. */
+bool e2bc_open(e2bc_conn *c, bool announce);
+void e2bc_close(e2bc_conn *c);
+
+/* Prints "e2bc: <what>: <message> (<code name>)" to stderr; returns E2BC_EXIT_FAIL. */
+int e2bc_fail(const char *what, const e2b_error *err);
+
+/* Parses "key=value" into kv (pointing into s, which is modified). */
+bool e2bc_parse_kv(char *s, e2b_kv *kv);
+
+/* "2026-11-26 09:30:00 UTC" (or "-" for 0). */
+void e2bc_fmt_time(time_t t, char *buf, size_t len);
+/* "in 4m 59s" / "3s ago" relative to now. */
+void e2bc_fmt_rel(time_t t, char *buf, size_t len);
+/* Writes one sandbox info as a JSON object (with the wire's field names) + newline. */
+void e2bc_print_info_json(FILE *f, const e2b_sandbox_info *info);
+/* Human "key   value" block for one sandbox info, indented by `indent` spaces. */
+void e2bc_print_info_block(FILE *f, const e2b_sandbox_info *info, int indent);
+/* Human table of sandboxes (header row + one row each). */
+void e2bc_print_info_table(FILE *f, const e2b_sandbox_info *const *items, size_t n, int indent);
+const char *e2bc_state_name(e2b_sandbox_state s);
+
+/* Commands. */
+int e2bc_cmd_demo(int argc, char **argv);
+int e2bc_cmd_sandbox(int argc, char **argv);
+
+#endif

@@ -70,6 +70,9 @@ typedef struct store_create_opts {
     int auto_pause;               /* on expiry pause instead of kill */
     int auto_resume;              /* lifecycle.autoResume (reported only) */
     int allow_internet_access;    /* -1 = null / not given, 0, 1 */
+    int cpu_count;                /* 0 = 2 */
+    int memory_mb;                /* 0 = 512 */
+    int disk_size_mb;             /* 0 = 1024 */
 } store_create_opts;
 
 /* ---- lifetime of the store itself (used by server.c) */
@@ -140,7 +143,8 @@ store_result store_resume(mock_store *st, const char *id, int64_t timeout_ms);
  * resumed with endAt = now + timeout_ms. *resumed = 1 when it was paused. */
 store_result store_connect(mock_store *st, const char *id, int64_t timeout_ms, int *resumed);
 
-/* setTimeout: endAt = now + timeout_ms (may shorten). Running or paused. */
+/* setTimeout: endAt = now + timeout_ms (may shorten). Running sandboxes only (a paused one is
+ * STORE_NOT_FOUND, as on E2B where it is not in the running cache). */
 store_result store_set_timeout(mock_store *st, const char *id, int64_t timeout_ms);
 
 /* Refresh: endAt = max(endAt, now + duration_ms) for running sandboxes. */

@@ -119,7 +119,7 @@ void mock_format_rfc3339_nano(int64_t ns, char *out, size_t outlen)
     long frac = (long)(ns - (int64_t)sec * 1000000000LL);
     struct tm tm;
     gmtime_r(&sec, &tm);
-    char fracbuf[16] = "";
+    char fracbuf[32] = "";
     if (frac > 0) {
         snprintf(fracbuf, sizeof fracbuf, ".%09ld", frac);
         size_t n = strlen(fracbuf);

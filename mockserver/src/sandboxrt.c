@@ -1,0 +1,440 @@
+/* sandboxrt.c - see sandboxrt.h. */
+#include "sandboxrt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "util.h"
+
+#define BWRAP_PATH "/usr/bin/bwrap"
+#define INFO_TIMEOUT_MS 10000
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static int g_unisolated = -1; /* -1 = not decided: read the env */
+static pthread_once_t g_probe_once = PTHREAD_ONCE_INIT;
+static int g_bwrap_ok;
+
+void sbxrt_set_unisolated(int allow) {
+    pthread_mutex_lock(&g_lock);
+    g_unisolated = allow ? 1 : 0;
+    pthread_mutex_unlock(&g_lock);
+}
+
+static int unisolated_allowed(void) {
+    pthread_mutex_lock(&g_lock);
+    if (g_unisolated < 0) {
+        const char *v = getenv("E2B_MOCK_UNISOLATED");
+        g_unisolated = v && (!strcmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes"));
+    }
+    int r = g_unisolated;
+    pthread_mutex_unlock(&g_lock);
+    return r;
+}
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t errlen, const char *fmt, ...) {
+    if (!err || !errlen) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* ---------------------------------------------------------------- small argv builder */
+
+typedef struct strvec {
+    char **v;
+    size_t n, cap;
+    int oom;
+} strvec;
+
+static void sv_push(strvec *sv, const char *s) {
+    if (sv->oom) return;
+    if (sv->n + 2 > sv->cap) {
+        size_t cap = sv->cap ? sv->cap * 2 : 64;
+        char **nv = realloc(sv->v, cap * sizeof *nv);
+        if (!nv) { sv->oom = 1; return; }
+        sv->v = nv;
+        sv->cap = cap;
+    }
+    char *d = strdup(s);
+    if (!d) { sv->oom = 1; return; }
+    sv->v[sv->n++] = d;
+    sv->v[sv->n] = NULL;
+}
+
+static void sv_free(strvec *sv) {
+    for (size_t i = 0; i < sv->n; i++) free(sv->v[i]);
+    free(sv->v);
+    memset(sv, 0, sizeof *sv);
+}
+
+/* The bubblewrap flags shared by the probe and every spawn (platform-notes §6). */
+static void push_bwrap_base(strvec *a) {
+    static const char *const base[] = {
+        BWRAP_PATH,
+        "--ro-bind", "/usr", "/usr",
+        "--symlink", "usr/lib", "/lib",
+        "--symlink", "usr/lib64", "/lib64",
+        "--symlink", "usr/bin", "/bin",
+        "--symlink", "usr/sbin", "/sbin",
+        "--ro-bind", "/etc", "/etc",
+        "--proc", "/proc",
+        "--dev", "/dev",
+        "--tmpfs", "/tmp",
+        "--unshare-all",
+        "--hostname", "e2b-sandbox",
+        "--cap-drop", "ALL",
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+        NULL};
+    for (size_t i = 0; base[i]; i++) sv_push(a, base[i]);
+}
+
+static void probe(void) {
+    if (access(BWRAP_PATH, X_OK) != 0) {
+        g_bwrap_ok = 0;
+        return;
+    }
+    strvec a = {0};
+    push_bwrap_base(&a);
+    sv_push(&a, "--");
+    sv_push(&a, "/usr/bin/true");
+    if (a.oom) { sv_free(&a); return; }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    char *envp[] = {"PATH=/usr/bin:/bin", NULL};
+    pid_t pid;
+    int rc = posix_spawn(&pid, BWRAP_PATH, &fa, NULL, a.v, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    sv_free(&a);
+    if (rc != 0) { g_bwrap_ok = 0; return; }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    g_bwrap_ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    if (!g_bwrap_ok) mock_log(MOCK_LOG_WARN, "sandboxrt: bubblewrap probe failed (status %d)", st);
+}
+
+int sbxrt_bwrap_available(void) {
+    pthread_once(&g_probe_once, probe);
+    return g_bwrap_ok;
+}
+
+char *sbxrt_host_path(const char *dir, const char *p) {
+    size_t hl = strlen(SBXRT_HOME);
+    if (!dir || !p || strncmp(p, SBXRT_HOME, hl) != 0 || (p[hl] != '\0' && p[hl] != '/'))
+        return NULL;
+    const char *rest = p + hl;
+    /* refuse ".." components: the path must stay inside the sandbox directory */
+    for (const char *s = rest; *s;) {
+        while (*s == '/') s++;
+        const char *e = s;
+        while (*e && *e != '/') e++;
+        if (e - s == 2 && s[0] == '.' && s[1] == '.') return NULL;
+        s = e;
+    }
+    size_t n = strlen(dir) + strlen(rest) + 1;
+    char *out = malloc(n);
+    if (out) snprintf(out, n, "%s%s", dir, rest);
+    return out;
+}
+
+/* pipe with both ends O_CLOEXEC and moved to fds >= 10, so the child's dup2 to 1..5 can never
+ * clobber another source fd. */
+static int pipe_hi(int fds[2]) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return -1;
+    for (int i = 0; i < 2; i++) {
+        int h = fcntl(p[i], F_DUPFD_CLOEXEC, 10);
+        if (h < 0) {
+            close(p[0]);
+            close(p[1]);
+            if (i == 1) close(fds[0]);
+            return -1;
+        }
+        close(p[i]);
+        fds[i] = h;
+    }
+    return 0;
+}
+
+static void close_fd(int *fd) {
+    if (*fd >= 0) close(*fd);
+    *fd = -1;
+}
+
+static int64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads bwrap's --info-fd JSON ({"child-pid": N, ...}). Returns the pid or -1 (EOF/timeout). */
+static pid_t read_info_pid(int fd) {
+    char buf[1024];
+    size_t len = 0;
+    int64_t deadline = mono_ms() + INFO_TIMEOUT_MS;
+    for (;;) {
+        int64_t left = deadline - mono_ms();
+        if (left <= 0) return -1;
+        struct pollfd pfd = {fd, POLLIN, 0};
+        int r = poll(&pfd, 1, (int)left);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return -1;
+        ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
+        len += (size_t)n;
+        buf[len] = '\0';
+        cJSON *j = cJSON_Parse(buf);
+        if (j) {
+            const cJSON *cp = cJSON_GetObjectItemCaseSensitive(j, "child-pid");
+            pid_t pid = cJSON_IsNumber(cp) ? (pid_t)cp->valuedouble : -1;
+            cJSON_Delete(j);
+            return pid;
+        }
+        if (len >= sizeof buf - 1) return -1;
+    }
+}
+
+/* Collects whatever the child wrote on stderr (non-blocking) into msg. */
+static void read_stderr(int fd, char *msg, size_t cap) {
+    size_t len = 0;
+    msg[0] = '\0';
+    int64_t deadline = mono_ms() + 500;
+    while (len + 1 < cap) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        int64_t left = deadline - mono_ms();
+        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0) break;
+        ssize_t n = read(fd, msg + len, cap - 1 - len);
+        if (n <= 0) break;
+        len += (size_t)n;
+    }
+    msg[len] = '\0';
+    while (len && (msg[len - 1] == '\n' || msg[len - 1] == '\r')) msg[--len] = '\0';
+}
+
+int sbxrt_spawn(const sbxrt_spec *spec, sbxrt_proc *out, char *err, size_t errlen) {
+    memset(out, 0, sizeof *out);
+    out->req_fd = out->ev_fd = out->out_fd = out->err_fd = -1;
+    if (!spec || !spec->dir || !spec->argv || !spec->argv[0] || spec->argv[0][0] != '/') {
+        seterr(err, errlen, "invalid spawn spec");
+        return -1;
+    }
+    int isolated = sbxrt_bwrap_available();
+    if (!isolated && !unisolated_allowed()) {
+        seterr(err, errlen,
+               "bubblewrap (" BWRAP_PATH ") is not available or does not work on this host; "
+               "refusing to run code unisolated (start e2b-mock with --unisolated or "
+               "E2B_MOCK_UNISOLATED=1 to allow it)");
+        return -1;
+    }
+    const char *cwd = spec->cwd && spec->cwd[0] ? spec->cwd : SBXRT_HOME;
+    if (cwd[0] != '/') {
+        seterr(err, errlen, "cwd must be an absolute path: %s", cwd);
+        return -1;
+    }
+    char *host_cwd = sbxrt_host_path(spec->dir, cwd);
+    if (host_cwd) {
+        if (mock_mkdir_p(host_cwd, 0755) != 0) {
+            seterr(err, errlen, "cannot create cwd %s: %s", cwd, strerror(errno));
+            free(host_cwd);
+            return -1;
+        }
+    } else if (!strncmp(cwd, SBXRT_HOME, strlen(SBXRT_HOME))) {
+        seterr(err, errlen, "invalid cwd %s", cwd);
+        return -1;
+    }
+
+    strvec a = {0}, env = {0};
+    if (isolated) {
+        push_bwrap_base(&a);
+        sv_push(&a, "--bind");
+        sv_push(&a, spec->dir);
+        sv_push(&a, SBXRT_HOME);
+        sv_push(&a, "--chdir");
+        sv_push(&a, cwd);
+        static const char *const kv[] = {"HOME", SBXRT_HOME,
+                                         "PATH", "/usr/local/bin:/usr/bin:/bin",
+                                         "LANG", "C.UTF-8",
+                                         "MPLCONFIGDIR", "/tmp/mpl",
+                                         "USER", "user",
+                                         NULL};
+        for (size_t i = 0; kv[i]; i += 2) {
+            sv_push(&a, "--setenv");
+            sv_push(&a, kv[i]);
+            sv_push(&a, kv[i + 1]);
+        }
+        for (size_t i = 0; spec->env && spec->env[i]; i++) {
+            const char *eq = strchr(spec->env[i], '=');
+            if (!eq || eq == spec->env[i]) continue;
+            char *name = strndup(spec->env[i], (size_t)(eq - spec->env[i]));
+            if (!name) { a.oom = 1; break; }
+            sv_push(&a, "--setenv");
+            sv_push(&a, name);
+            sv_push(&a, eq + 1);
+            free(name);
+        }
+        sv_push(&a, "--info-fd");
+        sv_push(&a, "5");
+        sv_push(&a, "--");
+        sv_push(&env, "PATH=/usr/bin:/bin");
+    } else {
+        size_t n = strlen(spec->dir) + 6;
+        char *home = malloc(n);
+        if (home) {
+            snprintf(home, n, "HOME=%s", spec->dir);
+            sv_push(&env, home);
+            free(home);
+        } else {
+            env.oom = 1;
+        }
+        sv_push(&env, "PATH=/usr/local/bin:/usr/bin:/bin");
+        sv_push(&env, "LANG=C.UTF-8");
+        sv_push(&env, "MPLCONFIGDIR=/tmp/e2b-mock-mpl");
+        for (size_t i = 0; spec->env && spec->env[i]; i++) sv_push(&env, spec->env[i]);
+    }
+    for (size_t i = 0; spec->argv[i]; i++) sv_push(&a, spec->argv[i]);
+
+    int outp[2] = {-1, -1}, errp[2] = {-1, -1}, evp[2] = {-1, -1}, reqp[2] = {-1, -1},
+        infop[2] = {-1, -1};
+    int rc = -1;
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    int fa_ok = 0, at_ok = 0;
+    if (a.oom || env.oom) {
+        seterr(err, errlen, "out of memory");
+        goto done;
+    }
+    if (pipe_hi(outp) || pipe_hi(errp) || pipe_hi(evp) || pipe_hi(reqp) ||
+        (isolated && pipe_hi(infop))) {
+        seterr(err, errlen, "pipe: %s", strerror(errno));
+        goto done;
+    }
+    posix_spawn_file_actions_init(&fa);
+    fa_ok = 1;
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
+    posix_spawn_file_actions_adddup2(&fa, evp[1], 3);
+    posix_spawn_file_actions_adddup2(&fa, reqp[0], 4);
+    if (isolated) posix_spawn_file_actions_adddup2(&fa, infop[1], 5);
+    posix_spawn_file_actions_addclosefrom_np(&fa, isolated ? 6 : 5);
+    if (!isolated && host_cwd) posix_spawn_file_actions_addchdir_np(&fa, host_cwd);
+    else if (!isolated) posix_spawn_file_actions_addchdir_np(&fa, cwd);
+
+    posix_spawnattr_init(&at);
+    at_ok = 1;
+    sigset_t none, deflt;
+    sigemptyset(&none);
+    sigemptyset(&deflt);
+    int defsigs[] = {SIGINT, SIGTERM, SIGPIPE, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2, SIGALRM};
+    for (size_t i = 0; i < sizeof defsigs / sizeof defsigs[0]; i++) sigaddset(&deflt, defsigs[i]);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &deflt);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+                                      POSIX_SPAWN_SETSIGDEF);
+    pid_t pid;
+    int src = posix_spawn(&pid, a.v[0], &fa, &at, a.v, env.v);
+    if (src != 0) {
+        seterr(err, errlen, "cannot start %s: %s", a.v[0], strerror(src));
+        goto done;
+    }
+    close_fd(&outp[1]);
+    close_fd(&errp[1]);
+    close_fd(&evp[1]);
+    close_fd(&reqp[0]);
+    close_fd(&infop[1]);
+    out->pid = pid;
+    out->isolated = isolated;
+    out->req_fd = reqp[1];
+    out->ev_fd = evp[0];
+    out->out_fd = outp[0];
+    out->err_fd = errp[0];
+    reqp[1] = evp[0] = outp[0] = errp[0] = -1;
+    fcntl(out->ev_fd, F_SETFL, O_NONBLOCK);
+    fcntl(out->out_fd, F_SETFL, O_NONBLOCK);
+    fcntl(out->err_fd, F_SETFL, O_NONBLOCK);
+    if (isolated) {
+        pid_t child = read_info_pid(infop[0]);
+        if (child <= 0) {
+            char msg[512];
+            read_stderr(out->err_fd, msg, sizeof msg);
+            seterr(err, errlen, "bubblewrap failed to start the sandbox%s%s",
+                   msg[0] ? ": " : "", msg);
+            sbxrt_kill(out);
+            goto done;
+        }
+        out->pgid = child; /* bwrap's sandbox init: --new-session made it the group leader */
+    } else {
+        out->pgid = pid; /* POSIX_SPAWN_SETSID */
+    }
+    rc = 0;
+done:
+    if (fa_ok) posix_spawn_file_actions_destroy(&fa);
+    if (at_ok) posix_spawnattr_destroy(&at);
+    close_fd(&outp[0]); close_fd(&outp[1]);
+    close_fd(&errp[0]); close_fd(&errp[1]);
+    close_fd(&evp[0]); close_fd(&evp[1]);
+    close_fd(&reqp[0]); close_fd(&reqp[1]);
+    close_fd(&infop[0]); close_fd(&infop[1]);
+    sv_free(&a);
+    sv_free(&env);
+    free(host_cwd);
+    return rc;
+}
+
+int sbxrt_signal(const sbxrt_proc *p, int sig) {
+    if (!p || p->pid <= 0) return 0;
+    if (p->pgid > 0) return kill(-p->pgid, sig);
+    return kill(p->pid, sig);
+}
+
+static void close_all(sbxrt_proc *p) {
+    close_fd(&p->req_fd);
+    close_fd(&p->ev_fd);
+    close_fd(&p->out_fd);
+    close_fd(&p->err_fd);
+}
+
+void sbxrt_kill(sbxrt_proc *p) {
+    if (!p) return;
+    if (p->pid > 0) {
+        if (p->pgid > 0) kill(-p->pgid, SIGKILL);
+        kill(p->pid, SIGKILL);
+        if (p->pgid != p->pid) kill(-p->pid, SIGKILL); /* the outer bwrap's own session */
+        while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR) {}
+    }
+    close_all(p);
+    p->pid = 0;
+    p->pgid = 0;
+}
+
+void sbxrt_reap(sbxrt_proc *p) {
+    if (!p) return;
+    if (p->pid > 0) {
+        /* the program is gone; make sure nothing of the sandbox lingers, then reap */
+        sbxrt_kill(p);
+        return;
+    }
+    close_all(p);
+}

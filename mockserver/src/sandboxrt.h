@@ -1,0 +1,78 @@
+/* sandboxrt.h - starting processes inside a sandbox's private directory.
+ *
+ * The ONE place that decides how a sandboxed process is started (bubblewrap flags, clean
+ * environment, file descriptors); future hardening (seccomp, rlimits, cgroups, uid mapping)
+ * belongs in sbxrt_spawn only.
+ *
+ * Isolation: bubblewrap (platform-notes §6): /usr read-only, /etc read-only (matplotlib needs
+ * it), fresh /proc /dev /tmp, the sandbox directory bound at /home/user, every namespace
+ * unshared (no network), all capabilities dropped, new session, cleared environment, dies
+ * with the server. When bwrap is missing or does not work here (probed once), spawning fails
+ * unless unisolated mode was allowed (sbxrt_set_unisolated(1) or env E2B_MOCK_UNISOLATED=1):
+ * then the process runs directly on the host with cwd inside the sandbox directory.
+ *
+ * Child file descriptors: 0 = /dev/null, 1/2 = pipes (stdout/stderr), 3 = event pipe (child
+ * writes), 4 = request pipe (child reads). Everything else is closed.
+ */
+#ifndef E2B_MOCK_SANDBOXRT_H
+#define E2B_MOCK_SANDBOXRT_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SBXRT_HOME "/home/user"
+
+typedef struct sbxrt_spec {
+    const char *dir;              /* host directory shown as /home/user (must exist) */
+    const char *cwd;              /* working directory inside the sandbox; NULL = /home/user.
+                                     Paths under /home/user are created if missing. */
+    const char *const *argv;      /* NULL-terminated; argv[0] an absolute path */
+    const char *const *env;       /* NULL-terminated "K=V" list added to the clean base env
+                                     (HOME, PATH, LANG, MPLCONFIGDIR); may be NULL */
+} sbxrt_spec;
+
+typedef struct sbxrt_proc {
+    pid_t pid;     /* our direct child (bwrap, or the program when unisolated); 0 = none */
+    pid_t pgid;    /* process group of the program: SIGINT target (0 until known) */
+    int req_fd;    /* write end of the child's fd 4 (O_CLOEXEC) */
+    int ev_fd;     /* read end of the child's fd 3 (O_CLOEXEC | O_NONBLOCK) */
+    int out_fd;    /* read end of the child's stdout (O_CLOEXEC | O_NONBLOCK) */
+    int err_fd;    /* read end of the child's stderr (O_CLOEXEC | O_NONBLOCK) */
+    int isolated;  /* 1 when started under bwrap */
+} sbxrt_proc;
+
+/* Allows (1) or forbids (0) running without bubblewrap when it is unavailable. The default
+ * comes from env E2B_MOCK_UNISOLATED ("1"/"true" allows). Thread-safe. */
+void sbxrt_set_unisolated(int allow);
+
+/* 1 if bubblewrap works on this host (probed once by running a trivial sandbox; cached). */
+int sbxrt_bwrap_available(void);
+
+/* Maps an in-sandbox path under /home/user to the host path under dir. Returns a malloc'd
+ * string, or NULL if path is not under /home/user (or OOM). Rejects ".." components. */
+char *sbxrt_host_path(const char *dir, const char *sandbox_path);
+
+/* Starts the program. On success fills *out (caller owns it: sbxrt_kill) and returns 0. On
+ * failure returns -1 with a message in err (nothing to clean up). The SIGINT target pgid is
+ * known on return (bwrap --info-fd or our own setsid). */
+int sbxrt_spawn(const sbxrt_spec *spec, sbxrt_proc *out, char *err, size_t errlen);
+
+/* Sends sig to the program's process group (and its descendants in that group). Safe to call
+ * with a stale proc (pid 0 -> no-op). Returns 0 or -1. */
+int sbxrt_signal(const sbxrt_proc *p, int sig);
+
+/* Kills everything (SIGKILL to the group and to the direct child), reaps the child, closes
+ * the fds and zeroes *p. Idempotent. */
+void sbxrt_kill(sbxrt_proc *p);
+
+/* Closes the fds and reaps an already-exited child (blocking waitpid). Idempotent. */
+void sbxrt_reap(sbxrt_proc *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

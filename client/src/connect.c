@@ -458,3 +458,217 @@ bool e2b_connect_parse_time(const char *s, time_t *out) {
     *out = t - off;
     return true;
 }
+
+/* ==== 4. envd call layer ================================================================ */
+
+#include "http.h"
+
+e2b_code e2b_connect_envd_init_raw(e2b_envd *e, e2b_client *client, const char *sandbox_id,
+                                   const char *domain, const char *token, const char *user,
+                                   e2b_error *err) {
+    memset(e, 0, sizeof *e);
+    if (!client || !sandbox_id || !*sandbox_id)
+        return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0, "a sandbox is required");
+    e2b_code rc = e2b_client_sandbox_url(client, sandbox_id, domain, E2B_ENVD_PORT, e->base,
+                                         sizeof e->base, err);
+    if (rc != E2B_OK) return rc;
+    e->client = client;
+    int n = snprintf(e->h_sandbox_id, sizeof e->h_sandbox_id, "E2b-Sandbox-Id: %s", sandbox_id);
+    if (n < 0 || (size_t)n >= sizeof e->h_sandbox_id || strpbrk(sandbox_id, "\r\n"))
+        return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0, "invalid sandbox id");
+    if (token && *token) {
+        n = snprintf(e->h_token, sizeof e->h_token, "X-Access-Token: %s", token);
+        if (n < 0 || (size_t)n >= sizeof e->h_token || strpbrk(token, "\r\n"))
+            return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0, "invalid envd access token");
+    }
+    if (user && *user) {
+        char plain[200];
+        n = snprintf(plain, sizeof plain, "%s:", user);
+        if (n < 0 || (size_t)n >= sizeof plain || strpbrk(user, "\r\n:"))
+            return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0, "invalid user name");
+        char *b64 = e2b_connect_b64_encode(plain, (size_t)n);
+        if (!b64) return e2b_error_set(err, E2B_ERR_NO_MEMORY, 0, "user header");
+        snprintf(e->h_auth, sizeof e->h_auth, "Authorization: Basic %s", b64);
+        free(b64);
+        e->user = user;
+    }
+    return E2B_OK;
+}
+
+e2b_code e2b_connect_envd_init(e2b_envd *e, const e2b_sandbox *sbx, const char *user,
+                               e2b_error *err) {
+    if (!sbx) {
+        memset(e, 0, sizeof *e);
+        return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0, "sandbox is NULL");
+    }
+    return e2b_connect_envd_init_raw(e, e2b_sandbox_client(sbx), e2b_sandbox_id(sbx),
+                                     e2b_sandbox_domain(sbx),
+                                     e2b_sandbox_envd_access_token(sbx), user, err);
+}
+
+void e2b_connect_envd_headers(const e2b_envd *e, const char **hdrs, size_t *n) {
+    hdrs[(*n)++] = e->h_sandbox_id;
+    hdrs[(*n)++] = "E2b-Sandbox-Port: 49983";
+    if (e->h_token[0]) hdrs[(*n)++] = e->h_token;
+    hdrs[*n] = NULL;
+}
+
+static e2b_code rpc_url(const e2b_envd *e, const char *method, char **url, e2b_error *err) {
+    return e2b_http_url(url, e->base, method, NULL, err);
+}
+
+e2b_code e2b_connect_unary(const e2b_envd *e, const char *method, e2b_connect_service svc,
+                           const cJSON *req, long timeout_ms, cJSON **out, e2b_error *err) {
+    if (out) *out = NULL;
+    char *url = NULL;
+    e2b_code rc = rpc_url(e, method, &url, err);
+    if (rc != E2B_OK) return rc;
+    char *body = req ? cJSON_PrintUnformatted(req) : NULL;
+    if (req && !body) {
+        free(url);
+        return e2b_error_set(err, E2B_ERR_NO_MEMORY, 0, "RPC request body");
+    }
+    const char *hdrs[10];
+    size_t n = 0;
+    hdrs[n++] = "Content-Type: application/json";
+    hdrs[n++] = "Connect-Protocol-Version: 1";
+    if (e->h_auth[0]) hdrs[n++] = e->h_auth;
+    e2b_connect_envd_headers(e, hdrs, &n);
+
+    e2b_http_request hr = {0};
+    hr.method = "POST";
+    hr.url = url;
+    hr.headers = hdrs;
+    hr.body = body ? body : "{}";
+    hr.body_len = strlen(hr.body);
+    hr.timeout_ms = timeout_ms;
+    hr.max_body = 64u * 1024 * 1024;
+    e2b_http_response resp = {0};
+    rc = e2b_http_perform(e->client, &hr, &resp, err);
+    cJSON_free(body);
+    free(url);
+    if (rc != E2B_OK) goto done;
+    if (resp.status != 200) {
+        rc = e2b_connect_unary_error((int)resp.status, resp.content_type, resp.body,
+                                     resp.body_len, svc, err);
+        goto done;
+    }
+    if (!e2b_connect_content_type_is(resp.content_type, "application/json")) {
+        rc = e2b_error_set(err, E2B_ERR_PROTOCOL, 200, "%s: unsupported content type '%s'",
+                           method, resp.content_type ? resp.content_type : "");
+        goto done;
+    }
+    cJSON *root = cJSON_ParseWithLength(resp.body ? resp.body : "", resp.body_len);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        rc = e2b_error_set(err, E2B_ERR_PROTOCOL, 200, "%s: reply is not a JSON object (%zu bytes)",
+                           method, resp.body_len);
+        goto done;
+    }
+    if (out) *out = root;
+    else cJSON_Delete(root);
+done:
+    e2b_http_response_free(&resp);
+    return rc;
+}
+
+typedef struct stream_ctx {
+    e2b_connect_decoder dec;
+    e2b_connect_msg_fn fn;
+    void *ud;
+    const char *method;
+    bool ok_status; /* 200 + connect+json */
+    bool got_headers;
+} stream_ctx;
+
+static e2b_code stream_on_headers(const e2b_http_response *resp, void *ud, e2b_error *err) {
+    stream_ctx *s = ud;
+    s->got_headers = true;
+    if (resp->status != 200) return E2B_OK; /* the body is buffered; mapped after perform */
+    if (!e2b_connect_content_type_is(resp->content_type, "application/connect+json"))
+        return e2b_error_set(err, E2B_ERR_PROTOCOL, 200, "%s: unsupported content type '%s'",
+                             s->method, resp->content_type ? resp->content_type : "");
+    s->ok_status = true;
+    return E2B_OK;
+}
+
+static e2b_code stream_on_data(const char *p, size_t n, void *ud, e2b_error *err) {
+    stream_ctx *s = ud;
+    return e2b_connect_decoder_feed(&s->dec, p, n, s->fn, s->ud, err);
+}
+
+e2b_code e2b_connect_stream(const e2b_envd *e, const char *method, e2b_connect_service svc,
+                            const cJSON *req, const e2b_connect_stream_opts *opts,
+                            e2b_connect_msg_fn fn, void *ud, e2b_error *err) {
+    static const e2b_connect_stream_opts no_opts = {0};
+    if (!opts) opts = &no_opts;
+    char *url = NULL;
+    e2b_code rc = rpc_url(e, method, &url, err);
+    if (rc != E2B_OK) return rc;
+    char *json = req ? cJSON_PrintUnformatted(req) : NULL;
+    size_t env_len = 0;
+    char *env = json || !req ? e2b_connect_envelope(0, json ? json : "{}",
+                                                    json ? strlen(json) : 2, &env_len)
+                             : NULL;
+    cJSON_free(json);
+    if (!env) {
+        free(url);
+        return e2b_error_set(err, E2B_ERR_NO_MEMORY, 0, "RPC request envelope");
+    }
+    char h_timeout[64];
+    const char *hdrs[12];
+    size_t n = 0;
+    hdrs[n++] = "Content-Type: application/connect+json";
+    hdrs[n++] = "Connect-Protocol-Version: 1";
+    if (opts->timeout_ms > 0) {
+        snprintf(h_timeout, sizeof h_timeout, "Connect-Timeout-Ms: %ld", opts->timeout_ms);
+        hdrs[n++] = h_timeout;
+    }
+    if (opts->keepalive) hdrs[n++] = E2B_CONNECT_KEEPALIVE_HEADER;
+    if (e->h_auth[0]) hdrs[n++] = e->h_auth;
+    e2b_connect_envd_headers(e, hdrs, &n);
+
+    stream_ctx s = {.fn = fn, .ud = ud, .method = method};
+    e2b_connect_decoder_init(&s.dec, 0, svc);
+    e2b_http_request hr = {0};
+    hr.method = "POST";
+    hr.url = url;
+    hr.headers = hdrs;
+    hr.body = env;
+    hr.body_len = env_len;
+    hr.timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : E2B_HTTP_NO_TIMEOUT;
+    hr.headers_timeout_ms = e2b_client_request_timeout_ms(e->client);
+    if (opts->timeout_ms > 0 && hr.headers_timeout_ms > opts->timeout_ms)
+        hr.headers_timeout_ms = 0; /* the whole deadline comes first anyway */
+    hr.timeout_code = E2B_ERR_OPERATION_TIMEOUT;
+    hr.cancel = opts->cancel;
+    hr.on_headers = stream_on_headers;
+    hr.on_data = stream_on_data;
+    hr.ud = &s;
+    e2b_http_response resp = {0};
+    rc = e2b_http_perform(e->client, &hr, &resp, err);
+    free(env);
+    free(url);
+    if (rc == E2B_ERR_OPERATION_TIMEOUT && !s.got_headers && hr.headers_timeout_ms > 0) {
+        /* no response headers within the request timeout: not the operation's deadline */
+        rc = e2b_error_set(err, E2B_ERR_REQUEST_TIMEOUT, 0,
+                           "%s: no response within %ld ms", method, hr.headers_timeout_ms);
+    }
+    if (rc == E2B_OK) {
+        if (resp.status != 200) {
+            /* connect-web ignores the body of a non-200 stream reply; we keep its text in
+             * the message only */
+            char text[200] = "";
+            if (resp.body && resp.body_len) printable(text, sizeof text, resp.body, resp.body_len);
+            rc = e2b_error_set(err, e2b_connect_code_for_http_status((int)resp.status, svc),
+                               (int)resp.status, "%s: HTTP %ld (%s)%s%s", method, resp.status,
+                               e2b_connect_code_for_status((int)resp.status),
+                               text[0] ? ": " : "", text);
+        } else {
+            rc = e2b_connect_decoder_finish(&s.dec, err);
+        }
+    }
+    e2b_connect_decoder_free(&s.dec);
+    e2b_http_response_free(&resp);
+    return rc;
+}

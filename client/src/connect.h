@@ -162,4 +162,66 @@ char *e2b_connect_b64_encode(const void *data, size_t len);
  * Unix seconds. Returns false on a malformed string. */
 bool e2b_connect_parse_time(const char *s, time_t *out);
 
+/* ---- 4. envd call layer --------------------------------------------------------------- */
+
+#include <stdatomic.h>
+#include "e2b/client.h"
+#include "e2b/sandbox.h"
+
+#define E2B_CONNECT_KEEPALIVE_HEADER "Keepalive-Ping-Interval: 50"
+
+/* How to reach one sandbox's envd: base URL and the headers every envd request carries
+ * (E2b-Sandbox-Id, E2b-Sandbox-Port: 49983, X-Access-Token when there is one) plus the
+ * optional user. Lives on the caller's stack: no allocation, nothing to free. */
+typedef struct e2b_envd {
+    e2b_client *client;
+    char base[1024];
+    char h_sandbox_id[300];  /* "E2b-Sandbox-Id: <id>" */
+    char h_token[1100];      /* "X-Access-Token: <t>" or "" */
+    char h_auth[400];        /* "Authorization: Basic base64(<user>:)" or "" */
+    const char *user;        /* borrowed; username= on /files */
+} e2b_envd;
+
+/* Fills *e for sbx and an optional user (NULL = the sandbox's default user). The base URL
+ * comes from e2b_client_sandbox_url(client, id, domain, E2B_ENVD_PORT).
+ * Errors: E2B_ERR_INVALID_ARGUMENT (NULL sandbox, id/token/user too long). */
+e2b_code e2b_connect_envd_init(e2b_envd *e, const e2b_sandbox *sbx, const char *user,
+                               e2b_error *err);
+
+/* Same, from parts (for callers without a handle). token and domain may be NULL. */
+e2b_code e2b_connect_envd_init_raw(e2b_envd *e, e2b_client *client, const char *sandbox_id,
+                                   const char *domain, const char *token, const char *user,
+                                   e2b_error *err);
+
+/* Appends the common envd headers (id, port, token) to hdrs starting at index *n (the
+ * array must have room for 3 more plus the NULL terminator, which is written). */
+void e2b_connect_envd_headers(const e2b_envd *e, const char **hdrs, size_t *n);
+
+/* Unary RPC: POST <base><method> (method like "/filesystem.Filesystem/Stat") with req as
+ * the JSON body. timeout_ms 0 = the client's request timeout. On success *out (may be
+ * NULL when the reply is not needed) is the parsed reply object (cJSON_Delete).
+ * Errors: e2b_connect_unary_error mapping of a non-200 reply; E2B_ERR_PROTOCOL (200 with a
+ * non-JSON content type or a body that is not a JSON object); transport errors of
+ * e2b_http_perform. */
+e2b_code e2b_connect_unary(const e2b_envd *e, const char *method, e2b_connect_service svc,
+                           const cJSON *req, long timeout_ms, cJSON **out, e2b_error *err);
+
+typedef struct e2b_connect_stream_opts {
+    long timeout_ms;       /* > 0: Connect-Timeout-Ms and a client deadline that gives
+                              E2B_ERR_OPERATION_TIMEOUT; <= 0: none */
+    bool keepalive;        /* send Keepalive-Ping-Interval: 50 */
+    atomic_int *cancel;    /* optional: nonzero aborts with E2B_ERR_CANCELLED */
+} e2b_connect_stream_opts;
+
+/* Server-streaming RPC: sends req as one envelope, decodes the reply envelopes as they
+ * arrive, calling fn for each data message (on the calling thread). Returns E2B_OK only
+ * after a successful end-stream envelope. Errors: a non-200 status mapped from the status
+ * alone (as connect-web; 502 -> SANDBOX_GONE); 200 with a content type other than
+ * application/connect+json -> E2B_ERR_PROTOCOL; decoder errors (missing EndStreamResponse,
+ * end-stream error codes, ...); fn's code; transport errors (the deadline gives
+ * E2B_ERR_OPERATION_TIMEOUT, the cancel flag E2B_ERR_CANCELLED). */
+e2b_code e2b_connect_stream(const e2b_envd *e, const char *method, e2b_connect_service svc,
+                            const cJSON *req, const e2b_connect_stream_opts *opts,
+                            e2b_connect_msg_fn fn, void *ud, e2b_error *err);
+
 #endif

@@ -7,6 +7,7 @@
 
 static int cmd_version(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
+int e2bc_cmd_run(int argc, char **argv); /* cmd_run.c */
 
 /* Add new commands here (run, files, cmd, chat, ...). */
 static const e2bc_cmd COMMANDS[] = {
@@ -14,6 +15,7 @@ static const e2bc_cmd COMMANDS[] = {
      e2bc_cmd_demo},
     {"sandbox", "sandbox lifecycle: create|list|info|timeout|pause|connect|kill",
      e2bc_cmd_sandbox},
+    {"run", "run code in a sandbox (file, stdin or -c), streaming its output", e2bc_cmd_run},
     {"version", "print the libe2b version", cmd_version},
     {"help", "show this help", cmd_help},
 };

@@ -124,7 +124,9 @@ static void hooks_run(mock_store *st, hook_list *l, mock_sandbox *s)
 
 static void *reaper_main(void *arg);
 
-mock_store *store_new(const char *root)
+mock_store *store_new(const char *root) { return store_new_ex(root, 1); }
+
+mock_store *store_new_ex(const char *root, int start_reaper)
 {
     mock_store *st = calloc(1, sizeof *st);
     if (!st)
@@ -136,11 +138,17 @@ mock_store *store_new(const char *root)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&st->reaper_cond, &ca);
     pthread_condattr_destroy(&ca);
-    if (!st->root || pthread_create(&st->reaper, NULL, reaper_main, st) != 0) {
+    if (!st->root) {
         store_free(st);
         return NULL;
     }
-    st->reaper_started = 1;
+    if (start_reaper) {
+        if (pthread_create(&st->reaper, NULL, reaper_main, st) != 0) {
+            store_free(st);
+            return NULL;
+        }
+        st->reaper_started = 1;
+    }
     return st;
 }
 

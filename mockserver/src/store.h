@@ -81,6 +81,9 @@ typedef struct store_create_opts {
  * Returns NULL on failure. */
 mock_store *store_new(const char *root);
 
+/* Same; start_reaper = 0 runs no reaper thread (expiry only through store_reap: tests). */
+mock_store *store_new_ex(const char *root, int start_reaper);
+
 /* Kills every sandbox (destroy hooks run, dirs removed), stops the reaper, frees the store
  * once every outstanding reference was released... callers must release theirs first. */
 void store_free(mock_store *st);

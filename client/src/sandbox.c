@@ -296,9 +296,12 @@ e2b_code e2b_sandbox_create(e2b_client *client, const e2b_create_opts *opts, e2b
         rc = api_call(client, "POST", url, text, &resp, err);
     if (rc == E2B_OK) {
         rc = e2b_http_check(&resp, E2B_PLANE_CONTROL, err);
-        if (rc == E2B_ERR_SANDBOX_NOT_FOUND) /* a 404 on create is about the template */
-            rc = e2b_error_set(err, E2B_ERR_NOT_FOUND, 404, "%s", err ? err->message : "");
-        else if (rc == E2B_OK)
+        if (rc == E2B_ERR_SANDBOX_NOT_FOUND) { /* a 404 on create is about the template */
+            /* keep the server's message: re-formatting err->message into itself is UB */
+            if (err)
+                err->code = E2B_ERR_NOT_FOUND;
+            rc = E2B_ERR_NOT_FOUND;
+        } else if (rc == E2B_OK)
             rc = sandbox_from_body(client, &resp, out, err);
     }
     /* An envd too old to talk to: the JS SDK kills the sandbox it cannot use. */

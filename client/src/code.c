@@ -164,7 +164,7 @@ e2b_code e2b_run_code(e2b_sandbox *sbx, const char *code, const e2b_run_opts *op
 
     run_state st;
     memset(&st, 0, sizeof st);
-    rc = e2b_exec_stream_init(&st.stream, opts, 0, err);
+    rc = e2b_exec_stream_init(&st.stream, opts, opts->max_line_bytes, err);
     if (rc == E2B_OK) {
         /* The client's request timeout bounds the wait for the headers only; the execution
          * timeout (opts->timeout_ms, 0 = none) bounds the whole exchange. */

@@ -580,6 +580,17 @@ static void test_truncated_stream_returns_partial(void **state) {
     assert_int_equal(ex->logs_len, 1);
     e2b_execution_free(ex);
 
+    /* a line over the configured limit */
+    set_scenario("stream");
+    e2b_run_opts o;
+    e2b_run_opts_init(&o);
+    o.max_line_bytes = 40;
+    ex = NULL;
+    assert_int_equal(e2b_run_code(f->sbx, "x", &o, &ex, &err), E2B_ERR_PROTOCOL);
+    assert_non_null(strstr(err.message, "limit of 40 bytes"));
+    assert_non_null(ex);
+    e2b_execution_free(ex);
+
     /* a close-delimited body works like a chunked one */
     set_scenario("close_delimited");
     ex = NULL;

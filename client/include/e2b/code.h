@@ -152,6 +152,8 @@ typedef struct e2b_run_opts {
                                e2b_run_opts_init sets E2B_DEFAULT_EXECUTION_TIMEOUT_MS;
                                0 = none. The client's request timeout bounds only the wait
                                for the response headers. */
+    size_t max_line_bytes;  /* longest NDJSON line accepted (a png result is one line);
+                               0 = 64 MiB. Longer: E2B_ERR_PROTOCOL */
     e2b_log_fn on_stdout;   /* each may be NULL */
     e2b_log_fn on_stderr;
     e2b_result_fn on_result;

@@ -747,7 +747,7 @@ kernel_exec_status kernel_execute(kernel *k, const kernel_exec_opts *o) {
         st = KEXEC_KERNEL_LOST;
         goto out;
     }
-    if (o->cancel && *o->cancel) {
+    if (o->cancel && atomic_load(o->cancel)) {
         c.gone = 1;
         st = KEXEC_INTERRUPTED;
         goto out;
@@ -798,7 +798,7 @@ kernel_exec_status kernel_execute(kernel *k, const kernel_exec_opts *o) {
         }
         if (finished) break;
 
-        int cancelled = c.gone || (o->cancel && *o->cancel);
+        int cancelled = c.gone || (o->cancel && atomic_load(o->cancel));
         int64_t now = mono_ms();
         if (!int_deadline && (cancelled || (deadline && now >= deadline))) {
             if (cancelled) c.gone = 1;

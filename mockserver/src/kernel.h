@@ -22,6 +22,7 @@
 #ifndef E2B_MOCK_KERNEL_H
 #define E2B_MOCK_KERNEL_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -87,7 +88,7 @@ typedef struct kernel_exec_opts {
     int64_t keepalive_ms;       /* 0 = 5000 */
     kernel_emit_fn emit;        /* required */
     void *ud;
-    const volatile int *cancel; /* nullable: when it becomes non-zero (call kernel_wake to
+    const atomic_int *cancel;   /* nullable: when it becomes non-zero (call kernel_wake to
                                    notice at once) the execution is interrupted and its output
                                    discarded, like a consumer that went away */
 } kernel_exec_opts;

@@ -626,7 +626,8 @@ static mock_response *list(mock_request *req, int v2)
         else
             store_release(s);
     }
-    qsort(v, kept, sizeof *v, cmp_started);
+    if (kept > 1)
+        qsort(v, kept, sizeof *v, cmp_started);
     if (!q.asc)
         for (size_t i = 0; i < kept / 2; i++) {
             mock_sandbox *t = v[i];

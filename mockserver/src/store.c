@@ -114,7 +114,8 @@ static void hooks_run(mock_store *st, hook_list *l, mock_sandbox *s)
     hook copy[32];
     if (n > 32)
         n = 32;
-    memcpy(copy, l->v, n * sizeof *copy);
+    if (n)
+        memcpy(copy, l->v, n * sizeof *copy);
     pthread_mutex_unlock(&st->lock);
     for (size_t i = 0; i < n; i++)
         copy[i].fn(s, copy[i].ud);

@@ -84,9 +84,9 @@ static void format_block(e2b_strbuf *b, e2b_strbuf *tmp, const e2b_agent_exec_re
     bool any = false;
     if (r->text && r->text[0]) {
         size_t n = strlen(r->text);
-        e2b_strbuf_puts(b, "\xE2\x9C\x85 **Result:** ");
+        e2b_strbuf_puts(b, "\xE2\x9C\x85 **Result:**");
         if (!memchr(r->text, '\n', n) && !memchr(r->text, '`', n) && (!max || n <= max)) {
-            e2b_strbuf_append(b, "`", 1);
+            e2b_strbuf_append(b, " `", 2);
             e2b_strbuf_append(b, r->text, n);
             e2b_strbuf_append(b, "`\n", 2);
         } else {

@@ -74,9 +74,9 @@ static int count_indicators(const char *s, size_t n, const char *const *list)
 static const char *const js_ind[] = {
     "console.log", "const ", "let ", "var ", "=>", "function(", "function ", "document.",
     "window.", ".getElementById", ".querySelector", "require(", "export ",
-    "async function", "await ", "===", "!==", "};", NULL};
+    "async function", "await ", "===", "!==", "};", " from '", " from \"", NULL};
 static const char *const py_ind[] = {
-    "print(", "def ", "if __name__", "elif ", "from ", ".append(", ".extend(", ".keys()",
+    "print(", "def ", "if __name__", "elif ", " import ", ".append(", ".extend(", ".keys()",
     ".values()", ".items()", "range(", "len(", "str(", "int(", "float(", "self.", "None",
     "True", "False", "lambda ", "\"\"\"", "f\"", NULL};
 static const char *const ts_ind[] = {
@@ -717,6 +717,15 @@ static e2b_code inline_paragraph(block_list *out, const char *s, size_t a, size_
     return E2B_OK;
 }
 
+/* Columns of leading indentation (a tab advances to the next multiple of 4). */
+static size_t indent_cols(const char *s, size_t n)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n && (s[i] == ' ' || s[i] == '\t'); i++)
+        c = s[i] == '\t' ? (c / 4 + 1) * 4 : c + 1;
+    return c;
+}
+
 static e2b_code inline_spans(block_list *out, const char *s, size_t n, e2b_error *err)
 {
     size_t ticks = 0;
@@ -732,17 +741,24 @@ static e2b_code inline_spans(block_list *out, const char *s, size_t n, e2b_error
     if (!runs || !keys || !next) {
         rc = e2b_error_set(err, E2B_ERR_NO_MEMORY, 0, "out of memory (inline)");
     } else {
-        size_t para = 0; /* paragraphs end at blank lines */
+        /* paragraphs end at blank lines; a line indented 4+ columns that does not
+         * continue a paragraph is an indented code block, whose text is literal */
+        size_t para = 0;
+        bool in_para = false;
         for (size_t p = 0; p < n && rc == E2B_OK;) {
             const char *nl = memchr(s + p, '\n', n - p);
             size_t e = nl ? (size_t)(nl - s) : n;
             if (blank_line(s + p, e - p)) {
-                rc = inline_paragraph(out, s, para, p, runs, keys, next, &tmp, err);
-                para = e + 1;
+                if (in_para)
+                    rc = inline_paragraph(out, s, para, p, runs, keys, next, &tmp, err);
+                in_para = false;
+            } else if (!in_para && indent_cols(s + p, e - p) < 4) {
+                para = p;
+                in_para = true;
             }
             p = e + 1;
         }
-        if (rc == E2B_OK && para < n)
+        if (rc == E2B_OK && in_para)
             rc = inline_paragraph(out, s, para, n, runs, keys, next, &tmp, err);
     }
     free(runs);
@@ -844,6 +860,8 @@ static int classify_line(const char *s, size_t n)
     const char *l = s + i;
     size_t m = n - i;
     char last = l[m - 1];
+    if (starts(l, m, "```") || starts(l, m, "~~~"))
+        return L_PROSE; /* fence markup (e.g. an indented fence) is not code */
     for (size_t k = 0; k < sizeof strong_prefixes / sizeof strong_prefixes[0]; k++)
         if (starts(l, m, strong_prefixes[k].prefix) && need_met(strong_prefixes[k].need, l, m))
             return L_STRONG;

@@ -33,8 +33,9 @@
  *      with `unterminated = true` so a caller can refuse to run half-written code.
  *    - a tag-less block gets its language from its content (e2b_agent_lang_detect) and
  *      `lang_detected = true`.
- *    - not interpreted: block quotes / list containers ("> ```" is text) and indented
- *      (4-space) code blocks, which are text here.
+ *    - not interpreted: block quotes / list containers ("> ```" is text). Indented
+ *      (4-space) code blocks are literal text: not fences, no inline spans inside, and
+ *      never extracted as code.
  * 2. Only if there is no (non-empty) fenced block: inline code spans, CommonMark rules (a
  *    run of N backticks up to the next run of exactly N backticks, within one paragraph;
  *    line endings inside become spaces). As in the plugin, a span is code only if its
@@ -98,14 +99,15 @@ e2b_agent_lang e2b_agent_lang_from_tag(const char *tag, size_t len);
  *  2. otherwise each language scores one point per indicator present (substring):
  *     javascript: "console.log", "const ", "let ", "var ", "=>", "function(", "function ",
  *       "document.", "window.", ".getElementById", ".querySelector", "require(",
- *       "export ", "async function", "await ", "===", "!==", "};"
- *     python: "print(", "def ", "if __name__", "elif ", "from ", ".append(", ".extend(",
+ *       "export ", "async function", "await ", "===", "!==", "};", " from '", " from \""
+ *     python: "print(", "def ", "if __name__", "elif ", " import ", ".append(", ".extend(",
  *       ".keys()", ".values()", ".items()", "range(", "len(", "str(", "int(", "float(",
  *       "self.", "None", "True", "False", "lambda ", "\"\"\"", "f\""
  *     bash: lines starting with "echo ", "cd ", "ls", "export ", "sudo ", "apt-get ",
  *       "apt ", "pip install", "npm ", "curl ", "grep ", "cat ", "mkdir ", "rm ", "chmod ",
  *       plus "$(", "${", "&& ", " | ", "fi\n", "done"
- *     ("import " counts for neither: it is both Python and JavaScript);
+ *     ("import x" counts for neither: it is both Python and JavaScript; "from x import"
+ *     is Python, "import x from 'y'" is JavaScript);
  *  3. the highest score wins if it is > 0; JavaScript with a TypeScript marker
  *     (": string", ": number", ": boolean", "interface ", ": void", "<T>", " as const")
  *     becomes typescript; ties and all-zero go to python (the plugin's default).

@@ -8,6 +8,8 @@
 static int cmd_version(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 int e2bc_cmd_run(int argc, char **argv); /* cmd_run.c */
+int e2bc_cmd_files(int argc, char **argv); /* cmd_files.c */
+int e2bc_cmd_cmd(int argc, char **argv);   /* cmd_cmd.c */
 
 /* Add new commands here (run, files, cmd, chat, ...). */
 static const e2bc_cmd COMMANDS[] = {
@@ -16,6 +18,9 @@ static const e2bc_cmd COMMANDS[] = {
     {"sandbox", "sandbox lifecycle: create|list|info|timeout|pause|connect|kill",
      e2bc_cmd_sandbox},
     {"run", "run code in a sandbox (file, stdin or -c), streaming its output", e2bc_cmd_run},
+    {"files", "sandbox files: put|get|ls|stat|rm|mkdir (streamed transfers)", e2bc_cmd_files},
+    {"cmd", "run a shell command in a sandbox (foreground, background, list, kill)",
+     e2bc_cmd_cmd},
     {"version", "print the libe2b version", cmd_version},
     {"help", "show this help", cmd_help},
 };

@@ -6,4 +6,6 @@
 #include "e2b/sandbox.h"
 #include "e2b/local.h"
 #include "e2b/code.h"
+#include "e2b/files.h"
+#include "e2b/commands.h"
 #endif

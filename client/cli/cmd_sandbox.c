@@ -1,6 +1,7 @@
 /* cmd_sandbox.c - `e2bc sandbox create|list|info|timeout|pause|connect|kill`. */
 #include "e2bc.h"
 
+#include <cjson/cJSON.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,14 +27,36 @@ static int parse_int(const char *s, const char *what, int *out)
     return 0;
 }
 
+/* Prints {"sandboxID":..., <k>:<bool>} with proper JSON escaping. */
+static void print_json_flag(const char *id, const char *key, bool v)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "sandboxID", id);
+    cJSON_AddBoolToObject(o, key, v);
+    char *txt = cJSON_PrintUnformatted(o);
+    if (txt)
+        printf("%s\n", txt);
+    cJSON_free(txt);
+    cJSON_Delete(o);
+}
+
 static void print_sandbox(const e2b_sandbox *s, bool json, bool resumed, bool show_resumed)
 {
     if (json) {
-        printf("{\"sandboxID\":\"%s\",\"templateID\":%s%s%s,\"envdVersion\":\"%s\"%s}\n",
-               e2b_sandbox_id(s), e2b_sandbox_template_id(s) ? "\"" : "",
-               e2b_sandbox_template_id(s) ? e2b_sandbox_template_id(s) : "null",
-               e2b_sandbox_template_id(s) ? "\"" : "", e2b_sandbox_envd_version(s),
-               show_resumed ? (resumed ? ",\"resumed\":true" : ",\"resumed\":false") : "");
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "sandboxID", e2b_sandbox_id(s));
+        if (e2b_sandbox_template_id(s))
+            cJSON_AddStringToObject(o, "templateID", e2b_sandbox_template_id(s));
+        cJSON_AddStringToObject(o, "envdVersion", e2b_sandbox_envd_version(s));
+        if (e2b_sandbox_domain(s))
+            cJSON_AddStringToObject(o, "domain", e2b_sandbox_domain(s));
+        if (show_resumed)
+            cJSON_AddBoolToObject(o, "resumed", resumed);
+        char *txt = cJSON_PrintUnformatted(o);
+        if (txt)
+            printf("%s\n", txt);
+        cJSON_free(txt);
+        cJSON_Delete(o);
         return;
     }
     printf("sandbox   %s\n", e2b_sandbox_id(s));
@@ -257,7 +280,7 @@ static int run_timeout(e2bc_conn *c, int argc, char **argv, bool json)
     char t[40];
     e2bc_fmt_time(time(NULL) + secs, t, sizeof t);
     if (json)
-        printf("{\"sandboxID\":\"%s\",\"timeout\":%d}\n", argv[i], secs);
+        print_json_flag(argv[i], "ok", true);
     else
         printf("sandbox %s now ends around %s (in %d s)\n", argv[i], t, secs);
     return 0;
@@ -275,7 +298,7 @@ static int run_pause(e2bc_conn *c, int argc, char **argv, bool json)
     if (e2b_sandbox_pause(c->client, argv[i], &paused, &err) != E2B_OK)
         return e2bc_fail("pause", &err);
     if (json)
-        printf("{\"sandboxID\":\"%s\",\"paused\":%s}\n", argv[i], paused ? "true" : "false");
+        print_json_flag(argv[i], "paused", paused);
     else
         printf("sandbox %s %s\n", argv[i], paused ? "paused" : "was already paused");
     return 0;
@@ -293,7 +316,7 @@ static int run_kill(e2bc_conn *c, int argc, char **argv, bool json)
     if (e2b_sandbox_kill(c->client, argv[i], &killed, &err) != E2B_OK)
         return e2bc_fail("kill", &err);
     if (json)
-        printf("{\"sandboxID\":\"%s\",\"killed\":%s}\n", argv[i], killed ? "true" : "false");
+        print_json_flag(argv[i], "killed", killed);
     else
         printf("sandbox %s %s\n", argv[i], killed ? "killed" : "did not exist (nothing to kill)");
     return 0;
@@ -338,13 +361,20 @@ int e2bc_cmd_sandbox(int argc, char **argv)
         return E2BC_EXIT_USAGE;
     }
     bool json = false;
+    int positional = 0;
     for (int i = 2; i < argc; i++) {
+        if (argv[i][0] != '-')
+            positional++;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: e2bc sandbox %s\n", s->usage);
             return 0;
         }
         if (!strcmp(argv[i], "--json"))
             json = true;
+    }
+    if (positional < s->min_args) { /* before starting anything */
+        fprintf(stderr, "usage: e2bc sandbox %s\n", s->usage);
+        return E2BC_EXIT_USAGE;
     }
     e2bc_conn c;
     if (!e2bc_open(&c, !json))

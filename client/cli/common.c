@@ -90,7 +90,10 @@ void e2bc_fmt_rel(time_t t, char *buf, size_t len)
         snprintf(span, sizeof span, "%lldm %llds", a / 60, a % 60);
     else
         snprintf(span, sizeof span, "%llds", a);
-    snprintf(buf, len, d >= 0 ? "in %s" : "%s ago", span);
+    if (d == 0)
+        snprintf(buf, len, "now");
+    else
+        snprintf(buf, len, d > 0 ? "in %s" : "%s ago", span);
 }
 
 const char *e2bc_state_name(e2b_sandbox_state s)
@@ -155,8 +158,9 @@ void e2bc_print_info_block(FILE *f, const e2b_sandbox_info *i, int ind)
 {
     char t1[40], r1[40], md[512];
     fprintf(f, "%*s%-12s %s\n", ind, "", "sandbox", i->sandbox_id);
+    bool alias = i->alias && (!i->template_id || strcmp(i->alias, i->template_id) != 0);
     fprintf(f, "%*s%-12s %s%s%s%s\n", ind, "", "template", i->template_id ? i->template_id : "-",
-            i->alias ? " (" : "", i->alias ? i->alias : "", i->alias ? ")" : "");
+            alias ? " (alias " : "", alias ? i->alias : "", alias ? ")" : "");
     fprintf(f, "%*s%-12s %s\n", ind, "", "state", e2bc_state_name(i->state));
     e2bc_fmt_time(i->started_at_unix, t1, sizeof t1);
     e2bc_fmt_rel(i->started_at_unix, r1, sizeof r1);

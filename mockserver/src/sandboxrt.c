@@ -233,6 +233,74 @@ static void read_stderr(int fd, char *msg, size_t cap) {
     while (len && (msg[len - 1] == '\n' || msg[len - 1] == '\r')) msg[--len] = '\0';
 }
 
+/* ---------------------------------------------------------------- spawner thread
+ * bwrap --die-with-parent uses PR_SET_PDEATHSIG, which fires when the THREAD that forked the
+ * child exits, not the process. Requests (and their short-lived producer threads) must not
+ * take the kernel with them, so every posix_spawn happens on one process-lifetime thread. */
+
+typedef struct spawn_req {
+    const char *path;
+    const posix_spawn_file_actions_t *fa;
+    const posix_spawnattr_t *at;
+    char *const *argv;
+    char *const *envp;
+    pid_t pid;
+    int rc;
+    int done;
+    struct spawn_req *next;
+} spawn_req;
+
+static pthread_mutex_t sp_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sp_cond = PTHREAD_COND_INITIALIZER;
+static spawn_req *sp_head;
+static pthread_once_t sp_once = PTHREAD_ONCE_INIT;
+static int sp_ok;
+
+static void *spawner_main(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&sp_lock);
+    for (;;) {
+        while (!sp_head) pthread_cond_wait(&sp_cond, &sp_lock);
+        spawn_req *r = sp_head;
+        sp_head = r->next;
+        pthread_mutex_unlock(&sp_lock);
+        r->rc = posix_spawn(&r->pid, r->path, r->fa, r->at, r->argv, r->envp);
+        pthread_mutex_lock(&sp_lock);
+        r->done = 1;
+        pthread_cond_broadcast(&sp_cond);
+    }
+    return NULL;
+}
+
+static void spawner_start(void) {
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old); /* the spawner never handles signals */
+    pthread_t th;
+    sp_ok = pthread_create(&th, &at, spawner_main, NULL) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&at);
+}
+
+static int spawn_on_spawner(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                            const posix_spawnattr_t *at, char *const *argv, char *const *envp) {
+    pthread_once(&sp_once, spawner_start);
+    if (!sp_ok) return posix_spawn(pid, path, fa, at, argv, envp);
+    spawn_req r = {path, fa, at, argv, envp, 0, 0, 0, NULL};
+    pthread_mutex_lock(&sp_lock);
+    spawn_req **pp = &sp_head;
+    while (*pp) pp = &(*pp)->next;
+    *pp = &r;
+    pthread_cond_broadcast(&sp_cond);
+    while (!r.done) pthread_cond_wait(&sp_cond, &sp_lock);
+    pthread_mutex_unlock(&sp_lock);
+    *pid = r.pid;
+    return r.rc;
+}
+
 int sbxrt_spawn(const sbxrt_spec *spec, sbxrt_proc *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
     out->req_fd = out->ev_fd = out->out_fd = out->err_fd = -1;
@@ -354,7 +422,7 @@ int sbxrt_spawn(const sbxrt_spec *spec, sbxrt_proc *out, char *err, size_t errle
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
                                       POSIX_SPAWN_SETSIGDEF);
     pid_t pid;
-    int src = posix_spawn(&pid, a.v[0], &fa, &at, a.v, env.v);
+    int src = spawn_on_spawner(&pid, a.v[0], &fa, &at, a.v, env.v);
     if (src != 0) {
         seterr(err, errlen, "cannot start %s: %s", a.v[0], strerror(src));
         goto done;

@@ -673,6 +673,34 @@ static void test_keepalive(void **state) {
     fixture_free(f);
 }
 
+static void *exec_in_thread(void *p) {
+    fixture *f = p;
+    run(f->k, &f->c, "survivor = 1", NULL, 0);
+    return NULL;
+}
+
+/* A kernel started (lazily) by a short-lived thread must outlive that thread: bwrap's
+ * --die-with-parent is per thread, so spawns go through a process-lifetime thread. */
+static void test_kernel_outlives_spawning_thread(void **state) {
+    (void)state;
+    if (!have("/usr/bin/python3")) skip();
+    fixture *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/e2b-unit-kernel-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    kernel_opts ko = {KERNEL_PYTHON, f->dir, NULL, NULL};
+    char err[256];
+    f->k = kernel_new_lazy(&ko, err, sizeof err);
+    assert_non_null(f->k);
+    pthread_t th;
+    pthread_create(&th, NULL, exec_in_thread, f);
+    pthread_join(th, NULL);
+    usleep(200 * 1000);
+    run(f->k, &f->c, "survivor + 1", NULL, 0);
+    assert_int_equal(find(&f->c, KEV_ERROR, 0), -1);
+    assert_string_equal(main_text(&f->c), "2");
+    fixture_free(f);
+}
+
 static void test_bad_cwd_and_missing(void **state) {
     (void)state;
     char dir[] = "/tmp/e2b-unit-kernel-XXXXXX";
@@ -719,6 +747,7 @@ int main(void) {
         cmocka_unit_test(test_node_kernel),
         cmocka_unit_test(test_bash_kernel),
         cmocka_unit_test(test_keepalive),
+        cmocka_unit_test(test_kernel_outlives_spawning_thread),
         cmocka_unit_test(test_bad_cwd_and_missing),
     };
     return cmocka_run_group_tests(tests, setup_env, NULL);

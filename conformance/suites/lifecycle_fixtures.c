@@ -384,8 +384,9 @@ static void live_kill(void *p)
 
 static void op_create(ctx *c, const cJSON *step)
 {
-    static const char *const keys[] = {"op", "template", "timeout_s", "metadata", "env_vars",
-                                       "count", "save_as", "expect", "api_key", "note", NULL};
+    static const char *const keys[] = {"op",      "template",   "timeout_s", "metadata",
+                                       "env_vars", "count",     "spacing_ms", "save_as",
+                                       "expect",   "api_key",   "note",       NULL};
     check_keys(c, step, "a create step", keys);
     const cJSON *expect = cJSON_GetObjectItemCaseSensitive(step, "expect");
     if (expect)
@@ -402,9 +403,15 @@ static void op_create(ctx *c, const cJSON *step)
     const char *save_as = jstr(c, step, "save_as");
     if (count < 1 || count > 200)
         FAIL(c, "\"count\" must be 1..200");
+    /* spacing between the creates, so start times differ (for ordering checks) */
+    int spacing_ms = jint(c, step, "spacing_ms", 0);
+    if (spacing_ms < 0 || spacing_ms > 2000)
+        FAIL(c, "\"spacing_ms\" must be 0..2000");
     e2b_client *cl = step_client(c, step);
 
     for (int i = 1; i <= count; i++) {
+        if (i > 1 && spacing_ms > 0)
+            usleep((useconds_t)spacing_ms * 1000);
         e2b_sandbox *sbx = NULL;
         e2b_error err = {0};
         e2b_code rc = e2b_sandbox_create(cl, &o, &sbx, &err);
@@ -571,11 +578,23 @@ static void check_id_list(ctx *c, const idset *got, const cJSON *expect, const c
     }
 }
 
+/* With an explicit order, start times never go backwards (asc) / forwards (desc). */
+static void check_order(ctx *c, const char *order, const e2b_sandbox_info *item, time_t *prev)
+{
+    if (!order)
+        return;
+    bool asc = !strcmp(order, "asc");
+    if (*prev && (asc ? item->started_at_unix < *prev : item->started_at_unix > *prev))
+        FAIL(c, "%s (startedAt %s) is out of %s order", item->sandbox_id, item->started_at,
+             order);
+    *prev = item->started_at_unix;
+}
+
 static void op_list(ctx *c, const cJSON *step, bool iterate)
 {
     static const char *const keys[] = {"op",     "state",  "metadata", "limit", "order",
                                        "follow", "expect", "api_key",  "note",  NULL};
-    static const char *const ekeys[] = {"error", "ids",   "contains", "excludes",
+    static const char *const ekeys[] = {"error", "ids",   "in_order", "contains", "excludes",
                                         "count", "pages", "has_next", NULL};
     check_keys(c, step, iterate ? "an iterate step" : "a list step", keys);
     const cJSON *expect = cJSON_GetObjectItemCaseSensitive(step, "expect");
@@ -610,6 +629,7 @@ static void op_list(ctx *c, const cJSON *step, bool iterate)
     if (strcmp(follow, "none") && strcmp(follow, "pages") && strcmp(follow, "iterator"))
         FAIL(c, "\"follow\" must be \"none\", \"pages\" or \"iterator\"");
 
+    time_t prev_start = 0; /* with "order": listing must be monotonic in startedAt */
     idset *got = calloc(1, sizeof *got);
     if (!got)
         FAIL(c, "out of memory");
@@ -630,6 +650,7 @@ static void op_list(ctx *c, const cJSON *step, bool iterate)
                 if (rc != E2B_OK || !item)
                     break;
                 check_listed(c, item, &o);
+                check_order(c, order, item, &prev_start);
                 idset_add(c, got, item->sandbox_id);
             }
         }
@@ -651,6 +672,7 @@ static void op_list(ctx *c, const cJSON *step, bool iterate)
                 FAIL(c, "page %d has %zu items, limit is %d", pages, page->len, o.limit);
             for (size_t i = 0; i < page->len; i++) {
                 check_listed(c, &page->items[i], &o);
+                check_order(c, order, &page->items[i], &prev_start);
                 idset_add(c, got, page->items[i].sandbox_id);
             }
             if (page->next_token && !page->next_token[0])
@@ -667,6 +689,17 @@ static void op_list(ctx *c, const cJSON *step, bool iterate)
     if (!expect)
         return;
     check_id_list(c, got, expect, "ids", 0);
+    if (jbool(c, expect, "in_order", false)) {
+        /* "ids" must also come back in exactly this order (order asc/desc by start time) */
+        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(expect, "ids");
+        if (!arr)
+            FAIL(c, "\"in_order\" needs \"ids\"");
+        size_t i = 0;
+        for (const cJSON *it = arr->child; it; it = it->next, i++)
+            if (strcmp(got->ids[i], resolve(c, it->valuestring)) != 0)
+                FAIL(c, "position %zu is %s, expected %s (%s)", i + 1, got->ids[i],
+                     it->valuestring, resolve(c, it->valuestring));
+    }
     check_id_list(c, got, expect, "contains", 1);
     check_id_list(c, got, expect, "excludes", 2);
     if (jhas(expect, "count") && got->len != (size_t)jint(c, expect, "count", 0))

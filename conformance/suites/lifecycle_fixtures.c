@@ -837,7 +837,7 @@ static void run_fixture(void **state)
 {
     const fcase *fc = *state;
     if (!fc->root)
-        fail_msg("%s: %s", fc->path, fc->load_error);
+        fail_msg("%s", fc->load_error); /* names the file */
     ctx *c = calloc(1, sizeof *c);
     if (!c)
         fail_msg("out of memory");
@@ -1170,7 +1170,8 @@ int main(int argc, char **argv)
             const char *base = strrchr(fc->path, '/') ? strrchr(fc->path, '/') + 1 : fc->path;
             fc->name = strndup(base, strlen(base) - 5);
             if (fc->root && !fc->load_error[0])
-                snprintf(fc->load_error, sizeof fc->load_error, "missing \"name\"");
+                snprintf(fc->load_error, sizeof fc->load_error,
+                         "%s: the fixture has no \"name\" string", fc->path);
             if (fc->root) {
                 cJSON_Delete(fc->root);
                 fc->root = NULL;

@@ -262,6 +262,10 @@ typedef struct upload {
     char *cur_user;     /* destination as the client gave it (for messages) */
     char *cur_rel;
     bool part_active;   /* inside a part named "file" */
+    bool part_seen;     /* a part was announced */
+    uint64_t part_bytes; /* bytes received in the current part */
+    char part_key[64];
+    char part_filename[FS_PATH_MAX];
     /* octet-stream gzip */
     bool gzip;
     bool z_init, z_end;
@@ -434,12 +438,23 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
     upload *u = cls;
     if (u->status)
         return MHD_NO;
-    if (off == 0) { /* a new part starts */
+    /* MHD announces a part with (off 0, size 0) as soon as its headers are parsed and calls
+     * again with off 0 when the first data arrives: that second call continues the part.
+     * (So two consecutive EMPTY parts with the same key and filename count as one.) */
+    bool same_empty_part = u->part_seen && u->part_bytes == 0 &&
+                           strcmp(key ? key : "", u->part_key) == 0 &&
+                           strcmp(filename ? filename : "", u->part_filename) == 0;
+    if (off == 0 && !same_empty_part) { /* a new part starts */
         end_file(u);
+        u->part_seen = true;
+        u->part_bytes = 0;
+        snprintf(u->part_key, sizeof u->part_key, "%s", key ? key : "");
+        snprintf(u->part_filename, sizeof u->part_filename, "%s", filename ? filename : "");
         u->part_active = key && strcmp(key, "file") == 0;
         if (u->part_active && begin_file(u, u->path_q ? u->path_q : filename) != 0)
             return MHD_NO;
     }
+    u->part_bytes += size;
     if (!u->part_active || size == 0)
         return MHD_YES;
     return write_all(u, data, size) == 0 ? MHD_YES : MHD_NO;

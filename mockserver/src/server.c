@@ -66,7 +66,8 @@ struct mock_server {
     pthread_mutex_t streams_lock;
     mock_stream *streams; /* live streams bound to connections */
     atomic_int stopping;
-    int warned_any_key;
+    pthread_mutex_t stop_lock;
+    pthread_cond_t stop_cond; /* broadcast when stopping is set */
 };
 
 struct mock_stream {
@@ -575,9 +576,9 @@ int mock_route_add(mock_server *s, int port, const char *method, const char *pat
     return mock_route_add_upload(s, port, method, pattern, handler, NULL, flags);
 }
 
-/* Does route r match path? Fills captures into priv when priv != NULL. */
-static int route_match_path(const route *r, const char *path, char **segs, size_t nsegs,
-                            struct mock_req_priv *priv)
+/* Does route r match path? Fills captures into priv when priv != NULL. Walks the path in
+ * place (no allocation unless capturing). "/a/b/" has three segments, the last one empty. */
+static int route_match_path(const route *r, const char *path, struct mock_req_priv *priv)
 {
     if (r->flags & MOCK_ROUTE_PREFIX) {
         size_t pl = strlen(r->pattern);
@@ -590,25 +591,31 @@ static int route_match_path(const route *r, const char *path, char **segs, size_
         }
         return 1;
     }
-    if (r->nsegs != nsegs)
+    if (*path != '/')
         return 0;
-    for (size_t i = 0; i < nsegs; i++) {
-        if (is_capture(r->segs[i])) {
-            if (segs[i][0] == '\0')
+    for (int pass = 0; pass < (priv ? 2 : 1); pass++) {
+        const char *p = path + 1;
+        for (size_t i = 0; i < r->nsegs; i++) {
+            const char *end = strchr(p, '/');
+            size_t len = end ? (size_t)(end - p) : strlen(p);
+            int last = i + 1 == r->nsegs;
+            if (last != (end == NULL))
+                return 0; /* more or fewer segments than the pattern */
+            const char *seg = r->segs[i];
+            if (is_capture(seg)) {
+                if (len == 0)
+                    return 0;
+                if (pass == 1) {
+                    priv->pnames[priv->nparams] = seg;
+                    priv->pvalues[priv->nparams] = strndup(p, len);
+                    if (!priv->pvalues[priv->nparams])
+                        return 0;
+                    priv->nparams++;
+                }
+            } else if (strlen(seg) != len || memcmp(seg, p, len) != 0) {
                 return 0;
-        } else if (strcmp(r->segs[i], segs[i]) != 0) {
-            return 0;
-        }
-    }
-    if (priv) {
-        for (size_t i = 0; i < nsegs; i++) {
-            if (!is_capture(r->segs[i]))
-                continue;
-            priv->pnames[priv->nparams] = r->segs[i];
-            priv->pvalues[priv->nparams] = strdup(segs[i]);
-            if (!priv->pvalues[priv->nparams])
-                return 0;
-            priv->nparams++;
+            }
+            p = end ? end + 1 : p + len;
         }
     }
     return 1;
@@ -620,16 +627,12 @@ static int route_match_path(const route *r, const char *path, char **segs, size_
 static const route *route_find(const mock_server *s, int port, const char *method,
                                const char *path, int *path_matched)
 {
-    char **segs = NULL;
-    size_t nsegs = 0;
     *path_matched = 0;
-    if (split_path(path, &segs, &nsegs) != 0)
-        return NULL;
     const route *best = NULL;
     long best_score = -1;
     for (size_t i = 0; i < s->nroutes; i++) {
         const route *r = &s->routes[i];
-        if (r->port != port || !route_match_path(r, path, segs, nsegs, NULL))
+        if (r->port != port || !route_match_path(r, path, NULL))
             continue;
         *path_matched = 1;
         if (strcmp(r->method, "*") != 0 && strcasecmp(r->method, method) != 0)
@@ -641,9 +644,6 @@ static const route *route_find(const mock_server *s, int port, const char *metho
             best_score = score;
         }
     }
-    for (size_t i = 0; i < nsegs; i++)
-        free(segs[i]);
-    free(segs);
     return best;
 }
 
@@ -783,6 +783,27 @@ mock_store *mock_server_store(mock_server *s) { return s->store; }
 unsigned mock_server_max_timeout_s(const mock_server *s) { return s->max_timeout_s; }
 unsigned mock_server_create_latency_ms(const mock_server *s) { return s->create_latency_ms; }
 
+int mock_server_stopping(mock_server *s) { return atomic_load(&s->stopping); }
+
+int mock_server_sleep_ms(mock_server *s, unsigned ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&s->stop_lock);
+    int rc = 0;
+    while (!atomic_load(&s->stopping) && rc == 0)
+        rc = pthread_cond_timedwait(&s->stop_cond, &s->stop_lock, &ts);
+    int stopped = atomic_load(&s->stopping);
+    pthread_mutex_unlock(&s->stop_lock);
+    return stopped ? -1 : 0;
+}
+
 /* ================================================================== dispatch */
 
 static mock_response *proxy_error(const char *sandbox_id, int port, const char *msg)
@@ -919,16 +940,10 @@ static void dispatch_begin(mock_server *s, req_ctx *c, const char *url, const ch
         }
     }
     /* captures */
-    char **segs = NULL;
-    size_t nsegs = 0;
-    if (split_path(url, &segs, &nsegs) != 0 || !route_match_path(r, url, segs, nsegs, p)) {
+    if (!route_match_path(r, url, p))
         p->early = mock_resp_error(500, "out of memory");
-    } else {
+    else
         p->route = r;
-    }
-    for (size_t i = 0; i < nsegs; i++)
-        free(segs[i]);
-    free(segs);
 }
 
 static enum MHD_Result queue(mock_server *s, struct MHD_Connection *conn, mock_response *res)
@@ -1118,6 +1133,12 @@ mock_server *mock_server_new(const mock_server_config *cfg)
         return NULL;
     pthread_mutex_init(&s->data_lock, NULL);
     pthread_mutex_init(&s->streams_lock, NULL);
+    pthread_mutex_init(&s->stop_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->stop_cond, &ca);
+    pthread_condattr_destroy(&ca);
     s->host = strdup(cfg->host ? cfg->host : "127.0.0.1");
     s->create_latency_ms = cfg->create_latency_ms;
     s->max_timeout_s = cfg->max_timeout_s ? cfg->max_timeout_s : 3600;
@@ -1192,7 +1213,10 @@ void mock_server_free(mock_server *s)
 {
     if (!s)
         return;
+    pthread_mutex_lock(&s->stop_lock);
     atomic_store(&s->stopping, 1);
+    pthread_cond_broadcast(&s->stop_cond);
+    pthread_mutex_unlock(&s->stop_lock);
     if (s->daemon) { /* stop accepting; the listen socket is ours to close now */
         MHD_socket ls = MHD_quiesce_daemon(s->daemon);
         if (ls != MHD_INVALID_SOCKET)
@@ -1238,5 +1262,7 @@ void mock_server_free(mock_server *s)
     free(s->host);
     pthread_mutex_destroy(&s->data_lock);
     pthread_mutex_destroy(&s->streams_lock);
+    pthread_mutex_destroy(&s->stop_lock);
+    pthread_cond_destroy(&s->stop_cond);
     free(s);
 }

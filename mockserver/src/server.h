@@ -97,6 +97,13 @@ unsigned mock_server_max_timeout_s(const mock_server *s);
 /* --create-latency-ms value. */
 unsigned mock_server_create_latency_ms(const mock_server *s);
 
+/* Sleeps ms milliseconds, or less when the server starts shutting down. Returns 0 after the
+ * full sleep, -1 when cut short by shutdown. For handlers that wait (e.g. injected latency). */
+int mock_server_sleep_ms(mock_server *s, unsigned ms);
+
+/* Non-zero once mock_server_free has begun (handlers should wind down). */
+int mock_server_stopping(mock_server *s);
+
 /* Route lookup without a request (tests, diagnostics): the pattern of the route that would
  * serve (port, method, path), or NULL; *status (nullable) = 200, 404 (no path match) or 405
  * (path matches, method does not). */

@@ -351,6 +351,9 @@ static void test_route_matching(void **state)
     assert_null(mock_route_lookup(srv, 0, "GET", "/sandboxes/abc/nope", &st));
     assert_int_equal(st, 404);
     assert_null(mock_route_lookup(srv, 0, "GET", "/sandboxes//timeout", &st)); /* empty capture */
+    assert_null(mock_route_lookup(srv, 0, "GET", "/sandboxes/abc/", &st));      /* extra segment */
+    assert_int_equal(st, 404);
+    assert_string_equal(mock_route_lookup(srv, 0, "GET", "/sandboxes", &st), "/sandboxes");
     assert_string_equal(mock_route_lookup(srv, 0, "POST", "/v2/sandboxes/x/connect", &st), "/v2/sandboxes/{id}/connect");
     assert_string_equal(mock_route_lookup(srv, TPORT, "GET", "/p/a/b/c", &st), "/p/");
     assert_null(mock_route_lookup(srv, TPORT, "GET", "/sandboxes/abc", &st)); /* ports are separate */
@@ -581,6 +584,23 @@ static void test_expiry_via_clock(void **state)
     resp_free(&r);
     r = api("DELETE", path, NULL);
     assert_int_equal(r.status, 204);
+    resp_free(&r);
+
+    /* the same through the admin endpoint */
+    create("{\"templateID\":\"base\",\"timeout\":30}", id, NULL);
+    int64_t before = mock_clock_offset_ms();
+    r = api("POST", "/_mock/clock", "{\"advanceMs\":31000}");
+    assert_int_equal(r.status, 200);
+    j = json(&r);
+    assert_true((int64_t)jnum(j, "offsetMs") == before + 31000);
+    cJSON_Delete(j);
+    resp_free(&r);
+    snprintf(path, sizeof path, "/sandboxes/%s", id);
+    r = api("GET", path, NULL);
+    assert_int_equal(r.status, 404); /* expired synchronously by the admin call */
+    resp_free(&r);
+    r = api("POST", "/_mock/clock", "{\"advanceMs\":\"x\"}");
+    assert_int_equal(r.status, 400);
     resp_free(&r);
 }
 

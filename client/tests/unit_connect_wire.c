@@ -150,8 +150,8 @@ static bool handle(int fd, const req *r) {
         if (!strcmp(sc, "404")) {
             send_json(fd, 404, "{\"code\":404,\"message\":\"path '/nope' does not exist\"}");
         } else if (!strcmp(sc, "502")) {
-            send_reply(fd, 502, "application/json; charset=utf-8", NULL,
-                       "{\"sandboxId\":\"sbx1\",\"message\":\"The sandbox was not found\",\"code\":502}", 73);
+            const char *b = "{\"sandboxId\":\"sbx1\",\"message\":\"The sandbox was not found\",\"code\":502}";
+            send_reply(fd, 502, "application/json; charset=utf-8", NULL, b, strlen(b));
         } else if (!strcmp(sc, "gzip")) {
             /* gzip the content on the fly */
             static const char text[] = "compressed hello\n";
@@ -229,7 +229,8 @@ static bool handle(int fd, const req *r) {
     }
     if (!strcmp(p, "/process.Process/Start") || !strcmp(p, "/process.Process/Connect")) {
         if (!strcmp(sc, "start502")) {
-            send_reply(fd, 502, "application/json", NULL, "{\"code\":502,\"message\":\"gone\"}", 30);
+            const char *b = "{\"code\":502,\"message\":\"gone\"}";
+            send_reply(fd, 502, "application/json", NULL, b, strlen(b));
             return true;
         }
         if (!strcmp(sc, "connect_unknown")) {

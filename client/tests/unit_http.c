@@ -37,6 +37,9 @@ static void route(ts_req *r, void *ud)
         } else {
             ts_reply(r, 200, "finally");
         }
+    } else if (!strcmp(r->path, "/429long")) {
+        ts_reply(r, 429, "{\"code\":429,\"message\":\"slow down\"}");
+        ts_add_header(r, "Retry-After", "30");
     } else if (!strcmp(r->path, "/429date")) {
         ts_reply(r, 429, "{\"code\":429,\"message\":\"slow down\"}");
         ts_add_header(r, "Retry-After", "Wed, 21 Oct 2015 07:28:00 GMT");
@@ -185,13 +188,13 @@ static void test_429_no_retry_when_disabled_or_date(void **state)
 static void test_429_retry_stops_at_deadline(void **state)
 {
     fixture *f = *state;
-    char *u = url_of(f, "/429");
-    /* 1.5 s budget: the first wait (1 s) fits, the second would end past the deadline. */
-    e2b_http_request req = {.url = u, .max_retries_429 = 5, .timeout_ms = 1500};
+    char *u = url_of(f, "/429long");
+    /* Retry-After: 30 cannot end within a 2 s budget: answered at once, not retried. */
+    e2b_http_request req = {.url = u, .max_retries_429 = 5, .timeout_ms = 2000};
     e2b_http_response r;
     assert_int_equal(e2b_http_perform(f->client, &req, &r, NULL), E2B_OK);
     assert_int_equal(r.status, 429);
-    assert_int_equal(r.retries, 1);
+    assert_int_equal(r.retries, 0);
     e2b_http_response_free(&r);
     free(u);
 }
@@ -224,6 +227,7 @@ static void test_request_timeout(void **state)
 }
 
 typedef struct collect {
+    atomic_int got_data;
     char buf[256];
     size_t len;
     int calls;
@@ -245,6 +249,7 @@ static e2b_code on_data(const char *p, size_t n, void *ud, e2b_error *err)
 {
     collect *c = ud;
     c->calls++;
+    atomic_store(&c->got_data, 1);
     if (c->len + n < sizeof c->buf) {
         memcpy(c->buf + c->len, p, n);
         c->len += n;
@@ -259,7 +264,7 @@ static void test_streaming(void **state)
 {
     fixture *f = *state;
     char *u = url_of(f, "/stream");
-    collect c = {0};
+    collect c = {.calls = 0};
     e2b_http_request req = {.url = u, .on_data = on_data, .on_headers = on_hdrs, .ud = &c};
     e2b_http_response r;
     assert_int_equal(e2b_http_perform(f->client, &req, &r, NULL), E2B_OK);
@@ -280,7 +285,7 @@ static void test_streaming(void **state)
 
     /* a non-2xx body is buffered, not streamed */
     u = url_of(f, "/gone");
-    collect c3 = {0};
+    collect c3 = {.calls = 0};
     e2b_http_request req3 = {.url = u, .on_data = on_data, .ud = &c3};
     assert_int_equal(e2b_http_perform(f->client, &req3, &r, &err), E2B_OK);
     assert_int_equal(c3.calls, 0);
@@ -310,11 +315,14 @@ static void test_max_body(void **state)
 typedef struct canceller {
     e2b_client *client;
     int delay_ms;
+    atomic_int *wait_for; /* if set: cancel once it is nonzero (at most 10 s) */
 } canceller;
 
 static void *cancel_main(void *arg)
 {
     canceller *c = arg;
+    for (int i = 0; c->wait_for && !atomic_load(c->wait_for) && i < 1000; i++)
+        usleep(10000);
     usleep((useconds_t)c->delay_ms * 1000);
     e2b_client_cancel_all(c->client);
     return NULL;
@@ -324,11 +332,11 @@ static void test_cancel_all(void **state)
 {
     fixture *f = *state;
     char *u = url_of(f, "/hang");
-    collect c = {0};
+    collect c = {.calls = 0};
     e2b_http_request req = {.url = u, .on_data = on_data, .ud = &c,
                             .timeout_ms = E2B_HTTP_NO_TIMEOUT};
     pthread_t t;
-    canceller cc = {f->client, 200};
+    canceller cc = {f->client, 50, &c.got_data}; /* cancel while it hangs mid-stream */
     pthread_create(&t, NULL, cancel_main, &cc);
     e2b_http_response r;
     e2b_error err;
@@ -355,7 +363,7 @@ static void test_cancel_flag_during_retry_wait(void **state)
     atomic_init(&flag, 0);
     e2b_http_request req = {.url = u, .max_retries_429 = 3, .cancel = &flag};
     pthread_t t;
-    canceller cc = {f->client, 300};
+    canceller cc = {f->client, 300, NULL};
     pthread_create(&t, NULL, cancel_main, &cc); /* cancel_all while waiting Retry-After */
     e2b_http_response r;
     assert_int_equal(e2b_http_perform(f->client, &req, &r, NULL), E2B_ERR_CANCELLED);

@@ -169,7 +169,8 @@ static unsigned char *gzip_all(const unsigned char *data, size_t len, size_t in_
     src_state s = {.data = data, .len = len, .step = in_step};
     e2b_files_gzip_src g;
     assert_true(e2b_files_gzip_src_init(&g, src_fn, &s));
-    unsigned char *out = NULL;
+    size_t cap = len + 1024; /* gzip output never exceeds input + a small overhead here */
+    unsigned char *out = malloc(cap);
     size_t n = 0;
     char *buf = malloc(out_step);
     for (;;) {
@@ -177,7 +178,7 @@ static unsigned char *gzip_all(const unsigned char *data, size_t len, size_t in_
         assert_int_not_equal(k, E2B_FILES_SOURCE_ERROR);
         assert_true(k <= out_step);
         if (k == 0) break;
-        out = realloc(out, n + k);
+        assert_true(n + k <= cap);
         memcpy(out + n, buf, k);
         n += k;
     }
@@ -195,7 +196,7 @@ static void test_gzip_roundtrip(void **state) {
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         unsigned char *data = make_data(sizes[i]);
         for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
-            if (sizes[i] > 100000 && steps[k] < 4096) continue; /* keep the test quick */
+            if (sizes[i] > 1000 && steps[k] < 4096) continue; /* byte-wise only on small data: quick */
             size_t zlen;
             unsigned char *z = gzip_all(data, sizes[i], steps[k], k % 2 ? 13 : 16384, &zlen);
             assert_true(zlen >= 18); /* gzip header + trailer */

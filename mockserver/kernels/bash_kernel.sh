@@ -45,7 +45,8 @@ while :; do
   if [ "$__e2b_rc" -ne 0 ] && [ -z "$__e2b_code" ]; then exit 0; fi
   __e2b_n=$((__e2b_n + 1))
   printf '{"type":"number_of_executions","execution_count":%d}\n' "$__e2b_n" >&3
-  __e2b_run "$__e2b_code" </dev/null
+  # the code never sees the protocol fds (background jobs must not hold them open)
+  __e2b_run "$__e2b_code" </dev/null 3>&- 4<&-
   __e2b_rc=$?
   trap ':' INT
   for __e2b_i in "${!__e2b_names[@]}"; do

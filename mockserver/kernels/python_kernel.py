@@ -38,9 +38,15 @@ _crit = 0
 _pending_int = False
 
 
+_executing = False  # between reading a request and its "end" event
+
+
 def _on_sigint(signum, frame):
     global _pending_int
     if not _in_user:
+        # an interrupt that arrives before the cell's code started still cancels it
+        if _executing:
+            _pending_int = True
         return
     if _crit:
         _pending_int = True
@@ -361,8 +367,10 @@ def execute(code, env):
     has_value = False
     try:
         _in_user = True
-        _pending_int = False
         try:
+            if _pending_int:
+                _pending_int = False
+                raise KeyboardInterrupt
             tree = ast.parse(code, cell, "exec")
             last = None
             if tree.body and isinstance(tree.body[-1], ast.Expr) and \
@@ -409,7 +417,11 @@ def execute(code, env):
 
 
 def main():
+    global _executing, _pending_int
     signal.signal(signal.SIGINT, _on_sigint)
+    # protocol fds are not inherited by subprocesses (os.system('cmd &') must not hold them)
+    os.set_inheritable(EV_FD, False)
+    os.set_inheritable(REQ_FD, False)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     os.environ.setdefault("MPLBACKEND", "module://e2b_mpl_backend")
     sys.meta_path.insert(0, _MplBackendFinder())
@@ -443,10 +455,13 @@ def main():
             emit({"type": "error", "name": "KernelProtocolError", "value": str(e), "traceback": ""})
             emit({"type": "end"})
             continue
+        _executing = True
         try:
             execute(code, env)
         except KeyboardInterrupt:
             pass
+        _executing = False
+        _pending_int = False
         emit({"type": "end"})
 
 

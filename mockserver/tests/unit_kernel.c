@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@ typedef struct evrec {
 typedef struct collector {
     evrec ev[512];
     size_t n;
+    atomic_int saw_stdout; /* set once a stdout line arrived (for other threads) */
     int stop_after; /* return non-zero after this many events (0 = never) */
     int bad_lines;  /* lines that were not valid JSON, blank, or had a newline */
 } collector;
@@ -47,6 +49,7 @@ static int collect(void *ud, kernel_event_type t, const char *line, size_t len) 
     if (len == 0 || strlen(line) != len || memchr(line, '\n', len)) c->bad_lines++;
     cJSON *j = cJSON_Parse(line);
     if (!j) c->bad_lines++;
+    if (t == KEV_STDOUT) atomic_store(&c->saw_stdout, 1);
     if (c->n < 512) {
         c->ev[c->n].type = t;
         c->ev[c->n].json = j;
@@ -61,7 +64,10 @@ static int collect(void *ud, kernel_event_type t, const char *line, size_t len) 
 
 static void coll_reset(collector *c) {
     for (size_t i = 0; i < c->n; i++) cJSON_Delete(c->ev[i].json);
-    memset(c, 0, sizeof *c);
+    c->n = 0;
+    c->stop_after = 0;
+    c->bad_lines = 0;
+    atomic_store(&c->saw_stdout, 0);
 }
 
 static const char *sfield(const cJSON *j, const char *k) {
@@ -496,12 +502,14 @@ static void test_python_kernel_death(void **state) {
 
 typedef struct restart_arg {
     kernel *k;
+    collector *c;
     int rc;
 } restart_arg;
 
 static void *restart_later(void *p) {
     restart_arg *a = p;
-    usleep(400 * 1000);
+    /* restart only once the cell is really running (it prints first) */
+    for (int i = 0; i < 3000 && !atomic_load(&a->c->saw_stdout); i++) usleep(10 * 1000);
     char err[256];
     a->rc = kernel_restart(a->k, err, sizeof err);
     return NULL;
@@ -514,9 +522,10 @@ static void test_python_restart_and_shutdown(void **state) {
     collector *c = &f->c;
     run(f->k, c, "v = 3", NULL, 0);
     pthread_t th;
-    restart_arg ra = {f->k, -2};
+    restart_arg ra = {f->k, c, -2};
+    coll_reset(c);
     pthread_create(&th, NULL, restart_later, &ra);
-    run(f->k, c, "import time\ntime.sleep(30)", NULL, 0);
+    run(f->k, c, "import time\nprint('running')\ntime.sleep(30)", NULL, 0);
     pthread_join(th, NULL);
     assert_int_equal(ra.rc, 0);
     int e = find(c, KEV_ERROR, 0);
@@ -649,6 +658,13 @@ static void test_bash_kernel(void **state) {
     run(f->k, c, "echo $V", NULL, 0);
     joined(c, 0, out, sizeof out);
     assert_string_equal(out, "persisted\n");
+    /* a background job keeps running but does not hold the protocol pipes */
+    run(f->k, c, "sleep 30 & echo bg", NULL, 0);
+    assert_int_equal(find(c, KEV_ERROR, 0), -1);
+    run(f->k, c, "ls -l /proc/$$/fd/ > /dev/null; ls /proc/$!/fd | tr '\\n' ' '", NULL, 0);
+    joined(c, 0, out, sizeof out);
+    assert_string_equal(out, "0 1 2 ");
+    run(f->k, c, "kill %1", NULL, 0);
     /* stdin is not the request pipe */
     run(f->k, c, "cat; echo done", NULL, 0);
     joined(c, 0, out, sizeof out);

@@ -598,6 +598,37 @@ static size_t utf8_complete(const unsigned char *b, size_t n) {
     return n;
 }
 
+/* Copies b[0..n) to a new NUL-terminated string, replacing every invalid UTF-8 sequence
+ * (raw output of subprocesses may be binary) by U+FFFD, so the NDJSON stays valid UTF-8. */
+static char *utf8_sanitize(const unsigned char *b, size_t n) {
+    char *out = malloc(n * 3 + 1);
+    if (!out) return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char ch = b[i];
+        size_t need = ch < 0x80 ? 1 : (ch >= 0xC2 && ch <= 0xDF) ? 2 : (ch & 0xF0) == 0xE0 ? 3
+                      : (ch >= 0xF0 && ch <= 0xF4) ? 4 : 0;
+        int ok = need > 0 && i + need <= n;
+        for (size_t k = 1; ok && k < need; k++) ok = (b[i + k] & 0xC0) == 0x80;
+        if (ok && need == 3) { /* no overlongs, no surrogates */
+            if ((ch == 0xE0 && b[i + 1] < 0xA0) || (ch == 0xED && b[i + 1] > 0x9F)) ok = 0;
+        } else if (ok && need == 4) {
+            if ((ch == 0xF0 && b[i + 1] < 0x90) || (ch == 0xF4 && b[i + 1] > 0x8F)) ok = 0;
+        }
+        if (ok && !(need == 1 && ch == 0)) {
+            memcpy(out + o, b + i, need);
+            o += need;
+            i += need;
+        } else {
+            memcpy(out + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i += 1;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
 static void emit_raw(exec_ctx *c, int which, const char *data, size_t n, int final) {
     unsigned char stackbuf[READ_CHUNK + 8];
     size_t h = c->nheld[which];
@@ -609,7 +640,7 @@ static void emit_raw(exec_ctx *c, int which, const char *data, size_t n, int fin
     c->nheld[which] = total - ok;
     memcpy(c->held[which], stackbuf + ok, total - ok);
     if (ok == 0) return;
-    char *text = strndup((const char *)stackbuf, ok);
+    char *text = utf8_sanitize(stackbuf, ok);
     if (!text) return;
     cJSON *o = cJSON_CreateObject();
     char ts[40];
@@ -833,7 +864,10 @@ kernel_exec_status kernel_execute(kernel *k, const kernel_exec_opts *o) {
         if (pfd[3].revents & POLLIN)
             while (read(k->wake[0], buf, sizeof buf) > 0) {}
         if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-            drain_raw(&c); /* raw output written before this event comes first */
+            /* raw output written before this event comes first (a partial UTF-8 tail too:
+               its writer finished before the event, so nothing completes it) */
+            drain_raw(&c);
+            flush_held(&c);
             ssize_t n = read(k->proc.ev_fd, buf, sizeof buf);
             if (n > 0) {
                 if (kernel_linebuf_feed(&k->lb, buf, (size_t)n) != 0) lost = 1;

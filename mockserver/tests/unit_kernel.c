@@ -373,6 +373,13 @@ static void test_python_basics(void **state) {
     joined(c, 0, out, sizeof out);
     assert_string_equal(out, "from-child\n");
 
+    /* binary subprocess output becomes valid UTF-8 (U+FFFD), still before the result */
+    run(f->k, c, "subprocess.run(['/usr/bin/printf', '\\\\377 ok \\\\303\\\\342\\\\234\\\\223'])\n'end'", NULL, 0);
+    joined(c, 0, out, sizeof out);
+    assert_string_equal(out, "\xEF\xBF\xBD ok \xEF\xBF\xBD\xE2\x9C\x93");
+    assert_true(find(c, KEV_STDOUT, 0) < find(c, KEV_RESULT, 0));
+    assert_int_equal(find(c, KEV_STDOUT, (size_t)find(c, KEV_RESULT, 0)), -1);
+
     /* top-level await */
     run(f->k, c, "import asyncio\nawait asyncio.sleep(0.01)\n6 * 7", NULL, 0);
     assert_string_equal(main_text(c), "42");

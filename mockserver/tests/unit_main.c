@@ -24,7 +24,7 @@
 typedef struct proc {
     pid_t pid;
     FILE *out;
-    char url[128];
+    char url[256];
 } proc;
 
 static const char *bin(void)

@@ -930,6 +930,122 @@ static void test_streaming_incremental(void **state)
     resp_free(&r);
 }
 
+/* Several clients create, inspect and kill sandboxes at once; nothing is lost or leaked. */
+static void *lifecycle_worker(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 8; i++) {
+        char id[64], path[128];
+        create("{\"templateID\":\"base\",\"metadata\":{\"group\":\"conc\"}}", id, NULL);
+        snprintf(path, sizeof path, "/sandboxes/%s", id);
+        resp r = api("GET", path, NULL);
+        assert_int_equal(r.status, 200);
+        resp_free(&r);
+        r = sbx_req("GET", "/echo/a/x", id, TPORT, NULL);
+        assert_int_equal(r.status, 200);
+        resp_free(&r);
+        r = api("DELETE", path, NULL);
+        assert_int_equal(r.status, 204);
+        resp_free(&r);
+    }
+    return NULL;
+}
+
+static void test_concurrent_lifecycle(void **state)
+{
+    (void)state;
+    size_t before = store_count(mock_server_store(srv), MOCK_SBX_RUNNING);
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, lifecycle_worker, NULL);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(store_count(mock_server_store(srv), MOCK_SBX_RUNNING), before);
+    resp r = api("GET", "/v2/sandboxes?metadata=group%3Dconc", NULL);
+    assert_string_equal(r.body.p, "[]");
+    resp_free(&r);
+}
+
+/* ---- shutdown with work in flight (a server of its own) */
+
+typedef struct inflight {
+    char url[256];
+    char id[64];
+    const char *body; /* POST with an API key when set */
+    CURLcode rc;
+    long status;
+} inflight;
+
+static void *blocked_client(void *arg)
+{
+    inflight *f = arg;
+    CURL *h = curl_easy_init();
+    char l1[96];
+    snprintf(l1, sizeof l1, "E2b-Sandbox-Id: %s", f->id);
+    struct curl_slist *hl = curl_slist_append(NULL, l1);
+    hl = curl_slist_append(hl, "E2b-Sandbox-Port: 7777");
+    if (f->body) {
+        curl_slist_free_all(hl);
+        hl = curl_slist_append(NULL, "X-API-Key: any");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, f->body);
+    }
+    buf b = {0};
+    curl_easy_setopt(h, CURLOPT_URL, f->url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
+    f->rc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &f->status);
+    free(b.p);
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(h);
+    return NULL;
+}
+
+static void test_shutdown_with_open_stream(void **state)
+{
+    (void)state;
+    mock_server_config cfg = {.create_latency_ms = 20000};
+    mock_server *s2 = mock_server_new(&cfg);
+    assert_non_null(s2);
+    assert_int_equal(mock_route_add(s2, TPORT, "GET", "/silent", h_silent, 0), 0);
+    store_create_opts o = {.template_id = "base", .timeout_ms = 60000, .allow_internet_access = -1};
+    mock_sandbox *sb = store_create(mock_server_store(s2), &o);
+    assert_non_null(sb);
+    inflight f = {0}, g = {0};
+    snprintf(f.url, sizeof f.url, "%s/silent", mock_server_url(s2));
+    snprintf(f.id, sizeof f.id, "%s", sb->id);
+    store_release(sb);
+    atomic_store(&cancel_seen, 0);
+    atomic_store(&producer_done, 0);
+    pthread_t t, t2;
+    pthread_create(&t, NULL, blocked_client, &f);
+    /* a create stuck in its 20 s injected latency */
+    snprintf(g.url, sizeof g.url, "%s/v2/sandboxes", mock_server_url(s2));
+    g.body = "{\"templateID\":\"base\"}";
+    pthread_create(&t2, NULL, blocked_client, &g);
+    for (int i = 0; i < 500 && !atomic_load(&cancel_seen) && f.status == 0; i++) {
+        usleep(10000);
+        if (i == 20)
+            break; /* the stream is open by now (generous) */
+    }
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    mock_server_free(s2); /* must not hang on the open stream */
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    pthread_join(t, NULL);
+    pthread_join(t2, NULL);
+    /* generous bound, but below the 20 s create latency: the sleeping create was woken and the
+     * silent stream (which never ends by itself) was cancelled */
+    assert_true(b.tv_sec - a.tv_sec < 15);
+    assert_true(g.rc != CURLE_OK || g.status == 503);
+    for (int i = 0; i < 500 && !atomic_load(&producer_done); i++)
+        usleep(10000);
+    assert_true(atomic_load(&cancel_seen));
+    assert_true(atomic_load(&producer_done));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -943,6 +1059,8 @@ int main(void)
         cmocka_unit_test(test_bodies_chunked_and_upload),
         cmocka_unit_test(test_keep_alive),
         cmocka_unit_test(test_streaming_incremental),
+        cmocka_unit_test(test_concurrent_lifecycle),
+        cmocka_unit_test(test_shutdown_with_open_stream),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -38,6 +38,18 @@ static int have(const char *bin) { return access(bin, X_OK) == 0; }
 
 /* ------------------------------------------------------------------ tiny HTTP/1.1 client */
 
+/* Incremental response reader: headers, then (chunked or not) body split into lines. */
+typedef struct reader {
+    int state; /* 0 headers, 1 chunk size, 2 chunk data, 3 chunk crlf, 4 plain body, 5 done */
+    char hdr[4096];
+    size_t hlen;
+    size_t chunk_left;
+    char size_line[32];
+    size_t slen;
+    char *line;
+    size_t llen, lcap;
+} reader;
+
 typedef struct http_resp {
     int status;
     char headers[4096];
@@ -46,9 +58,11 @@ typedef struct http_resp {
     char *lines[256];     /* body split at '\n' (NDJSON), without the '\n' */
     int64_t line_at[256]; /* arrival time of each line (ms, monotonic) */
     size_t nlines;
+    reader rd;            /* parser state: read_response may be called again to continue */
 } http_resp;
 
 static void resp_free(http_resp *r) {
+    free(r->rd.line);
     free(r->body);
     for (size_t i = 0; i < r->nlines; i++) free(r->lines[i]);
     memset(r, 0, sizeof *r);
@@ -87,18 +101,6 @@ static void send_request(int fd, test_env *e, const char *method, const char *pa
     assert_int_equal(write(fd, head, (size_t)n), n);
     if (blen) assert_int_equal(write(fd, body, blen), (ssize_t)blen);
 }
-
-/* Incremental response reader: headers, then (chunked or not) body split into lines. */
-typedef struct reader {
-    int state; /* 0 headers, 1 chunk size, 2 chunk data, 3 chunk crlf, 4 plain body, 5 done */
-    char hdr[4096];
-    size_t hlen;
-    size_t chunk_left;
-    char size_line[32];
-    size_t slen;
-    char *line;
-    size_t llen, lcap;
-} reader;
 
 static void body_byte(http_resp *r, reader *rd, char ch) {
     r->body = realloc(r->body, r->body_len + 2);
@@ -161,8 +163,7 @@ static void feed(http_resp *r, reader *rd, const char *p, size_t n) {
 /* Reads the whole response (until EOF). stop_line: close the connection after that many
  * NDJSON lines (0 = read to the end). */
 static void read_response(int fd, http_resp *r, size_t stop_line) {
-    reader rd;
-    memset(&rd, 0, sizeof rd);
+    reader *rd = &r->rd;
     char buf[65536];
     for (;;) {
         if (stop_line && r->nlines >= stop_line) break;
@@ -170,11 +171,10 @@ static void read_response(int fd, http_resp *r, size_t stop_line) {
         if (poll(&pfd, 1, 60000) <= 0) break;
         ssize_t n = read(fd, buf, sizeof buf);
         if (n <= 0) break;
-        feed(r, &rd, buf, (size_t)n);
-        if (rd.state == 5) break;
+        feed(r, rd, buf, (size_t)n);
+        if (rd->state == 5) break;
     }
     if (!r->body) r->body = strdup("");
-    free(rd.line);
 }
 
 static void http(test_env *e, const char *method, const char *path, const char *body,
@@ -578,6 +578,39 @@ static void test_kill_sandbox_kills_kernels(void **state) {
     assert_int_equal(child_count(), 0);
 }
 
+/* Killing a sandbox mid-execution ends the stream with ExecutionAborted + end_of_execution. */
+static void test_kill_during_execution(void **state) {
+    test_env *e = *state;
+    if (!have("/usr/bin/python3")) skip();
+    store_create_opts o = {.template_id = "code-interpreter-v1", .timeout_ms = 600000,
+                           .allow_internet_access = -1};
+    mock_sandbox *sbx = store_create(mock_server_store(e->srv), &o);
+    assert_non_null(sbx);
+    test_env e2 = *e;
+    snprintf(e2.id, sizeof e2.id, "%s", sbx->id);
+    snprintf(e2.token, sizeof e2.token, "%s", sbx->access_token);
+    http_resp r;
+    memset(&r, 0, sizeof r);
+    int fd = connect_to(e->port);
+    send_request(fd, &e2, "POST", "/execute",
+                 "{\"code\":\"import time\\nprint('up')\\ntime.sleep(60)\"}", 1);
+    read_response(fd, &r, 2);
+    assert_int_equal(r.nlines, 2);
+    int64_t t0 = now_ms();
+    assert_int_equal(store_kill(mock_server_store(e->srv), e2.id), STORE_OK);
+    read_response(fd, &r, 0); /* the rest of the same response */
+    close(fd);
+    assert_true(now_ms() - t0 < 20000);
+    assert_true(r.nlines >= 4);
+    cJSON *err = cJSON_Parse(r.lines[r.nlines - 2]);
+    assert_string_equal(sfield(err, "type"), "error");
+    assert_string_equal(sfield(err, "name"), "ExecutionAborted");
+    cJSON_Delete(err);
+    assert_string_equal(r.lines[r.nlines - 1], "{\"type\":\"end_of_execution\"}");
+    resp_free(&r);
+    store_release(sbx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_health_and_default_contexts),
@@ -587,6 +620,7 @@ int main(void) {
         cmocka_unit_test(test_disconnect_interrupts),
         cmocka_unit_test(test_javascript_and_bash),
         cmocka_unit_test(test_scripted_answers),
+        cmocka_unit_test(test_kill_during_execution),
         cmocka_unit_test(test_kill_sandbox_kills_kernels),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

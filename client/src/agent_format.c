@@ -316,6 +316,71 @@ e2b_code e2b_agent_format_json(const e2b_agent_exec_result *results, size_t n,
     return E2B_OK;
 }
 
+/* ---- sandbox list ------------------------------------------------------------------ */
+
+/* now - then in ms, 0 when then is in the future, saturated instead of overflowing. */
+static int64_t ms_since(int64_t now, int64_t then)
+{
+    int64_t d;
+    if (then >= now)
+        return 0;
+    return __builtin_sub_overflow(now, then, &d) ? INT64_MAX : d;
+}
+
+/* `s` as an inline code span that survives backticks inside s. */
+static void put_code_span(e2b_strbuf *b, const char *s)
+{
+    size_t n = strlen(s), ticks = longest_ticks(s, n) + 1;
+    bool pad = n && (s[0] == '`' || s[n - 1] == '`');
+    put_ticks(b, ticks);
+    if (pad)
+        e2b_strbuf_append(b, " ", 1);
+    e2b_strbuf_append(b, s, n);
+    if (pad)
+        e2b_strbuf_append(b, " ", 1);
+    put_ticks(b, ticks);
+}
+
+e2b_code e2b_agent_format_sandbox_list(const e2b_agent_sandbox_info *sandboxes, size_t n,
+                                       int64_t now_ms, char **out, e2b_error *err)
+{
+    if (out)
+        *out = NULL;
+    if (!out || (!sandboxes && n))
+        return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0, "out or sandboxes is NULL");
+    e2b_strbuf b = {0};
+    char d[64];
+    if (n == 0)
+        e2b_strbuf_puts(&b, "\xE2\x84\xB9\xEF\xB8\x8F **No active sandboxes**\n\nThere are "
+                            "currently no running sandboxes. Use \"create sandbox\" to start "
+                            "a new one.");
+    else
+        e2b_strbuf_printf(&b, "\xF0\x9F\x93\x8B **Active Sandboxes (%zu)**\n\n", n);
+    for (size_t i = 0; i < n; i++) {
+        const e2b_agent_sandbox_info *s = &sandboxes[i];
+        e2b_strbuf_printf(&b, "**%zu.** ", i + 1);
+        put_code_span(&b, s->sandbox_id ? s->sandbox_id : "");
+        e2b_strbuf_puts(&b, s->active ? "\n   \xE2\x80\xA2 **Status:** \xF0\x9F\x9F\xA2 Active\n"
+                                      : "\n   \xE2\x80\xA2 **Status:** \xF0\x9F\x94\xB4 Inactive\n");
+        if (s->template_id)
+            e2b_strbuf_printf(&b, "   \xE2\x80\xA2 **Template:** %s\n", s->template_id);
+        if (s->started_at_ms)
+            e2b_strbuf_printf(&b, "   \xE2\x80\xA2 **Uptime:** %s\n",
+                              e2b_agent_format_duration(ms_since(now_ms, s->started_at_ms), d, sizeof d));
+        if (s->last_activity_ms)
+            e2b_strbuf_printf(&b, "   \xE2\x80\xA2 **Last Activity:** %s ago\n",
+                              e2b_agent_format_duration(ms_since(now_ms, s->last_activity_ms),
+                                                        d, sizeof d));
+        if (s->metadata && s->metadata_len)
+            e2b_strbuf_printf(&b, "   \xE2\x80\xA2 **Metadata:** %zu properties\n", s->metadata_len);
+        e2b_strbuf_append(&b, "\n", 1);
+    }
+    *out = e2b_strbuf_take(&b);
+    if (!*out)
+        return e2b_error_set(err, E2B_ERR_NO_MEMORY, 0, "out of memory (sandbox list)");
+    return E2B_OK;
+}
+
 char *e2b_agent_format_duration(int64_t ms, char *buf, size_t len)
 {
     if (!buf || !len)

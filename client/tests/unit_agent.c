@@ -567,6 +567,27 @@ static void test_duration(void **state)
     assert_string_equal(e2b_agent_format_duration(90061000, b, sizeof b), "1d 1h 1m");
     assert_string_equal(e2b_agent_format_duration(323000, b, 4), "5m ");
     assert_null(e2b_agent_format_duration(1, NULL, 3));
+    assert_string_equal(e2b_agent_format_duration(INT64_MAX, b, sizeof b),
+                        "106751991167d 7h 12m");
+}
+
+static void test_sandbox_list_extremes(void **state)
+{
+    (void)state;
+    /* timestamps that would overflow now - then: saturated, no UB */
+    e2b_agent_sandbox_info s = {.sandbox_id = "x", .started_at_ms = INT64_MIN,
+                                .last_activity_ms = -1};
+    char *text = NULL;
+    assert_int_equal(e2b_agent_format_sandbox_list(&s, 1, INT64_MAX, &text, NULL), E2B_OK);
+    assert_non_null(strstr(text, "**Uptime:** 106751991167d 7h 12m\n"));
+    assert_non_null(strstr(text, "\xF0\x9F\x94\xB4 Inactive"));
+    free(text);
+    e2b_error err;
+    assert_int_equal(e2b_agent_format_sandbox_list(NULL, 1, 0, &text, &err),
+                     E2B_ERR_INVALID_ARGUMENT);
+    assert_null(text);
+    assert_int_equal(e2b_agent_format_sandbox_list(&s, 1, 0, NULL, &err),
+                     E2B_ERR_INVALID_ARGUMENT);
 }
 
 /* ---- fuzz loop ---------------------------------------------------------------------- */
@@ -630,6 +651,7 @@ int main(void)
         cmocka_unit_test(test_intent_limits),
         cmocka_unit_test(test_format_limits),
         cmocka_unit_test(test_duration),
+        cmocka_unit_test(test_sandbox_list_extremes),
         cmocka_unit_test(test_fuzz_loop),
     };
     const char *filter = getenv("E2B_TEST_FILTER");

@@ -230,6 +230,66 @@ static void json_subset(const cJSON *want, const cJSON *got, const char *path)
     }
 }
 
+/* Sandbox infos of a JSON array (strings point into the JSON); *kvs holds the metadata
+ * arrays to free with free_sandboxes. */
+static e2b_agent_sandbox_info *load_sandboxes(const cJSON *sbx, size_t *ns, e2b_kv ***kvs_out)
+{
+    *ns = cJSON_IsArray(sbx) ? (size_t)cJSON_GetArraySize(sbx) : 0;
+    e2b_agent_sandbox_info *si = calloc(*ns + 1, sizeof *si);
+    e2b_kv **kvs = calloc(*ns + 1, sizeof *kvs);
+    assert_non_null(si);
+    assert_non_null(kvs);
+    for (size_t k = 0; k < *ns; k++) {
+        const cJSON *s = cJSON_GetArrayItem(sbx, (int)k);
+        si[k].sandbox_id = get_str(s, "sandbox_id");
+        si[k].template_id = get_str(s, "template_id");
+        si[k].active = cJSON_IsTrue(get(s, "active"));
+        const cJSON *v;
+        if ((v = get(s, "started_at_ms")))
+            si[k].started_at_ms = (int64_t)v->valuedouble;
+        if ((v = get(s, "last_activity_ms")))
+            si[k].last_activity_ms = (int64_t)v->valuedouble;
+        const cJSON *md = get(s, "metadata");
+        if (md) {
+            kvs[k] = calloc((size_t)cJSON_GetArraySize(md) + 1, sizeof **kvs);
+            assert_non_null(kvs[k]);
+            const cJSON *kv;
+            cJSON_ArrayForEach(kv, md) {
+                kvs[k][si[k].metadata_len].key = kv->string;
+                kvs[k][si[k].metadata_len++].value = kv->valuestring;
+            }
+            si[k].metadata = kvs[k];
+        }
+    }
+    *kvs_out = kvs;
+    return si;
+}
+
+static void free_sandboxes(e2b_agent_sandbox_info *si, size_t ns, e2b_kv **kvs)
+{
+    for (size_t k = 0; k < ns; k++)
+        free(kvs[k]);
+    free(kvs);
+    free(si);
+}
+
+static void run_sandbox_list_case(const cJSON *c)
+{
+    size_t ns;
+    e2b_kv **kvs;
+    e2b_agent_sandbox_info *si = load_sandboxes(get(c, "sandboxes"), &ns, &kvs);
+    const cJSON *now = get(c, "now_ms");
+    assert_non_null(now);
+    char *text = NULL;
+    assert_int_equal(e2b_agent_format_sandbox_list(si, ns, (int64_t)now->valuedouble, &text,
+                                                   NULL), E2B_OK);
+    const char *want = get_str(get(c, "expect"), "text");
+    assert_non_null(want);
+    assert_string_equal(text, want);
+    free(text);
+    free_sandboxes(si, ns, kvs);
+}
+
 static void run_format_case(const cJSON *c)
 {
     const cJSON *results = get(c, "results"), *exp = get(c, "expect");
@@ -260,34 +320,9 @@ static void run_format_case(const cJSON *c)
         }
         i++;
     }
-    const cJSON *sbx = get(c, "sandboxes");
-    size_t ns = cJSON_IsArray(sbx) ? (size_t)cJSON_GetArraySize(sbx) : 0;
-    e2b_agent_sandbox_info *si = calloc(ns + 1, sizeof *si);
-    e2b_kv **kvs = calloc(ns + 1, sizeof *kvs);
-    assert_non_null(si);
-    assert_non_null(kvs);
-    for (size_t k = 0; k < ns; k++) {
-        const cJSON *s = cJSON_GetArrayItem(sbx, (int)k);
-        si[k].sandbox_id = get_str(s, "sandbox_id");
-        si[k].template_id = get_str(s, "template_id");
-        si[k].active = cJSON_IsTrue(get(s, "active"));
-        const cJSON *v;
-        if ((v = get(s, "started_at_ms")))
-            si[k].started_at_ms = (int64_t)v->valuedouble;
-        if ((v = get(s, "last_activity_ms")))
-            si[k].last_activity_ms = (int64_t)v->valuedouble;
-        const cJSON *md = get(s, "metadata");
-        if (md) {
-            kvs[k] = calloc((size_t)cJSON_GetArraySize(md) + 1, sizeof **kvs);
-            assert_non_null(kvs[k]);
-            const cJSON *kv;
-            cJSON_ArrayForEach(kv, md) {
-                kvs[k][si[k].metadata_len].key = kv->string;
-                kvs[k][si[k].metadata_len++].value = kv->valuestring;
-            }
-            si[k].metadata = kvs[k];
-        }
-    }
+    size_t ns;
+    e2b_kv **kvs;
+    e2b_agent_sandbox_info *si = load_sandboxes(get(c, "sandboxes"), &ns, &kvs);
     e2b_agent_format_opts opts = {0};
     const cJSON *mx = get(c, "max_stream_bytes");
     if (mx)
@@ -330,10 +365,7 @@ static void run_format_case(const cJSON *c)
     for (size_t k = 0; k < 3 * n; k++)
         free((void *)lists[k]);
     free(lists);
-    for (size_t k = 0; k < ns; k++)
-        free(kvs[k]);
-    free(kvs);
-    free(si);
+    free_sandboxes(si, ns, kvs);
     free(rs);
 }
 
@@ -350,6 +382,8 @@ static void run_case(void **state)
         run_intent_case(c);
     else if (!strcmp(kind, "format"))
         run_format_case(c);
+    else if (!strcmp(kind, "sandbox_list"))
+        run_sandbox_list_case(c);
     else
         fail_msg("unknown case kind \"%s\"", kind);
 }

@@ -357,6 +357,24 @@ e2b_code e2b_agent_format_json(const e2b_agent_exec_result *results, size_t n,
                                const e2b_agent_sandbox_info *sandboxes, size_t nsandboxes,
                                cJSON **out, e2b_error *err);
 
+/* The MANAGE_SANDBOX list reply, in the plugin's format (plugin-e2b.md 2.5):
+ *   n == 0: "ℹ️ **No active sandboxes**\n\nThere are currently no running sandboxes.
+ *            Use \"create sandbox\" to start a new one."
+ *   else:   "📋 **Active Sandboxes (<n>)**\n\n" and per sandbox (i from 1):
+ *           "**<i>.** `<id>`\n"
+ *           "   • **Status:** 🟢 Active" (or "🔴 Inactive") "\n"
+ *           "   • **Template:** <template_id>\n"            (when known)
+ *           "   • **Uptime:** <duration since started_at>\n"  (when known)
+ *           "   • **Last Activity:** <duration> ago\n"        (when known)
+ *           "   • **Metadata:** <metadata_len> properties\n"  (when there is some)
+ *           "\n"
+ * Durations use e2b_agent_format_duration; now_ms is the current unix time in ms (passed
+ * in, so the function reads no clock). On E2B_OK *out is a heap string (free()).
+ * Errors: E2B_ERR_INVALID_ARGUMENT (out NULL, sandboxes NULL with n > 0),
+ * E2B_ERR_NO_MEMORY. */
+e2b_code e2b_agent_format_sandbox_list(const e2b_agent_sandbox_info *sandboxes, size_t n,
+                                       int64_t now_ms, char **out, e2b_error *err);
+
 /* The plugin's duration format for uptimes: "<d>d <h>h <m>m", "<h>h <m>m", "<m>m <s>s"
  * or "<s>s" from milliseconds (negative counts as 0). Writes at most len bytes
  * (NUL-terminated) and returns buf. */

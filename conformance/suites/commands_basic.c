@@ -139,6 +139,7 @@ static void test_stdin(void **state) {
     assert_string_equal(r->stdout_data, "line one\ntwo\ndone\n");
 
     /* without stdin_open, stdin is closed: cat ends at once */
+    e2b_command_result_free(r);
     harness_assert_ok(e2b_commands_run(sbx, "cat; echo eof", NULL, r, &err), &err, "cat without stdin");
     assert_string_equal(r->stdout_data, "eof\n");
 }
@@ -229,6 +230,7 @@ static void test_timeout_keeps_partial_output(void **state) {
     assert_true(harness_now_ms() - t0 < 15000);
     assert_string_equal(r->stdout_data, "before\n");
     /* the sandbox is fine afterwards */
+    e2b_command_result_free(r);
     harness_assert_ok(e2b_commands_run(sbx, "echo ok", NULL, r, &err), &err, "run after timeout");
     assert_string_equal(r->stdout_data, "ok\n");
 }

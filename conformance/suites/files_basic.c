@@ -353,6 +353,46 @@ static void test_watch_dir(void **state) {
     assert_null(w);
 }
 
+static void test_users_and_by_id_helpers(void **state) {
+    (void)state;
+    harness_target *t;
+    e2b_sandbox *sbx = new_sandbox(&t);
+    e2b_error err;
+    e2b_files_opts root = {.user = "root"};
+    harness_assert_ok(e2b_files_write(sbx, "/home/user/by-root.txt", "r", 1, &root, NULL, &err), &err,
+                      "write as root");
+    char *data = NULL;
+    size_t len;
+    harness_assert_ok(e2b_files_read(sbx, "/home/user/by-root.txt", &root, &data, &len, &err), &err,
+                      "read as root");
+    free(data);
+    e2b_entry_info *v = NULL;
+    size_t n = 0;
+    harness_assert_ok(e2b_files_list(sbx, "/home/user", 1, &root, &v, &n, &err), &err, "list as root");
+    e2b_entry_infos_free(v, n);
+    e2b_files_opts nobody = {.user = "no-such-user"};
+    harness_assert_code(e2b_files_read(sbx, "/home/user/by-root.txt", &nobody, &data, &len, &err),
+                        E2B_ERR_AUTH, &err, "read as an unknown user");
+    harness_assert_code(e2b_files_list(sbx, "/home/user", 1, &nobody, &v, &n, &err), E2B_ERR_AUTH,
+                        &err, "list as an unknown user");
+
+    /* the plugin-style helpers, by sandbox id */
+    const char *id = e2b_sandbox_id(sbx);
+    harness_assert_ok(e2b_write_file_to_sandbox(t->client, id, "/home/user/svc.txt",
+                                                "with \"\"\" quotes and \\ backslashes\n", &err),
+                      &err, "write_file_to_sandbox");
+    char *text = NULL;
+    harness_assert_ok(e2b_read_file_from_sandbox(t->client, id, "/home/user/svc.txt", &text, &err),
+                      &err, "read_file_from_sandbox");
+    assert_string_equal(text, "with \"\"\" quotes and \\ backslashes\n");
+    free(text);
+    harness_assert_code(e2b_read_file_from_sandbox(t->client, id, "/home/user/none.txt", &text, &err),
+                        E2B_ERR_FILE_NOT_FOUND, &err, "read_file_from_sandbox missing");
+    assert_null(text);
+    harness_assert_code(e2b_read_file_from_sandbox(t->client, "nosuchsandbox", "/x", &text, &err),
+                        E2B_ERR_SANDBOX_NOT_FOUND, &err, "read_file_from_sandbox unknown id");
+}
+
 int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_text_and_bytes_roundtrip),
@@ -362,6 +402,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_write_many_in_one_request),
         cmocka_unit_test(test_list_depth_and_dirs),
         cmocka_unit_test(test_watch_dir),
+        cmocka_unit_test(test_users_and_by_id_helpers),
     };
     return harness_run(argc, argv, "files_basic", tests, sizeof tests / sizeof tests[0]);
 }

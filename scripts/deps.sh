@@ -18,6 +18,7 @@ pkgs=(
   bubblewrap                                # isolation of local sandboxes
   python3 python3-matplotlib python3-numpy  # the local Python kernel (/usr/bin/python3)
   python3-pandas                            # DataFrame results in the local kernel
+  python3-sklearn                           # the README's scikit-learn example (execution fixtures)
   nodejs                                    # the local JavaScript kernel and the official SDK tests
   gcovr valgrind                            # coverage and memcheck gates
   clang                                     # sanitizer and fuzz builds

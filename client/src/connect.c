@@ -164,7 +164,7 @@ e2b_code e2b_connect_decoder_feed(e2b_connect_decoder *d, const char *data, size
 }
 
 e2b_code e2b_connect_decoder_finish(e2b_connect_decoder *d, e2b_error *err) {
-    if (d->ended) {
+    if (d->ended && (d->end_code != E2B_OK || !d->failed)) {
         if (d->end_code != E2B_OK && err) *err = d->end_err;
         return d->end_code;
     }

@@ -316,6 +316,8 @@ static void test_data_after_end_stream(void **state) {
     assert_int_equal(e2b_connect_decoder_feed(&d, buf, len, collect, &c, &err), E2B_ERR_PROTOCOL);
     assert_non_null(strstr(err.message, "after EndStreamResponse"));
     assert_int_equal(c.n, 0);
+    /* the stream as a whole is not a success either */
+    assert_int_equal(e2b_connect_decoder_finish(&d, &err), E2B_ERR_PROTOCOL);
     e2b_connect_decoder_free(&d);
     free(buf);
 }

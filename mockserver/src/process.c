@@ -248,16 +248,38 @@ static ssize_t pump(proc *p, int *fd, const char *name, unsigned char *buf)
     return -1;
 }
 
+/* True once bubblewrap's sandbox init (pid) has forked the program. */
+static bool init_has_child(pid_t pid)
+{
+    char path[64], buf[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return true; /* cannot tell: do not wait */
+    ssize_t n = read(fd, buf, sizeof buf);
+    close(fd);
+    return n != 0;
+}
+
 static void do_signal(proc *p, int sig)
 {
     pthread_mutex_lock(&p->lock);
-    if (!p->finished) {
-        p->sent_sig = sig;
-        sbxrt_signal(&p->rt, sig);
-        if (sig == SIGKILL && p->rt.pid > 0)
-            kill(p->rt.pid, SIGKILL); /* also the outer bwrap: nothing may survive */
+    if (p->finished || p->rt.pid <= 0) {
+        pthread_mutex_unlock(&p->lock);
+        return;
     }
+    p->sent_sig = sig;
+    sbxrt_proc target = p->rt; /* pid/pgid only; the fds stay with the worker */
     pthread_mutex_unlock(&p->lock);
+    if (sig != SIGKILL && target.isolated && target.pgid > 0) {
+        /* sbxrt returns once bubblewrap's init exists; a signal sent before init has forked
+         * the program would reach only init (which ignores it). Wait briefly for the child. */
+        for (int i = 0; i < 100 && !init_has_child(target.pgid); i++)
+            usleep(5000);
+    }
+    sbxrt_signal(&target, sig);
+    if (sig == SIGKILL)
+        kill(target.pid, SIGKILL); /* also the outer bwrap: nothing may survive */
 }
 
 static void proc_worker(envd_worker *w)

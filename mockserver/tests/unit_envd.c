@@ -1,0 +1,1227 @@
+/* unit_envd: e2b-mock's envd surface in process, over real sockets with libcurl:
+ * /health, /files (auth, signatures, multipart and octet-stream uploads fed byte by byte,
+ * gzip both ways, hostile paths, large files without RSS growth), filesystem.Filesystem
+ * (Stat, MakeDir, Move, ListDir, Remove, WatchDir stream, polling watchers) and
+ * process.Process (Start streams, stdin, signals, Connect replay, deadlines, destroy). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <zlib.h>
+
+#include "connect.h"
+#include "envd_common.h"
+#include "fs_safe.h"
+#include "process.h"
+#include "sandboxrt.h"
+#include "server.h"
+#include "store.h"
+#include "util.h"
+
+static mock_server *srv;
+static char base[128];
+static char sbx_id[64], sbx_token[64], sbx_dir[512];
+
+/* ------------------------------------------------------------------ http helper */
+
+typedef struct buf {
+    char *p;
+    size_t n;
+} buf;
+
+typedef struct resp {
+    long status;
+    buf body, hdr;
+} resp;
+
+static size_t on_data(char *p, size_t sz, size_t n, void *ud)
+{
+    buf *b = ud;
+    b->p = realloc(b->p, b->n + sz * n + 1);
+    memcpy(b->p + b->n, p, sz * n);
+    b->n += sz * n;
+    b->p[b->n] = '\0';
+    return sz * n;
+}
+
+static void resp_free(resp *r)
+{
+    free(r->body.p);
+    free(r->hdr.p);
+    memset(r, 0, sizeof *r);
+}
+
+static const char *hdr(const resp *r, const char *name, char *out, size_t outlen)
+{
+    size_t nl = strlen(name);
+    for (const char *l = r->hdr.p; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        if (strncasecmp(l, name, nl) == 0 && l[nl] == ':') {
+            const char *v = l + nl + 1;
+            while (*v == ' ')
+                v++;
+            size_t len = strcspn(v, "\r\n");
+            if (len >= outlen)
+                len = outlen - 1;
+            memcpy(out, v, len);
+            out[len] = '\0';
+            return out;
+        }
+    }
+    return NULL;
+}
+
+/* Request body fed through a read callback `step` bytes at a time (0 = all at once). */
+typedef struct feeder {
+    const unsigned char *p;
+    size_t len, off, step;
+} feeder;
+
+static size_t on_read(char *out, size_t sz, size_t n, void *ud)
+{
+    feeder *f = ud;
+    size_t room = sz * n, left = f->len - f->off;
+    size_t take = left < room ? left : room;
+    if (f->step && take > f->step)
+        take = f->step;
+    memcpy(out, f->p + f->off, take);
+    f->off += take;
+    return take;
+}
+
+/* One envd request. body may be NULL (GET); step > 0 sends it chunked in step-byte pieces.
+ * extra: NULL-terminated header lines; token adds X-Access-Token. */
+static resp envd_req(const char *method, const char *path, const void *body, size_t len,
+                     size_t step, bool token, const char *const *extra)
+{
+    resp r = {0};
+    CURL *h = curl_easy_init();
+    char url[FS_PATH_MAX + 256];
+    snprintf(url, sizeof url, "%s%s", base, path);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &r.body);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &r.hdr);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
+    struct curl_slist *hl = NULL;
+    char l1[128], l2[128];
+    snprintf(l1, sizeof l1, "E2b-Sandbox-Id: %s", sbx_id);
+    hl = curl_slist_append(hl, l1);
+    hl = curl_slist_append(hl, "E2b-Sandbox-Port: 49983");
+    if (token) {
+        snprintf(l2, sizeof l2, "X-Access-Token: %s", sbx_token);
+        hl = curl_slist_append(hl, l2);
+    }
+    for (size_t i = 0; extra && extra[i]; i++)
+        hl = curl_slist_append(hl, extra[i]);
+    feeder f = {body, len, 0, step};
+    if (body) {
+        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(h, CURLOPT_READDATA, &f);
+        if (step)
+            hl = curl_slist_append(hl, "Transfer-Encoding: chunked");
+        else
+            curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
+        hl = curl_slist_append(hl, "Expect:");
+    }
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+    CURLcode rc = curl_easy_perform(h);
+    if (rc != CURLE_OK)
+        fail_msg("%s %s: %s", method, path, curl_easy_strerror(rc));
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(h);
+    return r;
+}
+
+/* Unary Connect call: 200 with JSON reply expected unless want_status says otherwise. */
+static cJSON *rpc(const char *method, const char *json, long want_status)
+{
+    const char *extra[] = {"Content-Type: application/json", "Connect-Protocol-Version: 1", NULL};
+    char path[128];
+    snprintf(path, sizeof path, "/%s", method);
+    resp r = envd_req("POST", path, json, strlen(json), 0, true, extra);
+    if (r.status != want_status)
+        fail_msg("%s %s -> %ld %s", method, json, r.status, r.body.p ? r.body.p : "");
+    char ct[128];
+    assert_non_null(hdr(&r, "Content-Type", ct, sizeof ct));
+    assert_string_equal(ct, "application/json");
+    cJSON *j = cJSON_Parse(r.body.p ? r.body.p : "");
+    assert_non_null(j);
+    resp_free(&r);
+    return j;
+}
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static void expect_rpc_error(const char *method, const char *json, long status, const char *code,
+                             const char *msg_part)
+{
+    cJSON *j = rpc(method, json, status);
+    assert_string_equal(jstr(j, "code"), code);
+    if (msg_part && !strstr(jstr(j, "message"), msg_part))
+        fail_msg("message '%s' lacks '%s'", jstr(j, "message"), msg_part);
+    cJSON_Delete(j);
+}
+
+/* Streaming Connect call: returns the decoded envelopes as a JSON array of
+ * {"flags":n,"msg":<parsed>} in arrival order. */
+typedef struct env_list {
+    cJSON *arr;
+} env_list;
+
+static int collect_env(void *ud, uint8_t flags, const unsigned char *payload, size_t len)
+{
+    env_list *l = ud;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "flags", flags);
+    cJSON *m = cJSON_ParseWithLength((const char *)payload, len);
+    assert_non_null(m);
+    cJSON_AddItemToObject(o, "msg", m);
+    cJSON_AddItemToArray(l->arr, o);
+    return 0;
+}
+
+static cJSON *stream_call(const char *method, const char *json, const char *const *more)
+{
+    size_t el;
+    unsigned char *env = connect_envelope(0, json, strlen(json), &el);
+    const char *extra[8] = {"Content-Type: application/connect+json",
+                            "Connect-Protocol-Version: 1"};
+    size_t n = 2;
+    for (size_t i = 0; more && more[i] && n < 7; i++)
+        extra[n++] = more[i];
+    extra[n] = NULL;
+    char path[128];
+    snprintf(path, sizeof path, "/%s", method);
+    resp r = envd_req("POST", path, env, el, 0, true, extra);
+    free(env);
+    assert_int_equal(r.status, 200);
+    char ct[128];
+    assert_non_null(hdr(&r, "Content-Type", ct, sizeof ct));
+    assert_string_equal(ct, "application/connect+json");
+    env_list l = {cJSON_CreateArray()};
+    connect_decoder d;
+    connect_decoder_init(&d, 0);
+    /* byte by byte: the stream must decode at every split */
+    for (size_t i = 0; i < r.body.n; i++)
+        assert_int_equal(connect_decoder_feed(&d, r.body.p + i, 1, collect_env, &l), CONNECT_DEC_OK);
+    assert_int_equal(connect_decoder_finish(&d), CONNECT_DEC_OK);
+    connect_decoder_free(&d);
+    resp_free(&r);
+    /* ALWAYS ends with exactly one end-stream frame */
+    int sz = cJSON_GetArraySize(l.arr);
+    assert_true(sz >= 1);
+    for (int i = 0; i < sz; i++) {
+        int flags = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(l.arr, i), "flags")->valueint;
+        assert_int_equal(flags, i == sz - 1 ? CONNECT_FLAG_END_STREAM : 0);
+    }
+    return l.arr;
+}
+
+static const cJSON *msg_at(const cJSON *arr, int i)
+{
+    return cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, i), "msg");
+}
+
+/* The end-stream error code ("" for success). */
+static const char *end_code(const cJSON *arr)
+{
+    const cJSON *m = msg_at(arr, cJSON_GetArraySize(arr) - 1);
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(m, "error");
+    return e ? jstr(e, "code") : "";
+}
+
+static void put_file(const char *rel, const char *data)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", sbx_dir, rel);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(data, f);
+    fclose(f);
+}
+
+static char *slurp(const char *rel, size_t *len)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", sbx_dir, rel);
+    FILE *f = fopen(p, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    size_t got = fread(b, 1, (size_t)n, f);
+    fclose(f);
+    b[got] = '\0';
+    if (len)
+        *len = got;
+    return b;
+}
+
+/* ------------------------------------------------------------------ fixtures */
+
+static void new_sandbox(void)
+{
+    store_create_opts o = {.template_id = "base", .timeout_ms = 600000, .allow_internet_access = -1};
+    mock_sandbox *s = store_create(mock_server_store(srv), &o);
+    assert_non_null(s);
+    snprintf(sbx_id, sizeof sbx_id, "%s", s->id);
+    snprintf(sbx_token, sizeof sbx_token, "%s", s->access_token);
+    snprintf(sbx_dir, sizeof sbx_dir, "%s", s->dir);
+    store_release(s);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    mock_log_set_level(MOCK_LOG_ERROR);
+    mock_server_config cfg = {0};
+    srv = mock_server_new(&cfg);
+    assert_non_null(srv);
+    snprintf(base, sizeof base, "%s", mock_server_url(srv));
+    new_sandbox();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    mock_server_free(srv);
+    curl_global_cleanup();
+    return 0;
+}
+
+static bool have_sandboxes(void)
+{
+    return sbxrt_bwrap_available() || getenv("E2B_MOCK_UNISOLATED");
+}
+
+/* ------------------------------------------------------------------ /health and auth */
+
+static void test_health_and_auth(void **state)
+{
+    (void)state;
+    resp r = envd_req("GET", "/health", NULL, 0, 0, false, NULL);
+    assert_int_equal(r.status, 204);
+    char v[256];
+    assert_string_equal(hdr(&r, "Cache-Control", v, sizeof v), "no-store");
+    resp_free(&r);
+
+    static const char *const paths[] = {"/files?path=a.txt", "/filesystem.Filesystem/Stat",
+                                        "/process.Process/List"};
+    for (size_t i = 0; i < 3; i++) {
+        for (int wrong = 0; wrong < 2; wrong++) {
+            const char *bad[] = {"X-Access-Token: nope", NULL};
+            r = envd_req(i ? "POST" : "GET", paths[i], i ? "{}" : NULL, i ? 2 : 0, 0, false,
+                         wrong ? bad : NULL);
+            assert_int_equal(r.status, 401);
+            assert_string_equal(hdr(&r, "Content-Type", v, sizeof v),
+                                "application/json; charset=utf-8");
+            cJSON *j = cJSON_Parse(r.body.p);
+            assert_int_equal(cJSON_GetObjectItemCaseSensitive(j, "code")->valueint, 401);
+            assert_string_equal(jstr(j, "message"), ENVD_UNAUTHORIZED_MSG);
+            cJSON_Delete(j);
+            resp_free(&r);
+        }
+    }
+    /* an unknown user */
+    r = envd_req("GET", "/files?path=a.txt&username=mallory", NULL, 0, 0, true, NULL);
+    assert_int_equal(r.status, 401);
+    assert_non_null(strstr(r.body.p, "mallory"));
+    resp_free(&r);
+    const char *basic[] = {"Content-Type: application/json", "Authorization: Basic bWFsbG9yeTo=",
+                           NULL}; /* "mallory:" */
+    r = envd_req("POST", "/filesystem.Filesystem/Stat", "{\"path\":\"/home/user\"}", 20, 0, true,
+                 basic);
+    assert_int_equal(r.status, 401);
+    assert_non_null(strstr(r.body.p, "\"unauthenticated\""));
+    assert_non_null(strstr(r.body.p, "invalid username: 'mallory'"));
+    resp_free(&r);
+}
+
+static void test_signature(void **state)
+{
+    (void)state;
+    char sig[96], path[512];
+    /* the algorithm against a value computed independently (python hashlib/base64):
+     * base64(sha256("/home/user/a.txt:read::tok")) without '=' */
+    assert_int_equal(envd_sign("/home/user/a.txt", "read", "", "tok", -1, sig, sizeof sig), 0);
+    assert_string_equal(sig, "v1_Zkbb3914oLJLvMBzCAHQhm2ydBLxbSx2eQUR/kLdvIY");
+
+    assert_int_equal(envd_sign("signed.txt", "write", "", sbx_token, -1, sig, sizeof sig), 0);
+    char *esc = curl_easy_escape(NULL, sig, 0);
+    snprintf(path, sizeof path, "/files?path=signed.txt&signature=%s", esc);
+    const char *oct[] = {"Content-Type: application/octet-stream", NULL};
+    resp r = envd_req("POST", path, "signed", 6, 0, false, oct);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    /* a write signature does not allow reading */
+    r = envd_req("GET", path, NULL, 0, 0, false, NULL);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+    curl_free(esc);
+    assert_int_equal(envd_sign("signed.txt", "read", "", sbx_token, -1, sig, sizeof sig), 0);
+    esc = curl_easy_escape(NULL, sig, 0);
+    snprintf(path, sizeof path, "/files?path=signed.txt&signature=%s", esc);
+    curl_free(esc);
+    r = envd_req("GET", path, NULL, 0, 0, false, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body.p, "signed");
+    resp_free(&r);
+    /* expiration: valid in the future, rejected in the past */
+    long long now = mock_now_ms() / 1000;
+    for (int past = 0; past < 2; past++) {
+        long long exp = past ? now - 10 : now + 600;
+        assert_int_equal(envd_sign("signed.txt", "read", "", sbx_token, exp, sig, sizeof sig), 0);
+        esc = curl_easy_escape(NULL, sig, 0);
+        snprintf(path, sizeof path, "/files?path=signed.txt&signature=%s&signature_expiration=%lld",
+                 esc, exp);
+        curl_free(esc);
+        r = envd_req("GET", path, NULL, 0, 0, false, NULL);
+        assert_int_equal(r.status, past ? 401 : 200);
+        resp_free(&r);
+    }
+    /* a tampered signature */
+    r = envd_req("GET", "/files?path=signed.txt&signature=v1_AAAA", NULL, 0, 0, false, NULL);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+}
+
+/* ------------------------------------------------------------------ uploads */
+
+static char *multipart(const char *boundary, const char *const *names, const char *const *files,
+                       const char *const *datas, size_t n, size_t *len)
+{
+    size_t cap = 4096;
+    for (size_t i = 0; i < n; i++)
+        cap += strlen(datas[i]) + strlen(files[i]) + 256;
+    char *b = malloc(cap);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)snprintf(b + o, cap - o,
+                              "--%s\r\nContent-Disposition: form-data; name=\"%s\"; "
+                              "filename=\"%s\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                              "%s\r\n",
+                              boundary, names[i], files[i], datas[i]);
+    o += (size_t)snprintf(b + o, cap - o, "--%s--\r\n", boundary);
+    *len = o;
+    return b;
+}
+
+static void test_upload_multipart(void **state)
+{
+    (void)state;
+    const char *ct[] = {"Content-Type: multipart/form-data; boundary=XBOUNDARYX", NULL};
+    const char *names[] = {"file", "other", "file", "file"};
+    const char *files[] = {"/home/user/up/a.txt", "ignored.txt", "rel/b.txt", "empty.txt"};
+    const char *datas[] = {"alpha\r\n--not-a-boundary", "zzz", "beta", ""};
+    size_t len;
+    char *body = multipart("XBOUNDARYX", names, files, datas, 4, &len);
+    /* all at once, then byte by byte (chunked): the same result */
+    for (size_t step = 0; step <= 1; step++) {
+        resp r = envd_req("POST", "/files", body, len, step, true, ct);
+        if (r.status != 200)
+            fail_msg("step %zu: %ld %s", step, r.status, r.body.p);
+        cJSON *j = cJSON_Parse(r.body.p);
+        assert_int_equal(cJSON_GetArraySize(j), 3);
+        const cJSON *e0 = cJSON_GetArrayItem(j, 0);
+        assert_string_equal(jstr(e0, "path"), "/home/user/up/a.txt");
+        assert_string_equal(jstr(e0, "name"), "a.txt");
+        assert_string_equal(jstr(e0, "type"), "file");
+        assert_string_equal(jstr(cJSON_GetArrayItem(j, 1), "path"), "/home/user/rel/b.txt");
+        assert_string_equal(jstr(cJSON_GetArrayItem(j, 2), "path"), "/home/user/empty.txt");
+        cJSON_Delete(j);
+        resp_free(&r);
+        char *a = slurp("up/a.txt", NULL);
+        assert_string_equal(a, "alpha\r\n--not-a-boundary");
+        free(a);
+        a = slurp("rel/b.txt", NULL);
+        assert_string_equal(a, "beta");
+        free(a);
+        a = slurp("empty.txt", NULL);
+        assert_string_equal(a, "");
+        free(a);
+        assert_null(slurp("ignored.txt", NULL));
+    }
+    free(body);
+
+    /* the path query overrides the filename; an existing file is truncated */
+    const char *n1[] = {"file"}, *f1[] = {"whatever"}, *d1[] = {"short"};
+    body = multipart("BND", n1, f1, d1, 1, &len);
+    const char *ctb[] = {"Content-Type: multipart/form-data; boundary=BND", NULL};
+    resp r = envd_req("POST", "/files?path=%2Fhome%2Fuser%2Fup%2Fa.txt", body, len, 0, true, ctb);
+    if (r.status != 200)
+        fail_msg("%ld %s", r.status, r.body.p);
+    resp_free(&r);
+    free(body);
+    char *a = slurp("up/a.txt", NULL);
+    assert_string_equal(a, "short");
+    free(a);
+
+    /* two parts to the same path -> 400 */
+    const char *n2[] = {"file", "file"}, *f2[] = {"dup.txt", "/home/user/dup.txt"},
+               *d2[] = {"1", "2"};
+    body = multipart("BND", n2, f2, d2, 2, &len);
+    r = envd_req("POST", "/files", body, len, 0, true, ctb);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body.p, "same path"));
+    resp_free(&r);
+    free(body);
+
+    /* a directory as destination, an escape, and a symlink escape -> 400 */
+    char link[1024];
+    snprintf(link, sizeof link, "%s/toroot", sbx_dir);
+    unlink(link);
+    assert_int_equal(symlink("/", link), 0);
+    const char *bad[] = {"up", "/etc/pwned.txt", "../../pwned.txt", "toroot/tmp/pwned_envd.txt"};
+    for (size_t i = 0; i < 4; i++) {
+        const char *f3[] = {bad[i]}, *d3[] = {"x"};
+        body = multipart("BND", n1, f3, d3, 1, &len);
+        r = envd_req("POST", "/files", body, len, 0, true, ctb);
+        if (r.status != 400)
+            fail_msg("%s -> %ld %s", bad[i], r.status, r.body.p);
+        resp_free(&r);
+        free(body);
+    }
+    assert_int_equal(access("/tmp/pwned_envd.txt", F_OK), -1);
+    assert_int_equal(access("/etc/pwned.txt", F_OK), -1);
+
+    /* no file part, bad content type */
+    const char *n4[] = {"other"}, *f4[] = {"x.txt"}, *d4[] = {"x"};
+    body = multipart("BND", n4, f4, d4, 1, &len);
+    r = envd_req("POST", "/files", body, len, 0, true, ctb);
+    assert_int_equal(r.status, 400);
+    resp_free(&r);
+    free(body);
+    const char *ctj[] = {"Content-Type: application/json", NULL};
+    r = envd_req("POST", "/files?path=x.txt", "{}", 2, 0, true, ctj);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body.p, "unsupported content type"));
+    resp_free(&r);
+}
+
+static unsigned char *gzip_of(const char *data, size_t len, size_t *out_len)
+{
+    z_stream z = {0};
+    assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    size_t cap = deflateBound(&z, len) + 64;
+    unsigned char *out = malloc(cap);
+    z.next_in = (unsigned char *)data;
+    z.avail_in = (uInt)len;
+    z.next_out = out;
+    z.avail_out = (uInt)cap;
+    assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+    *out_len = z.total_out;
+    deflateEnd(&z);
+    return out;
+}
+
+static void test_upload_octet_gzip(void **state)
+{
+    (void)state;
+    const char *oct[] = {"Content-Type: application/octet-stream", NULL};
+    resp r = envd_req("POST", "/files?path=o%2Fplain.bin", "raw bytes", 9, 1, true, oct);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body.p, "\"/home/user/o/plain.bin\""));
+    resp_free(&r);
+    char *a = slurp("o/plain.bin", NULL);
+    assert_string_equal(a, "raw bytes");
+    free(a);
+
+    char text[5000];
+    for (size_t i = 0; i < sizeof text - 1; i++)
+        text[i] = (char)('a' + i % 23);
+    text[sizeof text - 1] = '\0';
+    size_t gl;
+    unsigned char *gz = gzip_of(text, strlen(text), &gl);
+    const char *octgz[] = {"Content-Type: application/octet-stream", "Content-Encoding: gzip",
+                           NULL};
+    for (size_t step = 0; step <= 1; step++) { /* whole, then one byte per chunk */
+        unlink("o/gz.txt");
+        r = envd_req("POST", "/files?path=o/gz.txt", gz, gl, step, true, octgz);
+        assert_int_equal(r.status, 200);
+        resp_free(&r);
+        size_t n;
+        a = slurp("o/gz.txt", &n);
+        assert_int_equal(n, strlen(text));
+        assert_string_equal(a, text);
+        free(a);
+    }
+    /* truncated and corrupt gzip -> 400 */
+    r = envd_req("POST", "/files?path=o/bad.txt", gz, gl / 2, 0, true, octgz);
+    assert_int_equal(r.status, 400);
+    resp_free(&r);
+    r = envd_req("POST", "/files?path=o/bad.txt", "not gzip at all", 15, 0, true, octgz);
+    assert_int_equal(r.status, 400);
+    resp_free(&r);
+    free(gz);
+    /* path is required */
+    r = envd_req("POST", "/files", "x", 1, 0, true, oct);
+    assert_int_equal(r.status, 400);
+    resp_free(&r);
+    /* an empty body creates an empty file */
+    r = envd_req("POST", "/files?path=o/zero.txt", "", 0, 0, true, oct);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    size_t n = 99;
+    a = slurp("o/zero.txt", &n);
+    assert_int_equal(n, 0);
+    free(a);
+}
+
+/* ------------------------------------------------------------------ downloads */
+
+static void test_download(void **state)
+{
+    (void)state;
+    put_file("dl.txt", "download me");
+    resp r = envd_req("GET", "/files?path=%2Fhome%2Fuser%2Fdl.txt", NULL, 0, 0, true, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body.p, "download me");
+    char v[256];
+    assert_string_equal(hdr(&r, "Content-Length", v, sizeof v), "11");
+    assert_non_null(strstr(hdr(&r, "Content-Disposition", v, sizeof v), "dl.txt"));
+    resp_free(&r);
+
+    r = envd_req("GET", "/files?path=missing.txt", NULL, 0, 0, true, NULL);
+    assert_int_equal(r.status, 404);
+    assert_non_null(strstr(r.body.p, "\"path 'missing.txt' does not exist\""));
+    resp_free(&r);
+    r = envd_req("GET", "/files?path=%2Fhome%2Fuser", NULL, 0, 0, true, NULL);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body.p, "\"path '/home/user' is a directory\""));
+    resp_free(&r);
+
+    /* hostile paths never serve host files */
+    char link[1024];
+    snprintf(link, sizeof link, "%s/rootlink", sbx_dir);
+    unlink(link);
+    assert_int_equal(symlink("/", link), 0);
+    snprintf(link, sizeof link, "%s/passwdlink", sbx_dir);
+    unlink(link);
+    assert_int_equal(symlink("/etc/passwd", link), 0);
+    static const char *const hostile[] = {
+        "/files?path=/etc/passwd", "/files?path=../../../../etc/passwd",
+        "/files?path=/home/user/../../etc/passwd", "/files?path=rootlink/etc/passwd",
+        "/files?path=passwdlink", "/files?path=a%00/../../etc/passwd"};
+    for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
+        r = envd_req("GET", hostile[i], NULL, 0, 0, true, NULL);
+        if (r.status == 200 || strstr(r.body.p ? r.body.p : "", "root:"))
+            fail_msg("%s served %ld: %s", hostile[i], r.status, r.body.p);
+        assert_true(r.status == 400 || r.status == 404);
+        resp_free(&r);
+    }
+    char *lng = malloc(9000);
+    strcpy(lng, "/files?path=");
+    memset(lng + 12, 'a', 8000);
+    lng[8012] = '\0';
+    r = envd_req("GET", lng, NULL, 0, 0, true, NULL);
+    assert_int_equal(r.status, 400);
+    resp_free(&r);
+    free(lng);
+
+    /* gzip only when asked for gzip alone */
+    const char *ae[] = {"Accept-Encoding: gzip", NULL};
+    r = envd_req("GET", "/files?path=dl.txt", NULL, 0, 0, true, ae);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(hdr(&r, "Content-Encoding", v, sizeof v), "gzip");
+    char out[64];
+    z_stream z = {0};
+    assert_int_equal(inflateInit2(&z, 15 + 16), Z_OK);
+    z.next_in = (unsigned char *)r.body.p;
+    z.avail_in = (uInt)r.body.n;
+    z.next_out = (unsigned char *)out;
+    z.avail_out = sizeof out;
+    assert_int_equal(inflate(&z, Z_FINISH), Z_STREAM_END);
+    assert_int_equal(z.total_out, 11);
+    assert_memory_equal(out, "download me", 11);
+    inflateEnd(&z);
+    resp_free(&r);
+    const char *ae2[] = {"Accept-Encoding: gzip, deflate", NULL};
+    r = envd_req("GET", "/files?path=dl.txt", NULL, 0, 0, true, ae2);
+    assert_null(hdr(&r, "Content-Encoding", v, sizeof v));
+    assert_string_equal(r.body.p, "download me");
+    resp_free(&r);
+}
+
+/* Peak RSS of this process in KiB (VmHWM), after resetting it when possible. */
+static long vm_kib(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long v = -1;
+    size_t fl = strlen(field);
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, field, fl) == 0)
+            v = strtol(line + fl + 1, NULL, 10);
+    if (f)
+        fclose(f);
+    return v;
+}
+
+typedef struct gen {
+    size_t total, off;
+    uint32_t sum;
+} gen;
+
+static size_t gen_read(char *out, size_t sz, size_t n, void *ud)
+{
+    gen *g = ud;
+    size_t take = sz * n;
+    if (take > g->total - g->off)
+        take = g->total - g->off;
+    for (size_t i = 0; i < take; i++)
+        out[i] = (char)((g->off + i) * 2654435761u >> 24);
+    g->off += take;
+    return take;
+}
+
+static size_t sum_write(char *p, size_t sz, size_t n, void *ud)
+{
+    gen *g = ud;
+    for (size_t i = 0; i < sz * n; i++) {
+        if ((unsigned char)p[i] != (unsigned char)((g->off + i) * 2654435761u >> 24))
+            g->sum++; /* mismatches */
+    }
+    g->off += sz * n;
+    return sz * n;
+}
+
+static void test_large_file_streams(void **state)
+{
+    (void)state;
+    const size_t size = (size_t)96 << 20;
+    FILE *cr = fopen("/proc/self/clear_refs", "w"); /* "5" resets VmHWM to the current RSS */
+    if (cr) {
+        fputs("5", cr);
+        fclose(cr);
+    }
+    long before = vm_kib("VmRSS:");
+    char url[256], l1[128], l2[128];
+    snprintf(url, sizeof url, "%s/files?path=big.bin", base);
+    snprintf(l1, sizeof l1, "E2b-Sandbox-Id: %s", sbx_id);
+    snprintf(l2, sizeof l2, "X-Access-Token: %s", sbx_token);
+    struct curl_slist *hl = NULL;
+    hl = curl_slist_append(hl, l1);
+    hl = curl_slist_append(hl, "E2b-Sandbox-Port: 49983");
+    hl = curl_slist_append(hl, l2);
+    hl = curl_slist_append(hl, "Content-Type: application/octet-stream");
+    hl = curl_slist_append(hl, "Transfer-Encoding: chunked");
+    CURL *h = curl_easy_init();
+    gen g = {size, 0, 0};
+    buf b = {0};
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "POST");
+    curl_easy_setopt(h, CURLOPT_READFUNCTION, gen_read);
+    curl_easy_setopt(h, CURLOPT_READDATA, &g);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+    assert_int_equal(curl_easy_perform(h), CURLE_OK);
+    long st = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
+    assert_int_equal(st, 200);
+    free(b.p);
+    struct stat sb;
+    char p[1024];
+    snprintf(p, sizeof p, "%s/big.bin", sbx_dir);
+    assert_int_equal(stat(p, &sb), 0);
+    assert_int_equal((size_t)sb.st_size, size);
+
+    curl_easy_reset(h);
+    curl_slist_free_all(hl);
+    hl = NULL;
+    hl = curl_slist_append(hl, l1);
+    hl = curl_slist_append(hl, "E2b-Sandbox-Port: 49983");
+    hl = curl_slist_append(hl, l2);
+    gen check = {size, 0, 0};
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sum_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &check);
+    assert_int_equal(curl_easy_perform(h), CURLE_OK);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
+    assert_int_equal(st, 200);
+    assert_int_equal(check.off, size);
+    assert_int_equal(check.sum, 0);
+    curl_easy_cleanup(h);
+    curl_slist_free_all(hl);
+    long peak = vm_kib("VmHWM:");
+    /* server and client share this process: 192 MiB moved, the peak must stay far below */
+    if (cr && peak - before > 48 * 1024)
+        fail_msg("peak RSS grew by %ld KiB moving 96 MiB each way", peak - before);
+    unlink(p);
+}
+
+/* ------------------------------------------------------------------ filesystem RPC */
+
+static void test_fs_rpc(void **state)
+{
+    (void)state;
+    put_file("st.txt", "12345");
+    char p[1024];
+    snprintf(p, sizeof p, "%s/st.txt", sbx_dir);
+    chmod(p, 0640);
+    cJSON *j = rpc("filesystem.Filesystem/Stat", "{\"path\":\"/home/user/st.txt\"}", 200);
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "entry");
+    assert_string_equal(jstr(e, "name"), "st.txt");
+    assert_string_equal(jstr(e, "type"), "FILE_TYPE_FILE");
+    assert_string_equal(jstr(e, "path"), "/home/user/st.txt");
+    assert_string_equal(jstr(e, "size"), "5");
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(e, "mode")->valueint, 0640);
+    assert_string_equal(jstr(e, "permissions"), "-rw-r-----");
+    assert_non_null(jstr(e, "owner"));
+    assert_non_null(jstr(e, "group"));
+    int64_t ns;
+    assert_int_equal(mock_parse_rfc3339_ns(jstr(e, "modifiedTime"), &ns), 0);
+    cJSON_Delete(j);
+    expect_rpc_error("filesystem.Filesystem/Stat", "{\"path\":\"nope.txt\"}", 404, "not_found",
+                     "nope.txt");
+    expect_rpc_error("filesystem.Filesystem/Stat", "{\"path\":\"/etc/passwd\"}", 400,
+                     "invalid_argument", "outside the sandbox home");
+    expect_rpc_error("filesystem.Filesystem/Stat", "{\"path\":", 400, "invalid_argument", NULL);
+    expect_rpc_error("filesystem.Filesystem/Frobnicate", "{}", 501, "unimplemented", NULL);
+
+    /* MakeDir: created, already_exists, invalid_argument on a file */
+    j = rpc("filesystem.Filesystem/MakeDir", "{\"path\":\"mk/a/b\"}", 200);
+    e = cJSON_GetObjectItemCaseSensitive(j, "entry");
+    assert_string_equal(jstr(e, "type"), "FILE_TYPE_DIRECTORY");
+    assert_string_equal(jstr(e, "path"), "/home/user/mk/a/b");
+    cJSON_Delete(j);
+    expect_rpc_error("filesystem.Filesystem/MakeDir", "{\"path\":\"mk/a/b\"}", 409,
+                     "already_exists", NULL);
+    expect_rpc_error("filesystem.Filesystem/MakeDir", "{\"path\":\"st.txt\"}", 400,
+                     "invalid_argument", NULL);
+
+    /* ListDir: depth, order, symlinks listed not followed */
+    put_file("mk/a/f1.txt", "1");
+    put_file("mk/a/b/f2.txt", "2");
+    snprintf(p, sizeof p, "%s/mk/link", sbx_dir);
+    assert_int_equal(symlink("a", p), 0);
+    j = rpc("filesystem.Filesystem/ListDir", "{\"path\":\"/home/user/mk\"}", 200);
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "entries");
+    assert_int_equal(cJSON_GetArraySize(arr), 2); /* depth 0 = 1: a, link */
+    assert_string_equal(jstr(cJSON_GetArrayItem(arr, 0), "path"), "/home/user/mk/a");
+    const cJSON *ln = cJSON_GetArrayItem(arr, 1);
+    assert_string_equal(jstr(ln, "type"), "FILE_TYPE_SYMLINK");
+    assert_string_equal(jstr(ln, "symlinkTarget"), "/home/user/mk/a");
+    cJSON_Delete(j);
+    j = rpc("filesystem.Filesystem/ListDir", "{\"path\":\"mk\",\"depth\":3}", 200);
+    arr = cJSON_GetObjectItemCaseSensitive(j, "entries");
+    const char *want[] = {"/home/user/mk/a", "/home/user/mk/a/b", "/home/user/mk/a/b/f2.txt",
+                          "/home/user/mk/a/f1.txt", "/home/user/mk/link"};
+    assert_int_equal(cJSON_GetArraySize(arr), 5); /* nothing under the link */
+    for (int i = 0; i < 5; i++)
+        assert_string_equal(jstr(cJSON_GetArrayItem(arr, i), "path"), want[i]);
+    cJSON_Delete(j);
+    /* listing through the inside symlink reports paths under the requested path */
+    j = rpc("filesystem.Filesystem/ListDir", "{\"path\":\"mk/link\",\"depth\":1}", 200);
+    arr = cJSON_GetObjectItemCaseSensitive(j, "entries");
+    assert_string_equal(jstr(cJSON_GetArrayItem(arr, 0), "path"), "/home/user/mk/link/b");
+    cJSON_Delete(j);
+    expect_rpc_error("filesystem.Filesystem/ListDir", "{\"path\":\"nodir\"}", 404, "not_found",
+                     "directory not found");
+    expect_rpc_error("filesystem.Filesystem/ListDir", "{\"path\":\"st.txt\"}", 400,
+                     "invalid_argument", "not a directory");
+
+    /* Move */
+    j = rpc("filesystem.Filesystem/Move",
+            "{\"source\":\"st.txt\",\"destination\":\"/home/user/moved/st2.txt\"}", 200);
+    assert_string_equal(jstr(cJSON_GetObjectItemCaseSensitive(j, "entry"), "path"),
+                        "/home/user/moved/st2.txt");
+    cJSON_Delete(j);
+    char *a = slurp("moved/st2.txt", NULL);
+    assert_string_equal(a, "12345");
+    free(a);
+    expect_rpc_error("filesystem.Filesystem/Move", "{\"source\":\"st.txt\",\"destination\":\"x\"}",
+                     404, "not_found", "source file not found");
+
+    /* Remove: recursive, never through a symlink; missing is fine */
+    char canary_dir[600];
+    snprintf(canary_dir, sizeof canary_dir, "%s.canary", sbx_dir);
+    mkdir(canary_dir, 0755);
+    snprintf(p, sizeof p, "%s/keep", canary_dir);
+    FILE *f = fopen(p, "w");
+    fclose(f);
+    char l[1024];
+    snprintf(l, sizeof l, "%s/mk/a/out", sbx_dir);
+    assert_int_equal(symlink(canary_dir, l), 0);
+    j = rpc("filesystem.Filesystem/Remove", "{\"path\":\"mk\"}", 200);
+    cJSON_Delete(j);
+    assert_int_equal(access(p, F_OK), 0);
+    unlink(p);
+    rmdir(canary_dir);
+    snprintf(p, sizeof p, "%s/mk", sbx_dir);
+    assert_int_equal(access(p, F_OK), -1);
+    j = rpc("filesystem.Filesystem/Remove", "{\"path\":\"mk\"}", 200);
+    cJSON_Delete(j);
+    expect_rpc_error("filesystem.Filesystem/Remove", "{\"path\":\"/home/user\"}", 403,
+                     "permission_denied", NULL);
+}
+
+/* ------------------------------------------------------------------ watches */
+
+static void *touch_later(void *arg)
+{
+    (void)arg;
+    usleep(300 * 1000);
+    put_file("wd/new.txt", "x");
+    return NULL;
+}
+
+static void test_watchdir_stream(void **state)
+{
+    (void)state;
+    char p[1024];
+    snprintf(p, sizeof p, "%s/wd", sbx_dir);
+    mkdir(p, 0755);
+    pthread_t t;
+    pthread_create(&t, NULL, touch_later, NULL);
+    const char *more[] = {"Connect-Timeout-Ms: 2500", "Keepalive-Ping-Interval: 1", NULL};
+    cJSON *arr = stream_call("filesystem.Filesystem/WatchDir",
+                             "{\"path\":\"/home/user/wd\",\"includeEntry\":true}", more);
+    pthread_join(t, NULL);
+    assert_non_null(cJSON_GetObjectItemCaseSensitive(msg_at(arr, 0), "start"));
+    bool created = false, keepalive = false;
+    for (int i = 1; i < cJSON_GetArraySize(arr) - 1; i++) {
+        const cJSON *m = msg_at(arr, i);
+        const cJSON *fsev = cJSON_GetObjectItemCaseSensitive(m, "filesystem");
+        if (fsev && strcmp(jstr(fsev, "name"), "new.txt") == 0 &&
+            strcmp(jstr(fsev, "type"), "EVENT_TYPE_CREATE") == 0) {
+            created = true;
+            const cJSON *en = cJSON_GetObjectItemCaseSensitive(fsev, "entry");
+            assert_string_equal(jstr(en, "path"), "/home/user/wd/new.txt");
+        }
+        if (cJSON_GetObjectItemCaseSensitive(m, "keepalive"))
+            keepalive = true;
+    }
+    assert_true(created);
+    assert_true(keepalive);
+    assert_string_equal(end_code(arr), "deadline_exceeded");
+    cJSON_Delete(arr);
+
+    arr = stream_call("filesystem.Filesystem/WatchDir", "{\"path\":\"nowhere\"}", NULL);
+    assert_int_equal(cJSON_GetArraySize(arr), 1);
+    assert_string_equal(end_code(arr), "not_found");
+    cJSON_Delete(arr);
+}
+
+static void test_poll_watcher(void **state)
+{
+    (void)state;
+    char p[1024];
+    snprintf(p, sizeof p, "%s/pw/sub", sbx_dir);
+    mock_mkdir_p(p, 0755);
+    cJSON *j = rpc("filesystem.Filesystem/CreateWatcher", "{\"path\":\"pw\",\"recursive\":true}", 200);
+    char id[64];
+    snprintf(id, sizeof id, "%s", jstr(j, "watcherId"));
+    cJSON_Delete(j);
+    put_file("pw/sub/deep.txt", "d");
+    snprintf(p, sizeof p, "%s/pw/sub/deep.txt", sbx_dir);
+    unlink(p);
+    char q[128];
+    snprintf(q, sizeof q, "{\"watcherId\":\"%s\"}", id);
+    j = rpc("filesystem.Filesystem/GetWatcherEvents", q, 200);
+    const cJSON *evs = cJSON_GetObjectItemCaseSensitive(j, "events");
+    bool create = false, remove = false;
+    const cJSON *ev;
+    cJSON_ArrayForEach(ev, evs)
+    {
+        assert_string_equal(jstr(ev, "name"), "sub/deep.txt");
+        create |= strcmp(jstr(ev, "type"), "EVENT_TYPE_CREATE") == 0;
+        remove |= strcmp(jstr(ev, "type"), "EVENT_TYPE_REMOVE") == 0;
+    }
+    assert_true(create && remove);
+    cJSON_Delete(j);
+    j = rpc("filesystem.Filesystem/GetWatcherEvents", q, 200); /* drained */
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "events")), 0);
+    cJSON_Delete(j);
+    j = rpc("filesystem.Filesystem/RemoveWatcher", q, 200);
+    cJSON_Delete(j);
+    expect_rpc_error("filesystem.Filesystem/GetWatcherEvents", q, 404, "not_found", id);
+}
+
+/* ------------------------------------------------------------------ processes */
+
+/* Concatenated base64-decoded output of one stream ("stdout"/"stderr"). */
+static char *output_of(const cJSON *arr, const char *which, size_t *chunks_over)
+{
+    size_t cap = 1 << 20, n = 0;
+    char *out = calloc(1, cap);
+    for (int i = 0; i < cJSON_GetArraySize(arr); i++) {
+        const cJSON *ev = cJSON_GetObjectItemCaseSensitive(msg_at(arr, i), "event");
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(ev, "data");
+        const char *b = d ? jstr(d, which) : NULL;
+        if (!b)
+            continue;
+        size_t l;
+        unsigned char *raw = envd_unb64(b, &l);
+        assert_non_null(raw);
+        if (chunks_over && l > 32 * 1024)
+            (*chunks_over)++;
+        if (n + l + 1 > cap) {
+            cap = (n + l + 1) * 2;
+            out = realloc(out, cap);
+        }
+        memcpy(out + n, raw, l);
+        n += l;
+        out[n] = '\0';
+        free(raw);
+    }
+    return out;
+}
+
+static const cJSON *end_event(const cJSON *arr)
+{
+    const cJSON *ev = cJSON_GetObjectItemCaseSensitive(msg_at(arr, cJSON_GetArraySize(arr) - 2), "event");
+    const cJSON *end = cJSON_GetObjectItemCaseSensitive(ev, "end");
+    assert_non_null(end);
+    return end;
+}
+
+static void test_process_start(void **state)
+{
+    (void)state;
+    if (!have_sandboxes())
+        skip();
+    const char *more[] = {"Connect-Timeout-Ms: 30000", "Keepalive-Ping-Interval: 50", NULL};
+    cJSON *arr = stream_call("process.Process/Start",
+                             "{\"process\":{\"cmd\":\"/bin/bash\",\"args\":[\"-l\",\"-c\","
+                             "\"echo hi; pwd; echo $FOO; echo err >&2; exit 3\"],"
+                             "\"envs\":{\"FOO\":\"bar\"}},\"stdin\":false}",
+                             more);
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(msg_at(arr, 0), "event"), "start");
+    assert_non_null(st);
+    assert_true(cJSON_GetObjectItemCaseSensitive(st, "pid")->valueint >= PROCESS_FIRST_PID);
+    char *out = output_of(arr, "stdout", NULL), *err = output_of(arr, "stderr", NULL);
+    assert_string_equal(out, "hi\n/home/user\nbar\n");
+    assert_string_equal(err, "err\n");
+    free(out);
+    free(err);
+    const cJSON *end = end_event(arr);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(end, "exitCode")->valueint, 3);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(end, "exited")));
+    assert_string_equal(jstr(end, "status"), "exit status 3");
+    assert_string_equal(jstr(end, "error"), "exit status 3");
+    assert_string_equal(end_code(arr), "");
+    cJSON_Delete(arr);
+
+    /* exit 0: exitCode and error omitted; cwd honoured; big output in <= 32 KiB chunks */
+    put_file("cwdtest.txt", "");
+    arr = stream_call("process.Process/Start",
+                      "{\"process\":{\"cmd\":\"/bin/sh\",\"args\":[\"-c\",\"pwd; head -c 200000 "
+                      "/dev/zero | tr '\\\\0' x\"],\"cwd\":\"/tmp\"}}",
+                      NULL);
+    size_t over = 0;
+    out = output_of(arr, "stdout", &over);
+    assert_int_equal(strlen(out), 5 + 200000);
+    assert_memory_equal(out, "/tmp\n", 5);
+    assert_int_equal(over, 0);
+    free(out);
+    end = end_event(arr);
+    assert_null(cJSON_GetObjectItemCaseSensitive(end, "exitCode"));
+    assert_null(cJSON_GetObjectItemCaseSensitive(end, "error"));
+    assert_string_equal(jstr(end, "status"), "exit status 0");
+    cJSON_Delete(arr);
+
+    /* a missing cwd is invalid_argument with envd's text, before any start event */
+    arr = stream_call("process.Process/Start",
+                      "{\"process\":{\"cmd\":\"/bin/true\",\"cwd\":\"/home/user/nope\"}}", NULL);
+    assert_int_equal(cJSON_GetArraySize(arr), 1);
+    assert_string_equal(end_code(arr), "invalid_argument");
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(msg_at(arr, 0), "error");
+    assert_string_equal(jstr(e, "message"), "cwd '/home/user/nope' does not exist");
+    cJSON_Delete(arr);
+}
+
+typedef struct bg {
+    const char *json;
+    const char *more[4];
+    cJSON *result;
+} bg;
+
+static void *bg_call(void *arg)
+{
+    bg *b = arg;
+    b->result = stream_call("process.Process/Start", b->json, b->more);
+    return NULL;
+}
+
+/* Waits until List shows a process whose args contain marker; returns its pid. */
+static int wait_listed(const char *marker)
+{
+    for (int i = 0; i < 200; i++) {
+        cJSON *j = rpc("process.Process/List", "{}", 200);
+        const cJSON *ps = cJSON_GetObjectItemCaseSensitive(j, "processes"), *p;
+        cJSON_ArrayForEach(p, ps)
+        {
+            char *s = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(p, "config"));
+            bool hit = strstr(s, marker) != NULL;
+            cJSON_free(s);
+            if (hit) {
+                int pid = cJSON_GetObjectItemCaseSensitive(p, "pid")->valueint;
+                cJSON_Delete(j);
+                return pid;
+            }
+        }
+        cJSON_Delete(j);
+        usleep(20 * 1000);
+    }
+    fail_msg("process %s never listed", marker);
+    return -1;
+}
+
+static void test_process_signal_stdin_connect(void **state)
+{
+    (void)state;
+    if (!have_sandboxes())
+        skip();
+    /* SIGKILL -> "signal: killed", exitCode -1 */
+    bg b = {"{\"process\":{\"cmd\":\"/bin/sleep\",\"args\":[\"30\"]},\"tag\":\"sleeper\"}", {NULL}, NULL};
+    pthread_t t;
+    pthread_create(&t, NULL, bg_call, &b);
+    int pid = wait_listed("\"30\"");
+    char q[256];
+    snprintf(q, sizeof q, "{\"process\":{\"pid\":%d},\"signal\":\"SIGNAL_SIGKILL\"}", pid);
+    cJSON *j = rpc("process.Process/SendSignal", q, 200);
+    cJSON_Delete(j);
+    pthread_join(t, NULL);
+    const cJSON *end = end_event(b.result);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(end, "exitCode")->valueint, -1);
+    assert_string_equal(jstr(end, "status"), "signal: killed");
+    assert_string_equal(jstr(end, "error"), "signal: killed");
+    assert_null(cJSON_GetObjectItemCaseSensitive(end, "exited"));
+    cJSON_Delete(b.result);
+    /* gone: signal -> not_found with envd's text; Connect replays start + end */
+    char msg[64];
+    snprintf(msg, sizeof msg, "process with pid %d not found", pid);
+    expect_rpc_error("process.Process/SendSignal", q, 404, "not_found", msg);
+    snprintf(q, sizeof q, "{\"process\":{\"pid\":%d}}", pid);
+    cJSON *arr = stream_call("process.Process/Connect", q, NULL);
+    assert_int_equal(cJSON_GetArraySize(arr), 3);
+    assert_string_equal(jstr(end_event(arr), "status"), "signal: killed");
+    cJSON_Delete(arr);
+    arr = stream_call("process.Process/Connect", "{\"process\":{\"pid\":99999}}", NULL);
+    assert_string_equal(end_code(arr), "not_found");
+    cJSON_Delete(arr);
+
+    /* SIGTERM, selected by tag; other signals are unimplemented */
+    bg b2 = {"{\"process\":{\"cmd\":\"/bin/sleep\",\"args\":[\"31\"]},\"tag\":\"t31\"}", {NULL}, NULL};
+    pthread_create(&t, NULL, bg_call, &b2);
+    pid = wait_listed("\"31\"");
+    expect_rpc_error("process.Process/SendSignal",
+                     "{\"process\":{\"tag\":\"t31\"},\"signal\":\"SIGNAL_UNSPECIFIED\"}", 501,
+                     "unimplemented", NULL);
+    j = rpc("process.Process/SendSignal", "{\"process\":{\"tag\":\"t31\"},\"signal\":\"SIGNAL_SIGTERM\"}", 200);
+    cJSON_Delete(j);
+    pthread_join(t, NULL);
+    assert_string_equal(jstr(end_event(b2.result), "status"), "signal: terminated");
+    cJSON_Delete(b2.result);
+
+    /* stdin: SendInput then CloseStdin, while a Connect stream follows the same process */
+    bg b3 = {"{\"process\":{\"cmd\":\"/bin/sh\",\"args\":[\"-c\",\"cat; echo done-32\"]},\"stdin\":true}",
+             {NULL}, NULL};
+    pthread_create(&t, NULL, bg_call, &b3);
+    pid = wait_listed("done-32");
+    snprintf(q, sizeof q, "{\"process\":{\"pid\":%d},\"input\":{\"stdin\":\"aGVsbG8K\"}}", pid);
+    j = rpc("process.Process/SendInput", q, 200);
+    cJSON_Delete(j);
+    snprintf(q, sizeof q, "{\"process\":{\"pid\":%d}}", pid);
+    j = rpc("process.Process/CloseStdin", q, 200);
+    cJSON_Delete(j);
+    pthread_join(t, NULL);
+    char *out = output_of(b3.result, "stdout", NULL);
+    assert_string_equal(out, "hello\ndone-32\n");
+    free(out);
+    cJSON_Delete(b3.result);
+    expect_rpc_error("process.Process/Update", q, 404, "not_found", NULL);
+    expect_rpc_error("process.Process/SendInput",
+                     "{\"process\":{\"pid\":99999},\"input\":{\"stdin\":\"eA==\"}}", 404,
+                     "not_found", "process with pid 99999 not found");
+}
+
+static void test_process_deadline_and_destroy(void **state)
+{
+    (void)state;
+    if (!have_sandboxes())
+        skip();
+    /* Connect-Timeout-Ms kills the process at the deadline */
+    const char *more[] = {"Connect-Timeout-Ms: 400", NULL};
+    cJSON *arr = stream_call("process.Process/Start",
+                             "{\"process\":{\"cmd\":\"/bin/sleep\",\"args\":[\"33\"]}}", more);
+    assert_string_equal(jstr(end_event(arr), "status"), "signal: killed");
+    cJSON_Delete(arr);
+
+    /* a Connect subscriber sees live output and the end */
+    bg b = {"{\"process\":{\"cmd\":\"/bin/sh\",\"args\":[\"-c\",\"sleep 0.5; echo live-34\"]}}",
+            {NULL}, NULL};
+    pthread_t t;
+    pthread_create(&t, NULL, bg_call, &b);
+    int pid = wait_listed("live-34");
+    char q[128];
+    snprintf(q, sizeof q, "{\"process\":{\"pid\":%d}}", pid);
+    arr = stream_call("process.Process/Connect", q, NULL);
+    pthread_join(t, NULL);
+    char *out = output_of(arr, "stdout", NULL);
+    assert_string_equal(out, "live-34\n");
+    free(out);
+    cJSON_Delete(arr);
+    cJSON_Delete(b.result);
+
+    /* destroying the sandbox kills its processes and ends their streams */
+    bg b2 = {"{\"process\":{\"cmd\":\"/bin/sleep\",\"args\":[\"35\"]}}", {NULL}, NULL};
+    pthread_create(&t, NULL, bg_call, &b2);
+    wait_listed("\"35\"");
+    assert_int_equal(store_kill(mock_server_store(srv), sbx_id), STORE_OK);
+    pthread_join(t, NULL);
+    assert_string_equal(jstr(end_event(b2.result), "status"), "signal: killed");
+    cJSON_Delete(b2.result);
+    new_sandbox(); /* for whatever runs next */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_health_and_auth),
+        cmocka_unit_test(test_signature),
+        cmocka_unit_test(test_upload_multipart),
+        cmocka_unit_test(test_upload_octet_gzip),
+        cmocka_unit_test(test_download),
+        cmocka_unit_test(test_large_file_streams),
+        cmocka_unit_test(test_fs_rpc),
+        cmocka_unit_test(test_watchdir_stream),
+        cmocka_unit_test(test_poll_watcher),
+        cmocka_unit_test(test_process_start),
+        cmocka_unit_test(test_process_signal_stdin_connect),
+        cmocka_unit_test(test_process_deadline_and_destroy),
+    };
+    if (getenv("E2B_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("E2B_TEST_FILTER"));
+    return cmocka_run_group_tests_name("envd", tests, setup, teardown);
+}

@@ -32,7 +32,8 @@ static void cmd_usage(FILE *f) {
             "  -e, --env K=V        environment variable (repeatable)\n"
             "  -T, --timeout MS     command timeout (default 60000; 0 = none)\n"
             "  -i, --stdin          send e2bc's stdin to the command (then close it)\n"
-            "  -b, --background     start it, print the pid and return (needs --sandbox)\n"
+            "  -b, --background     start it, print the pid and return (needs --sandbox;\n"
+            "                       no timeout unless -T is given)\n"
             "  -L, --list           list the sandbox's processes\n"
             "  -K, --kill PID       SIGKILL process PID\n"
             "  -j, --json           print the result as JSON instead of streaming\n"
@@ -144,6 +145,9 @@ int e2bc_cmd_cmd(int argc, char **argv) {
     }
     co.envs = envs;
     co.envs_len = nenvs;
+    /* a background process outlives e2bc: no deadline unless one was asked for (envd kills
+     * a process when its Connect-Timeout-Ms passes, connected or not) */
+    if (background && co.timeout_ms == 0) co.timeout_ms = E2B_COMMAND_NO_TIMEOUT;
     char *command = NULL;
     if (!list && kill_pid < 0) {
         if (optind >= argc) {

@@ -76,5 +76,6 @@ int bench_curl_get_loop(const char *url, const char *api_key, int warmup, bench_
 /* ---- scenarios ---------------------------------------------------------------------- */
 
 int bench_scenario_getinfo(const bench_opts *opts, bench_report *report);
+int bench_scenario_ttfr(const bench_opts *opts, bench_report *report);
 
 #endif

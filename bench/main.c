@@ -19,6 +19,8 @@
 static const bench_scenario k_scenarios[] = {
     {"getinfo", "get_info round trips via libe2b vs raw curl vs a static MHD floor",
      bench_scenario_getinfo},
+    {"ttfr", "time to first result of print(1): cold (create + first run) and warm kernel",
+     bench_scenario_ttfr},
 };
 #define N_SCENARIOS (sizeof k_scenarios / sizeof k_scenarios[0])
 

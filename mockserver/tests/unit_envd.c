@@ -840,10 +840,15 @@ static void test_fs_rpc(void **state)
         assert_string_equal(jstr(cJSON_GetArrayItem(arr, i), "path"), want[i]);
     cJSON_Delete(j);
     /* listing through the inside symlink reports paths under the requested path */
-    j = rpc("filesystem.Filesystem/ListDir", "{\"path\":\"mk/link\",\"depth\":1}", 200);
-    arr = cJSON_GetObjectItemCaseSensitive(j, "entries");
-    assert_string_equal(jstr(cJSON_GetArrayItem(arr, 0), "path"), "/home/user/mk/link/b");
-    cJSON_Delete(j);
+    if (fs_using_openat2()) {
+        j = rpc("filesystem.Filesystem/ListDir", "{\"path\":\"mk/link\",\"depth\":1}", 200);
+        arr = cJSON_GetObjectItemCaseSensitive(j, "entries");
+        assert_string_equal(jstr(cJSON_GetArrayItem(arr, 0), "path"), "/home/user/mk/link/b");
+        cJSON_Delete(j);
+    } else { /* the O_NOFOLLOW fallback (e.g. valgrind) follows no symlink at all */
+        expect_rpc_error("filesystem.Filesystem/ListDir", "{\"path\":\"mk/link\"}", 400,
+                         "invalid_argument", NULL);
+    }
     expect_rpc_error("filesystem.Filesystem/ListDir", "{\"path\":\"nodir\"}", 404, "not_found",
                      "directory not found");
     expect_rpc_error("filesystem.Filesystem/ListDir", "{\"path\":\"st.txt\"}", 400,
@@ -1223,5 +1228,7 @@ int main(void)
     };
     if (getenv("E2B_TEST_FILTER"))
         cmocka_set_test_filter(getenv("E2B_TEST_FILTER"));
+    if (getenv("E2B_TEST_SKIP")) /* e.g. the 96 MiB test under valgrind */
+        cmocka_set_skip_filter(getenv("E2B_TEST_SKIP"));
     return cmocka_run_group_tests_name("envd", tests, setup, teardown);
 }

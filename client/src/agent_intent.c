@@ -29,19 +29,52 @@ const char *e2b_agent_kill_target_name(e2b_agent_kill_target target)
     return "none";
 }
 
-static const char *const create_words[] = {"create", "start", "launch", "spawn", "spin",
-                                           "provision", NULL};
-static const char *const create_weak[] = {"new", NULL};
-static const char *const list_words[] = {"list", "display", "ls", "enumerate", NULL};
-static const char *const list_weak[] = {"show", "status", "what", "which", NULL};
-static const char *const kill_words[] = {"kill", "stop", "terminate", "destroy", "delete",
-                                         "remove", "shutdown", NULL};
-static const char *const latest_words[] = {"newest", "latest", "recent", "last", "youngest",
-                                           "new", NULL};
-static const char *const all_words[] = {"all", "every", "everything", NULL};
-static const char *const subject_words[] = {"sandbox", "sandboxes", "environment",
-                                            "environments", "container", "containers", "vm",
-                                            "vms", NULL};
+/* The intent vocabulary (lower case), one lookup per word of the message. */
+enum {
+    W_CREATE = 1 << 0, W_CREATE_WEAK = 1 << 1, W_LIST = 1 << 2, W_LIST_WEAK = 1 << 3,
+    W_KILL = 1 << 4, W_LATEST = 1 << 5, W_ALL = 1 << 6, W_SUBJECT = 1 << 7,
+    W_TEMPLATE = 1 << 8, W_SHUT = 1 << 9, W_DOWN = 1 << 10
+};
+#define V(word, flags) {word, sizeof(word) - 1, flags}
+static const struct {
+    const char *word;
+    size_t len;
+    unsigned flags;
+} vocab[] = {
+    V("create", W_CREATE), V("start", W_CREATE), V("launch", W_CREATE),
+    V("spawn", W_CREATE), V("spin", W_CREATE), V("provision", W_CREATE),
+    V("new", W_CREATE_WEAK | W_LATEST),
+    V("list", W_LIST), V("display", W_LIST), V("ls", W_LIST), V("enumerate", W_LIST),
+    V("show", W_LIST_WEAK), V("status", W_LIST_WEAK), V("what", W_LIST_WEAK),
+    V("which", W_LIST_WEAK),
+    V("kill", W_KILL), V("stop", W_KILL), V("terminate", W_KILL), V("destroy", W_KILL),
+    V("delete", W_KILL), V("remove", W_KILL), V("shutdown", W_KILL),
+    V("shut", W_SHUT), V("down", W_DOWN),
+    V("newest", W_LATEST), V("latest", W_LATEST), V("recent", W_LATEST),
+    V("last", W_LATEST), V("youngest", W_LATEST),
+    V("all", W_ALL), V("every", W_ALL), V("everything", W_ALL),
+    V("sandbox", W_SUBJECT), V("sandboxes", W_SUBJECT), V("environment", W_SUBJECT),
+    V("environments", W_SUBJECT), V("container", W_SUBJECT), V("containers", W_SUBJECT),
+    V("vm", W_SUBJECT), V("vms", W_SUBJECT),
+    V("template", W_TEMPLATE),
+};
+#undef V
+#define VOCAB_MAX_LEN 12
+
+static unsigned word_flags(const char *w, size_t n)
+{
+    if (n < 2 || n > VOCAB_MAX_LEN)
+        return 0;
+    char low[VOCAB_MAX_LEN];
+    for (size_t i = 0; i < n; i++)
+        low[i] = agent_lower((uint8_t)w[i]);
+    unsigned flags = 0;
+    for (size_t k = 0; k < sizeof vocab / sizeof vocab[0]; k++)
+        if (vocab[k].len == n && memcmp(vocab[k].word, low, n) == 0)
+            flags |= vocab[k].flags;
+    return flags;
+}
+
 /* words that cannot be a template name */
 static const char *const template_stop[] = {
     "a", "an", "the", "this", "that", "my", "our", "your", "default", "custom", "new",
@@ -465,19 +498,17 @@ e2b_code e2b_agent_parse_intent(const uint8_t *text, size_t len, e2b_agent_inten
         size_t ws = i;
         while (i < len && agent_is_word((uint8_t)text[i]))
             i++;
-        const char *w = t + ws;
-        size_t wl = i - ws;
-        c_strong |= agent_word_index(w, wl, create_words) >= 0;
-        c_weak |= agent_word_index(w, wl, create_weak) >= 0;
-        l_strong |= agent_word_index(w, wl, list_words) >= 0;
-        l_weak |= agent_word_index(w, wl, list_weak) >= 0;
-        k_strong |= agent_word_index(w, wl, kill_words) >= 0 ||
-                    (prev_shut && agent_word_eq(w, wl, "down"));
-        prev_shut = agent_word_eq(w, wl, "shut");
-        latest |= agent_word_index(w, wl, latest_words) >= 0;
-        all |= agent_word_index(w, wl, all_words) >= 0;
-        out->mentions_sandbox |= agent_word_index(w, wl, subject_words) >= 0;
-        if (!tpl && agent_word_eq(w, wl, "template")) {
+        unsigned f = word_flags(t + ws, i - ws);
+        c_strong |= (f & W_CREATE) != 0;
+        c_weak |= (f & W_CREATE_WEAK) != 0;
+        l_strong |= (f & W_LIST) != 0;
+        l_weak |= (f & W_LIST_WEAK) != 0;
+        k_strong |= (f & W_KILL) || (prev_shut && (f & W_DOWN));
+        prev_shut = (f & W_SHUT) != 0;
+        latest |= (f & W_LATEST) != 0;
+        all |= (f & W_ALL) != 0;
+        out->mentions_sandbox |= (f & W_SUBJECT) != 0;
+        if (!tpl && (f & W_TEMPLATE)) {
             tpl = true;
             tpl_ws = ws;
             tpl_we = i;

@@ -108,6 +108,8 @@ e2b_agent_lang e2b_agent_lang_detect(const char *code, size_t len)
 {
     if (!code)
         return E2B_LANG_PYTHON;
+    if (len > E2B_AGENT_DETECT_MAX)
+        len = E2B_AGENT_DETECT_MAX; /* the language shows long before that */
     size_t i = 0;
     while (i < len && agent_is_space((uint8_t)code[i]))
         i++;
@@ -624,13 +626,23 @@ e2b_code e2b_agent_scanner_feed(e2b_agent_scanner *sc, const uint8_t *data, size
             if (sc->body.oom)
                 return oom(sc, err);
         } else {
+            size_t j = i + 1;
+            if (sc->ls == LS_PLAIN) { /* fast path: the rest of a text line */
+                while (j < len && data[j] != '\n' && data[j] != '\r')
+                    j++;
+                for (size_t k = i; k < j; k++)
+                    word_byte(sc, data[k]);
+            } else {
+                word_byte(sc, b);
+                open_byte(sc, b);
+            }
             if (sc->keep_prose) {
-                e2b_strbuf_append(&sc->prose, &b, 1);
+                e2b_strbuf_append(&sc->prose, data + i, j - i);
                 if (sc->prose.oom)
                     return oom(sc, err);
             }
-            word_byte(sc, b);
-            open_byte(sc, b);
+            i = j;
+            continue;
         }
         i++;
     }
@@ -815,21 +827,24 @@ static size_t dotted_name(const char *s, size_t n)
  * ("let me know", "for example", "class is over", "import the data." ...). */
 enum need { N_NONE, N_BLOCK, N_BLOCK_OR_PAREN, N_PAREN, N_EQ, N_IMPORT, N_NOT_SENTENCE };
 
+#define P(s, need) {s, sizeof(s) - 1, need}
 static const struct {
     const char *prefix;
+    size_t len;
     enum need need;
 } strong_prefixes[] = {
-    {"import ", N_NOT_SENTENCE}, {"from ", N_IMPORT},        {"def ", N_PAREN},
-    {"class ", N_BLOCK},         {"print(", N_NONE},         {"console.log(", N_NONE},
-    {"return ", N_NOT_SENTENCE}, {"return;", N_NONE},        {"const ", N_EQ},
-    {"let ", N_EQ},              {"var ", N_EQ},             {"function ", N_PAREN},
-    {"function(", N_NONE},       {"async ", N_PAREN},        {"await ", N_PAREN},
-    {"#include", N_NONE},        {"#!", N_NONE},             {"elif ", N_BLOCK},
-    {"else:", N_NONE},           {"try:", N_NONE},           {"except", N_BLOCK},
-    {"finally:", N_NONE},        {"raise ", N_PAREN},        {"lambda ", N_NONE},
-    {"with ", N_BLOCK},          {"for ", N_BLOCK_OR_PAREN}, {"while ", N_BLOCK_OR_PAREN},
-    {"if ", N_BLOCK_OR_PAREN},   {"} else", N_NONE},         {"switch ", N_BLOCK},
+    P("import ", N_NOT_SENTENCE), P("from ", N_IMPORT),        P("def ", N_PAREN),
+    P("class ", N_BLOCK),         P("print(", N_NONE),         P("console.log(", N_NONE),
+    P("return ", N_NOT_SENTENCE), P("return;", N_NONE),        P("const ", N_EQ),
+    P("let ", N_EQ),              P("var ", N_EQ),             P("function ", N_PAREN),
+    P("function(", N_NONE),       P("async ", N_PAREN),        P("await ", N_PAREN),
+    P("#include", N_NONE),        P("#!", N_NONE),             P("elif ", N_BLOCK),
+    P("else:", N_NONE),           P("try:", N_NONE),           P("except", N_BLOCK),
+    P("finally:", N_NONE),        P("raise ", N_PAREN),        P("lambda ", N_NONE),
+    P("with ", N_BLOCK),          P("for ", N_BLOCK_OR_PAREN), P("while ", N_BLOCK_OR_PAREN),
+    P("if ", N_BLOCK_OR_PAREN),   P("} else", N_NONE),         P("switch ", N_BLOCK),
 };
+#undef P
 
 static bool need_met(enum need need, const char *l, size_t m)
 {
@@ -863,7 +878,9 @@ static int classify_line(const char *s, size_t n)
     if (starts(l, m, "```") || starts(l, m, "~~~"))
         return L_PROSE; /* fence markup (e.g. an indented fence) is not code */
     for (size_t k = 0; k < sizeof strong_prefixes / sizeof strong_prefixes[0]; k++)
-        if (starts(l, m, strong_prefixes[k].prefix) && need_met(strong_prefixes[k].need, l, m))
+        if (m >= strong_prefixes[k].len &&
+            memcmp(l, strong_prefixes[k].prefix, strong_prefixes[k].len) == 0 &&
+            need_met(strong_prefixes[k].need, l, m))
             return L_STRONG;
     size_t nm = dotted_name(l, m);
     if (nm) {

@@ -16,8 +16,11 @@ bool agent_word_eq(const char *s, size_t n, const char *w)
 
 int agent_word_index(const char *s, size_t n, const char *const *list)
 {
+    if (n == 0)
+        return -1;
+    char first = agent_lower((uint8_t)s[0]);
     for (int i = 0; list[i]; i++)
-        if (agent_word_eq(s, n, list[i]))
+        if (list[i][0] == first && agent_word_eq(s, n, list[i]))
             return i;
     return -1;
 }

@@ -70,6 +70,7 @@ extern "C" {
 #define E2B_AGENT_MAX_MESSAGE (8u * 1024u * 1024u) /* bytes of one message */
 #define E2B_AGENT_MAX_BLOCKS 256u                  /* non-empty code blocks per message */
 #define E2B_AGENT_TAG_MAX 64u /* a language tag is kept up to 63 bytes (longer: unknown) */
+#define E2B_AGENT_DETECT_MAX (64u * 1024u) /* e2b_agent_lang_detect reads this much */
 
 /* ---- languages ------------------------------------------------------------------- */
 
@@ -93,7 +94,8 @@ const char *e2b_agent_lang_name(e2b_agent_lang lang);
  * anything else (including the empty tag) -> E2B_LANG_UNKNOWN. Cannot fail. */
 e2b_agent_lang e2b_agent_lang_from_tag(const char *tag, size_t len);
 
-/* Guesses the language of untagged code. Rules, in order:
+/* Guesses the language of untagged code from its first E2B_AGENT_DETECT_MAX bytes.
+ * Rules, in order:
  *  1. a shebang on the first line decides: python* -> python, node/deno/bun -> javascript,
  *     ts-node -> typescript, sh/bash/zsh/dash -> bash, Rscript -> r;
  *  2. otherwise each language scores one point per indicator present (substring):

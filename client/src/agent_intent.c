@@ -185,7 +185,11 @@ static e2b_code set_timeout(e2b_agent_intent *in, double seconds, bool huge, e2b
     if (huge || seconds > (double)E2B_AGENT_MAX_TIMEOUT_S)
         return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0,
                              "timeout is longer than %ld seconds", E2B_AGENT_MAX_TIMEOUT_S);
-    long s = (long)ceil(seconds);
+    /* whole milliseconds first, so 1.1 h is 3960 s and not 3961 (binary fractions) */
+    long long ms = llround(seconds * 1000.0);
+    if (ms == 0 && seconds > 0)
+        ms = 1;
+    long s = (long)((ms + 999) / 1000);
     if (s <= 0)
         return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0,
                              "timeout must be at least 1 second");

@@ -51,8 +51,8 @@ bool agent_word_eq(const char *s, size_t n, const char *w);
 /* Index of s[0..n) in the NULL-terminated lower-case list, or -1. */
 int agent_word_index(const char *s, size_t n, const char *const *list);
 
-/* Length of the longest valid-UTF-8 prefix of s[0..n) that does not end inside a
- * character and is at most max bytes. */
+/* The largest length <= max at which s[0..n) can be cut without splitting a valid UTF-8
+ * sequence (an invalid byte counts as a character of its own). */
 size_t agent_utf8_cut(const char *s, size_t n, size_t max);
 /* Number of code points in s[0..n) (invalid bytes count as one each). */
 size_t agent_utf8_count(const char *s, size_t n);

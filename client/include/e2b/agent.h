@@ -30,7 +30,9 @@
  *      (the first line's indentation is kept). Blocks whose code is empty are skipped.
  *    - an UNTERMINATED final fence (the message ends inside a block, e.g. a truncated
  *      LLM reply) runs to the end of the message, as in CommonMark; the block is returned
- *      with `unterminated = true` so a caller can refuse to run half-written code.
+ *      with `unterminated = true` so a caller can refuse to run half-written code. A last
+ *      line that can only be a closing fence being typed ("``" in a ``` block) is not
+ *      part of the code.
  *    - a tag-less block gets its language from its content (e2b_agent_lang_detect) and
  *      `lang_detected = true`.
  *    - not interpreted: block quotes / list containers ("> ```" is text). Indented
@@ -290,9 +292,11 @@ e2b_code e2b_agent_parse_intent(const uint8_t *text, size_t len, e2b_agent_inten
 /* ---- replies (formatting; no network) --------------------------------------------- */
 
 /* What one executed block produced. Every pointer is BORROWED and may be NULL; the
- * struct mirrors an E2B execution (code.h's e2b_execution) so it can be filled from one
- * without copying. stdout/stderr are arrays of raw stream chunks, concatenated verbatim
- * (the plugin joined them with "\n", doubling the line breaks). */
+ * struct mirrors an E2B execution (code.h's e2b_execution) without depending on it:
+ * text = ex->text, error_* = ex->error->name/value/traceback, stdout/stderr = that
+ * stream's chunk texts in order (or one string from e2b_execution_logs_text, count 1),
+ * image_paths = what e2b_execution_save_images returned. stdout/stderr chunks are
+ * concatenated verbatim (the plugin joined them with "\n", doubling the line breaks). */
 typedef struct e2b_agent_exec_result {
     const char *language;      /* e.g. "python"; NULL -> "unknown" */
     const char *code;          /* the code that ran (for the JSON) */

@@ -936,6 +936,43 @@ static void process_on_destroy(mock_sandbox *sbx, void *ud)
     }
 }
 
+/* Pause freezes the sandbox's processes (SIGSTOP to each sandbox process group), resume
+ * thaws them (SIGCONT), like a paused E2B VM. Deadlines keep running meanwhile. */
+static void signal_sandbox(proc_mod *m, const char *sandbox_id, int sig)
+{
+    proc *list[256];
+    size_t n = 0;
+    pthread_mutex_lock(&m->lock);
+    for (proc *p = m->procs; p && n < sizeof list / sizeof list[0]; p = p->next) {
+        if (strcmp(p->sandbox_id, sandbox_id) == 0) {
+            p->refs++;
+            list[n++] = p;
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+    for (size_t i = 0; i < n; i++) {
+        proc *p = list[i];
+        pthread_mutex_lock(&p->lock);
+        if (!p->finished && p->rt.pid > 0) {
+            sbxrt_signal(&p->rt, sig);
+            if (sig == SIGCONT && p->rt.pgid != p->rt.pid)
+                kill(p->rt.pid, SIGCONT);
+        }
+        pthread_mutex_unlock(&p->lock);
+        proc_unref(m, p);
+    }
+}
+
+static void process_on_pause(mock_sandbox *sbx, void *ud)
+{
+    signal_sandbox(ud, sbx->id, SIGSTOP);
+}
+
+static void process_on_resume(mock_sandbox *sbx, void *ud)
+{
+    signal_sandbox(ud, sbx->id, SIGCONT);
+}
+
 static void proc_mod_free(void *ud)
 {
     proc_mod *m = ud;
@@ -962,7 +999,9 @@ static int process_init(mock_server *s)
         proc_mod_free(m);
         return -1;
     }
-    if (store_on_destroy(mock_server_store(s), process_on_destroy, m) != 0)
+    if (store_on_destroy(mock_server_store(s), process_on_destroy, m) != 0 ||
+        store_on_pause(mock_server_store(s), process_on_pause, m) != 0 ||
+        store_on_resume(mock_server_store(s), process_on_resume, m) != 0)
         return -1;
     return mock_route_add(s, MOCK_PORT_ENVD, "POST", "/process.Process/", h_process,
                           MOCK_ROUTE_PREFIX);

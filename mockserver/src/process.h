@@ -4,6 +4,8 @@
  * bound at /home/user). RPCs: Start and Connect (server streams), List, SendInput,
  * CloseStdin, SendSignal (SIGTERM/SIGKILL), Update and StreamInput (unimplemented: no PTY).
  *
+ * Pausing the sandbox SIGSTOPs its processes, resuming SIGCONTs them (like a frozen VM).
+ *
  * Pids: a per-server counter starting at 1000, so they are unique in every sandbox and never
  * reused (the host pid of the bubblewrap process is not exposed). Finished processes are kept
  * (up to PROCESS_RETAIN_FINISHED per server) so Connect can replay their end event.

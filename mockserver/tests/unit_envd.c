@@ -1171,6 +1171,47 @@ static void test_process_signal_stdin_connect(void **state)
                      "not_found", "process with pid 99999 not found");
 }
 
+static long file_size(const char *rel)
+{
+    char p[1024];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s", sbx_dir, rel);
+    return stat(p, &st) == 0 ? (long)st.st_size : -1;
+}
+
+static void test_process_pause_resume(void **state)
+{
+    (void)state;
+    if (!have_sandboxes())
+        skip();
+    bg b = {"{\"process\":{\"cmd\":\"/bin/sh\",\"args\":[\"-c\",\"while :; do echo x >> tick36; "
+            "sleep 0.05; done\"]}}",
+            {NULL}, NULL};
+    pthread_t t;
+    pthread_create(&t, NULL, bg_call, &b);
+    int pid = wait_listed("tick36");
+    for (int i = 0; i < 200 && file_size("tick36") <= 0; i++)
+        usleep(10000);
+    assert_int_equal(store_pause(mock_server_store(srv), sbx_id), STORE_OK);
+    usleep(200 * 1000);
+    long frozen = file_size("tick36");
+    usleep(500 * 1000);
+    assert_int_equal(file_size("tick36"), frozen); /* stopped processes write nothing */
+    int resumed = 0;
+    assert_int_equal(store_connect(mock_server_store(srv), sbx_id, 600000, &resumed), STORE_OK);
+    assert_int_equal(resumed, 1);
+    for (int i = 0; i < 500 && file_size("tick36") == frozen; i++)
+        usleep(10000);
+    assert_true(file_size("tick36") > frozen);
+    char q[128];
+    snprintf(q, sizeof q, "{\"process\":{\"pid\":%d},\"signal\":\"SIGNAL_SIGKILL\"}", pid);
+    cJSON *j = rpc("process.Process/SendSignal", q, 200);
+    cJSON_Delete(j);
+    pthread_join(t, NULL);
+    assert_string_equal(jstr(end_event(b.result), "status"), "signal: killed");
+    cJSON_Delete(b.result);
+}
+
 static void test_process_deadline_and_destroy(void **state)
 {
     (void)state;
@@ -1224,6 +1265,7 @@ int main(void)
         cmocka_unit_test(test_poll_watcher),
         cmocka_unit_test(test_process_start),
         cmocka_unit_test(test_process_signal_stdin_connect),
+        cmocka_unit_test(test_process_pause_resume),
         cmocka_unit_test(test_process_deadline_and_destroy),
     };
     if (getenv("E2B_TEST_FILTER"))

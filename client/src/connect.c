@@ -517,6 +517,36 @@ static e2b_code rpc_url(const e2b_envd *e, const char *method, char **url, e2b_e
     return e2b_http_url(url, e->base, method, NULL, err);
 }
 
+e2b_code e2b_connect_probe_gone(const e2b_envd *e, e2b_code rc, e2b_error *err) {
+    if (rc != E2B_ERR_NETWORK && rc != E2B_ERR_PROTOCOL) return rc;
+    if (rc == E2B_ERR_PROTOCOL && err && !strstr(err->message, "EndStreamResponse") &&
+        !strstr(err->message, "incomplete envelope"))
+        return rc; /* malformed data, not a dropped connection */
+    char *url = NULL;
+    e2b_error perr;
+    if (e2b_http_url(&url, e->base, "/health", NULL, &perr) != E2B_OK) return rc;
+    const char *hdrs[6];
+    size_t n = 0;
+    e2b_connect_envd_headers(e, hdrs, &n);
+    e2b_http_request hr = {0};
+    hr.method = "GET";
+    hr.url = url;
+    hr.headers = hdrs;
+    hr.timeout_ms = E2B_CONNECT_HEALTH_TIMEOUT_MS;
+    e2b_http_response resp = {0};
+    e2b_code prc = e2b_http_perform(e->client, &hr, &resp, &perr);
+    free(url);
+    if (prc == E2B_OK && resp.status == 502) {
+        char was[E2B_ERROR_MESSAGE_MAX];
+        memcpy(was, err ? err->message : "", err ? sizeof was : 1);
+        was[sizeof was - 1] = '\0';
+        rc = e2b_error_set(err, E2B_ERR_SANDBOX_GONE, 502,
+                           "the sandbox is gone (health check: 502) after: %.300s", was);
+    }
+    e2b_http_response_free(&resp);
+    return rc;
+}
+
 e2b_code e2b_connect_unary(const e2b_envd *e, const char *method, e2b_connect_service svc,
                            const cJSON *req, long timeout_ms, cJSON **out, e2b_error *err) {
     if (out) *out = NULL;
@@ -547,7 +577,10 @@ e2b_code e2b_connect_unary(const e2b_envd *e, const char *method, e2b_connect_se
     rc = e2b_http_perform(e->client, &hr, &resp, err);
     cJSON_free(body);
     free(url);
-    if (rc != E2B_OK) goto done;
+    if (rc != E2B_OK) {
+        rc = e2b_connect_probe_gone(e, rc, err);
+        goto done;
+    }
     if (resp.status != 200) {
         rc = e2b_connect_unary_error((int)resp.status, resp.content_type, resp.body,
                                      resp.body_len, svc, err);
@@ -668,6 +701,8 @@ e2b_code e2b_connect_stream(const e2b_envd *e, const char *method, e2b_connect_s
             rc = e2b_connect_decoder_finish(&s.dec, err);
         }
     }
+    if (rc == E2B_ERR_NETWORK || (rc == E2B_ERR_PROTOCOL && !s.dec.ended))
+        rc = e2b_connect_probe_gone(e, rc, err);
     e2b_connect_decoder_free(&s.dec);
     e2b_http_response_free(&resp);
     return rc;

@@ -206,6 +206,15 @@ void e2b_connect_envd_headers(const e2b_envd *e, const char **hdrs, size_t *n);
 e2b_code e2b_connect_unary(const e2b_envd *e, const char *method, e2b_connect_service svc,
                            const cJSON *req, long timeout_ms, cJSON **out, e2b_error *err);
 
+#define E2B_CONNECT_HEALTH_TIMEOUT_MS 5000L
+
+/* After a call failed with a dropped connection (E2B_ERR_NETWORK, or E2B_ERR_PROTOCOL for a
+ * stream that closed without its EndStreamResponse), asks GET <envd>/health (5 s), as the
+ * SDKs do: a 502 there means the sandbox itself is gone, and rc becomes
+ * E2B_ERR_SANDBOX_GONE (err rewritten, keeping the original text). Otherwise rc and err are
+ * returned unchanged. */
+e2b_code e2b_connect_probe_gone(const e2b_envd *e, e2b_code rc, e2b_error *err);
+
 typedef struct e2b_connect_stream_opts {
     long timeout_ms;       /* > 0: Connect-Timeout-Ms and a client deadline that gives
                               E2B_ERR_OPERATION_TIMEOUT; <= 0: none */

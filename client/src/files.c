@@ -403,6 +403,8 @@ static e2b_code do_read(e2b_sandbox *sbx, const char *path, const e2b_files_opts
     if (rc == E2B_OK) {
         if (resp.status < 200 || resp.status > 299) rc = files_http_error(&resp, err);
         else if (r->inflating) rc = e2b_files_gunzip_finish(&r->gz, err);
+    } else if (rc == E2B_ERR_NETWORK) {
+        rc = e2b_connect_probe_gone(&env, rc, err); /* dropped: sandbox gone, or network? */
     }
     if (r->inflating) e2b_files_gunzip_free(&r->gz);
     e2b_http_response_free(&resp);
@@ -573,6 +575,7 @@ static e2b_code do_upload(e2b_sandbox *sbx, const char *path, const e2b_files_op
     e2b_http_response resp = {0};
     rc = e2b_http_perform(env.client, &hr, &resp, err);
     free(url);
+    if (rc == E2B_ERR_NETWORK) rc = e2b_connect_probe_gone(&env, rc, err);
     if (rc == E2B_OK) {
         if (resp.status < 200 || resp.status > 299)
             rc = files_http_error(&resp, err);

@@ -146,6 +146,16 @@ static void stream_end(int fd, const char *end_json) {
 static bool handle(int fd, const req *r) {
     const char *sc = scenario();
     const char *p = r->path;
+    if (!strcmp(p, "/health")) {
+        if (!strncmp(sc, "gone_", 5)) send_reply(fd, 502, "application/json", NULL, "{\"code\":502}", 12);
+        else send_str(fd, "HTTP/1.1 204 No Content\r\n\r\n");
+        return true;
+    }
+    if (!strcmp(p, "/files") && !strcmp(r->method, "GET") && strstr(sc, "drop")) {
+        /* promise 1000 bytes, send 10, drop the connection */
+        send_str(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\n0123456789");
+        return false;
+    }
     if (!strcmp(p, "/files") && !strcmp(r->method, "GET")) {
         if (!strcmp(sc, "404")) {
             send_json(fd, 404, "{\"code\":404,\"message\":\"path '/nope' does not exist\"}");
@@ -244,6 +254,13 @@ static bool handle(int fd, const req *r) {
         stream_msg(fd, 0, "{\"event\":{\"keepalive\":{}}}");
         stream_msg_bytewise(fd, "{\"event\":{\"data\":{\"stdout\":\"aGVsbG8K\"}}}");
         stream_msg(fd, 0, "{\"event\":{\"data\":{\"stderr\":\"d2Fybgo=\"}}}");
+        if (strstr(sc, "drop")) {
+            return false; /* connection closed abruptly: no terminating chunk */
+        }
+        if (strstr(sc, "cleanclose")) {
+            send_str(fd, "0\r\n\r\n"); /* clean end, but neither end event nor EndStreamResponse */
+            return true;
+        }
         if (!strcmp(sc, "hang")) {
             while (sleep_while_connected(fd, 50)) {
             }
@@ -821,6 +838,42 @@ static void test_run_failures_keep_partial_output(void **state) {
     e2b_command_result_free(&r);
 }
 
+static void test_dropped_connection_probes_health(void **state) {
+    fx *f = *state;
+    e2b_error err;
+    e2b_command_result r;
+    /* the sandbox is alive: the drop stays a network/protocol error */
+    set_scenario("drop");
+    e2b_code rc = e2b_commands_run(f->sbx, "x", NULL, &r, &err);
+    assert_true(rc == E2B_ERR_NETWORK || rc == E2B_ERR_PROTOCOL);
+    assert_string_equal(r.stdout_data, "hello\n");
+    e2b_command_result_free(&r);
+    /* /health answers 502: the sandbox is gone */
+    set_scenario("gone_drop");
+    assert_int_equal(e2b_commands_run(f->sbx, "x", NULL, &r, &err), E2B_ERR_SANDBOX_GONE);
+    assert_non_null(strstr(err.message, "health check"));
+    assert_string_equal(r.stdout_data, "hello\n");
+    e2b_command_result_free(&r);
+    req q = last_req("/health");
+    assert_string_equal(q.method, "GET");
+    assert_envd_headers(&q);
+    set_scenario("gone_cleanclose");
+    assert_int_equal(e2b_commands_run(f->sbx, "x", NULL, &r, &err), E2B_ERR_SANDBOX_GONE);
+    e2b_command_result_free(&r);
+    set_scenario("cleanclose");
+    assert_int_equal(e2b_commands_run(f->sbx, "x", NULL, &r, &err), E2B_ERR_PROTOCOL);
+    assert_non_null(strstr(err.message, "missing EndStreamResponse"));
+    e2b_command_result_free(&r);
+    /* downloads too */
+    char *data = NULL;
+    size_t len;
+    set_scenario("drop");
+    assert_int_equal(e2b_files_read(f->sbx, "/a", NULL, &data, &len, &err), E2B_ERR_NETWORK);
+    set_scenario("gone_drop");
+    assert_int_equal(e2b_files_read(f->sbx, "/a", NULL, &data, &len, &err), E2B_ERR_SANDBOX_GONE);
+    assert_null(data);
+}
+
 static void test_background_handle(void **state) {
     fx *f = *state;
     e2b_error err;
@@ -899,6 +952,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_watch_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_foreground, setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_failures_keep_partial_output, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dropped_connection_probes_health, setup, teardown),
         cmocka_unit_test_setup_teardown(test_background_handle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_by_pid, setup, teardown),
     };

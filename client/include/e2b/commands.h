@@ -111,7 +111,8 @@ uint32_t e2b_command_handle_pid(const e2b_command_handle *h);
 
 /* Waits for the end of the command and fills *result (always initialised; free it), with
  * all output received since the start. Returns as e2b_commands_run. May be called again:
- * later calls return the same outcome with a fresh copy. */
+ * later calls return the same outcome with a fresh copy. Call it from one thread at a time;
+ * kill/send_stdin/close_stdin/disconnect may be called from other threads meanwhile. */
 e2b_code e2b_command_wait(e2b_command_handle *h, e2b_command_result *result, e2b_error *err);
 
 /* Sends SIGKILL (SendSignal). *killed (may be NULL) is false when the process no longer

@@ -265,7 +265,8 @@ void e2b_watch_stop(e2b_watch *w);
 
 /* Waits until the watch ended (stopped, failed, timed out, or ended by the server) and
  * returns how: E2B_OK when stopped by e2b_watch_stop or the server closed it cleanly,
- * otherwise the error (with err filled). */
+ * otherwise the error (with err filled). Call it from one thread at a time (e2b_watch_stop
+ * may be called from any thread meanwhile). */
 e2b_code e2b_watch_wait(e2b_watch *w, e2b_error *err);
 
 /* Stops, waits and frees. NULL is a no-op. Must not be called from inside on_event. */

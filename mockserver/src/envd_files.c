@@ -16,6 +16,7 @@
  * signature for the operation ("read"/"write") must be given: 401 with envd's exact text.
  * Paths are confined to the sandbox home by fs_safe (see fs_safe.h for the mapping rules).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
@@ -213,7 +214,8 @@ static mock_response *h_files_get(mock_request *req)
     int rootfd = envd_root_fd(req);
     if (rootfd < 0)
         return envd_http_error(500, "sandbox directory unavailable");
-    int fd = fs_open(rootfd, rel, O_RDONLY, 0);
+    /* O_NONBLOCK: a FIFO planted by sandbox code must not park this thread in open() */
+    int fd = fs_open(rootfd, rel, O_RDONLY | O_NONBLOCK, 0);
     close(rootfd);
     if (fd < 0)
         return path_error(fd, p);
@@ -231,6 +233,7 @@ static mock_response *h_files_get(mock_request *req)
         close(fd);
         return envd_http_error(400, "path '%s' is not a regular file", p);
     }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     mock_response *r;
     if (wants_only_gzip(mock_req_header(req, "Accept-Encoding")))
         r = gzip_response(req, fd);
@@ -271,6 +274,9 @@ typedef struct upload {
     bool z_init, z_end;
     z_stream z;
     unsigned char *zbuf;
+    /* X-Metadata-* headers (stored as xattrs on every written file, echoed in results) */
+    cJSON *meta;
+    size_t meta_bytes;
     /* results */
     cJSON *results;
     char **seen;        /* resolved destinations, for duplicate detection */
@@ -392,12 +398,32 @@ static int begin_file(upload *u, const char *dest)
             return -1;
         }
     }
-    int fd = fs_open(u->rootfd, rel, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    /* O_NONBLOCK: opening a FIFO planted by sandbox code must not block (ENXIO instead) */
+    int fd = fs_open(u->rootfd, rel, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK, 0644);
+    if (fd == -ENXIO) {
+        up_fail(u, 400, "path '%s' is not a regular file", dest);
+        return -1;
+    }
     if (fd < 0) {
         up_fail_errno(u, fd, dest);
         return -1;
     }
+    struct stat st;
+    if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+        close(fd);
+        up_fail(u, 400, "path '%s' is not a regular file", dest);
+        return -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     u->fd = fd;
+    int mr = fs_meta_set(fd, u->meta); /* each upload replaces the file's metadata */
+    if (mr < 0 && !(mr == -ENOTSUP && !u->meta)) {
+        if (mr == -ENOTSUP)
+            up_fail(u, 400, "file metadata is not supported by the sandbox filesystem");
+        else
+            up_fail_errno(u, mr, dest);
+        return -1;
+    }
     return 0;
 }
 
@@ -419,6 +445,8 @@ static void end_file(upload *u)
             cJSON_AddStringToObject(o, "path", vis);
             cJSON_AddStringToObject(o, "name", strrchr(vis, '/') + 1);
             cJSON_AddStringToObject(o, "type", "file");
+            if (u->meta)
+                cJSON_AddItemToObject(o, "metadata", cJSON_Duplicate(u->meta, 1));
             cJSON_AddItemToArray(u->results, o);
         }
     }
@@ -480,8 +508,57 @@ static void upload_free(mock_request *req)
         free(u->seen[i]);
     free(u->seen);
     cJSON_Delete(u->results);
+    cJSON_Delete(u->meta);
     free(u);
     req->user = NULL;
+}
+
+/* HTTP token characters (RFC 9110 tchar) */
+static bool tchar(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+static int collect_meta(const char *key, const char *value, void *ud)
+{
+    upload *u = ud;
+    static const char pfx[] = "X-Metadata-";
+    if (strncasecmp(key, pfx, sizeof pfx - 1) != 0)
+        return 0;
+    const char *k = key + sizeof pfx - 1;
+    size_t kl = strlen(k);
+    if (kl == 0 || kl > 246) {
+        up_fail(u, 400, "invalid metadata key '%s': 1 to 246 characters", k);
+        return 1;
+    }
+    char lower[256];
+    for (size_t i = 0; i <= kl; i++) {
+        unsigned char c = (unsigned char)k[i];
+        if (c && !tchar(c)) {
+            up_fail(u, 400, "invalid metadata key '%s'", k);
+            return 1;
+        }
+        lower[i] = (char)tolower(c);
+    }
+    for (const unsigned char *v = (const unsigned char *)value; *v; v++) {
+        if (*v < 0x20 || *v > 0x7e) {
+            up_fail(u, 400, "invalid metadata value for key '%s': printable ASCII only", lower);
+            return 1;
+        }
+    }
+    u->meta_bytes += kl + strlen(value);
+    if (u->meta_bytes > 4096) {
+        up_fail(u, 400, "metadata too large: at most 4096 bytes in total");
+        return 1;
+    }
+    if (!u->meta && !(u->meta = cJSON_CreateObject())) {
+        up_fail(u, 500, "out of memory");
+        return 1;
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(u->meta, lower);
+    cJSON_AddStringToObject(u->meta, lower, value);
+    return 0;
 }
 
 /* Creates the per-request state on the first body chunk (or in the handler for an empty
@@ -516,6 +593,9 @@ static upload *upload_begin(mock_request *req)
         up_fail(u, 401, "error looking up user '%s': user: unknown user %s", bad, bad);
         return u;
     }
+    mock_req_each_header(req, collect_meta, u);
+    if (u->status)
+        return u;
     u->rootfd = envd_root_fd(req);
     if (u->rootfd < 0) {
         up_fail(u, 500, "sandbox directory unavailable");

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -402,6 +403,61 @@ static void group_name(gid_t gid, char *out, size_t cap)
         snprintf(out, cap, "%u", (unsigned)gid);
 }
 
+int fs_meta_set(int fd, const cJSON *obj)
+{
+    char names[8192];
+    ssize_t n = flistxattr(fd, names, sizeof names);
+    if (n < 0 && errno != ERANGE)
+        return (errno == ENOTSUP && (!obj || !obj->child)) ? 0 : -errno;
+    size_t pl = sizeof FS_META_XATTR_PREFIX - 1;
+    for (ssize_t o = 0; n > 0 && o < n; o += (ssize_t)strlen(names + o) + 1)
+        if (strncmp(names + o, FS_META_XATTR_PREFIX, pl) == 0)
+            fremovexattr(fd, names + o);
+    const cJSON *kv;
+    cJSON_ArrayForEach(kv, obj)
+    {
+        if (!cJSON_IsString(kv) || !kv->string)
+            continue;
+        char key[512];
+        if ((size_t)snprintf(key, sizeof key, "%s%s", FS_META_XATTR_PREFIX, kv->string) >= sizeof key)
+            return -ENAMETOOLONG;
+        if (fsetxattr(fd, key, kv->valuestring, strlen(kv->valuestring), 0) < 0)
+            return -errno;
+    }
+    return 0;
+}
+
+/* Adds "metadata" from the entry's xattrs (never following a final symlink). */
+static void add_metadata(cJSON *o, int dirfd, const char *name)
+{
+    char path[FS_PATH_MAX + 64];
+    if (name)
+        snprintf(path, sizeof path, "/proc/self/fd/%d/%s", dirfd, name);
+    else
+        snprintf(path, sizeof path, "/proc/self/fd/%d", dirfd);
+    char names[4096];
+    /* the home itself is reached through the fd's magic link, which must be followed */
+    ssize_t (*list)(const char *, char *, size_t) = name ? llistxattr : listxattr;
+    ssize_t (*get)(const char *, const char *, void *, size_t) = name ? lgetxattr : getxattr;
+    ssize_t n = list(path, names, sizeof names);
+    if (n <= 0)
+        return;
+    size_t pl = sizeof FS_META_XATTR_PREFIX - 1;
+    cJSON *meta = NULL;
+    for (ssize_t i = 0; i < n; i += (ssize_t)strlen(names + i) + 1) {
+        if (strncmp(names + i, FS_META_XATTR_PREFIX, pl) != 0)
+            continue;
+        char val[4097];
+        ssize_t vl = get(path, names + i, val, sizeof val - 1);
+        if (vl < 0)
+            continue;
+        val[vl] = '\0';
+        if (!meta && !(meta = cJSON_AddObjectToObject(o, "metadata")))
+            return;
+        cJSON_AddStringToObject(meta, names + i + pl, val);
+    }
+}
+
 cJSON *fs_entry_json_at(int dirfd, const char *name, const char *rel, const struct stat *st)
 {
     char vis[FS_PATH_MAX + 16];
@@ -453,6 +509,8 @@ cJSON *fs_entry_json_at(int dirfd, const char *name, const char *rel, const stru
                 cJSON_AddStringToObject(o, "symlinkTarget", cleaned);
         }
     }
+    if (!S_ISLNK(st->st_mode))
+        add_metadata(o, dirfd, name);
     if (cJSON_GetArraySize(o) < 5) { /* an Add failed: out of memory */
         cJSON_Delete(o);
         return NULL;

@@ -83,8 +83,18 @@ char *fs_mode_string(mode_t mode, char *out);
  * out must hold at least 40 bytes. Returns out. */
 char *fs_rfc3339(const struct timespec *ts, char *out);
 
+/* File metadata (envd >= 0.6.2, X-Metadata-* on upload) lives in user xattrs named
+ * FS_META_XATTR_PREFIX<key>. */
+#define FS_META_XATTR_PREFIX "user.e2b.meta."
+
+/* Replaces the metadata of the open file fd with the {key: value} string pairs of obj (NULL
+ * or empty = remove all). Returns 0, or -errno (-ENOTSUP when the filesystem has no user
+ * xattrs). */
+int fs_meta_set(int fd, const cJSON *obj);
+
 /* Builds a filesystem.EntryInfo JSON object for rel (lstat, never following a final
- * symlink; a symlink gets symlinkTarget = its target as an absolute sandbox path).
+ * symlink; a symlink gets symlinkTarget = its target as an absolute sandbox path; stored
+ * metadata becomes "metadata": {...}).
  * name = last component ("user" for the home). Returns NULL with *err = -errno on failure
  * (err nullable). The caller owns the result. */
 cJSON *fs_entry_json(int rootfd, const char *rel, int *err);

@@ -583,6 +583,33 @@ static void test_upload_octet_gzip(void **state)
     r = envd_req("POST", "/files", "x", 1, 0, true, oct);
     assert_int_equal(r.status, 400);
     resp_free(&r);
+    /* X-Metadata-* headers: stored, echoed, reported by Stat, replaced by the next upload */
+    const char *octm[] = {"Content-Type: application/octet-stream", "X-Metadata-Owner-Team: Data",
+                          "X-Metadata-v: 1 2", NULL};
+    r = envd_req("POST", "/files?path=o/meta.txt", "m", 1, 0, true, octm);
+    assert_int_equal(r.status, 200);
+    cJSON *mj = cJSON_Parse(r.body.p);
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(mj, 0), "metadata");
+    assert_string_equal(jstr(md, "owner-team"), "Data");
+    assert_string_equal(jstr(md, "v"), "1 2");
+    cJSON_Delete(mj);
+    resp_free(&r);
+    mj = rpc("filesystem.Filesystem/Stat", "{\"path\":\"o/meta.txt\"}", 200);
+    md = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(mj, "entry"), "metadata");
+    assert_string_equal(jstr(md, "owner-team"), "Data");
+    assert_string_equal(jstr(md, "v"), "1 2");
+    cJSON_Delete(mj);
+    r = envd_req("POST", "/files?path=o/meta.txt", "m", 1, 0, true, oct);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    mj = rpc("filesystem.Filesystem/Stat", "{\"path\":\"o/meta.txt\"}", 200);
+    assert_null(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(mj, "entry"), "metadata"));
+    cJSON_Delete(mj);
+    const char *octbad[] = {"Content-Type: application/octet-stream", "X-Metadata-k: caf\xc3\xa9", NULL};
+    r = envd_req("POST", "/files?path=o/meta2.txt", "m", 1, 0, true, octbad);
+    assert_int_equal(r.status, 400);
+    resp_free(&r);
+
     /* an empty body creates an empty file */
     r = envd_req("POST", "/files?path=o/zero.txt", "", 0, 0, true, oct);
     assert_int_equal(r.status, 200);
@@ -635,6 +662,21 @@ static void test_download(void **state)
         assert_true(r.status == 400 || r.status == 404);
         resp_free(&r);
     }
+    /* a FIFO planted in the sandbox: answered at once, never read or written */
+    char fifo[1024];
+    snprintf(fifo, sizeof fifo, "%s/pipe", sbx_dir);
+    unlink(fifo);
+    assert_int_equal(mkfifo(fifo, 0644), 0);
+    r = envd_req("GET", "/files?path=pipe", NULL, 0, 0, true, NULL);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body.p, "not a regular file"));
+    resp_free(&r);
+    const char *oct[] = {"Content-Type: application/octet-stream", NULL};
+    r = envd_req("POST", "/files?path=pipe", "x", 1, 0, true, oct);
+    assert_int_equal(r.status, 400);
+    resp_free(&r);
+    unlink(fifo);
+
     char *lng = malloc(9000);
     strcpy(lng, "/files?path=");
     memset(lng + 12, 'a', 8000);

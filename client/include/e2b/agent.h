@@ -196,9 +196,21 @@ e2b_code e2b_agent_scanner_finish(e2b_agent_scanner *sc, e2b_agent_code *out,
 /* Frees the scanner and everything it still owns. NULL is a no-op. */
 void e2b_agent_scanner_free(e2b_agent_scanner *sc);
 
-/* Rule 3 on its own: is this text (no fences expected) a program by itself? On true,
- * *code_start (may be NULL) receives the offset where the code starts (after a leading
- * "Run this:" line). Cannot fail. */
+/* Rule 3 on its own: is this text (no fences expected) a program by itself? Each line
+ * (leading/trailing whitespace aside) is classified:
+ *   strong - starts with a statement that English does not: "import x" (not ending in
+ *            . ? !), "from x import y", "def f(", "class X:"/"{", "print(", "console.log(",
+ *            "return", "const/let/var x =", "function f(", "async/await ...(", "#include",
+ *            "#!", "elif/with/switch/except ...:" , "else:", "try:", "finally:",
+ *            "raise X(", "lambda ", "for/while/if ..." ending in ':' '{' or ')'/';' with a
+ *            '(' ; or an assignment "name [op]= value" (name may be dotted/indexed, not
+ *            ==); or a call statement "name(...)" / "name(...);";
+ *   weak   - indented, a comment (#, //, /*), ending in : ; { } [ ( , or only brackets;
+ *   prose  - anything else, and fence markup lines (``` / ~~~).
+ * The text is code iff it has no prose line and at least one strong line, where a first
+ * non-strong line ending in ':' ("Run this:") is an instruction, skipped. On true,
+ * *code_start (may be NULL) receives the offset where the code starts (after that
+ * instruction line). Cannot fail. */
 bool e2b_agent_looks_like_code(const char *text, size_t len, size_t *code_start);
 
 /* Whole-word, case-insensitive search of the trigger words in text. Returns the first

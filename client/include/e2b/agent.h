@@ -205,7 +205,7 @@ void e2b_agent_scanner_free(e2b_agent_scanner *sc);
  *            "raise X(", "lambda ", "for/while/if ..." ending in ':' '{' or ')'/';' with a
  *            '(' ; or an assignment "name [op]= value" (name may be dotted/indexed, not
  *            ==); or a call statement "name(...)" / "name(...);";
- *   weak   - indented, a comment (#, //, /*), ending in : ; { } [ ( , or only brackets;
+ *   weak   - indented, a comment ("#", "//", "/" "*"), ending in : ; { } [ ( , or only brackets;
  *   prose  - anything else, and fence markup lines (``` / ~~~).
  * The text is code iff it has no prose line and at least one strong line, where a first
  * non-strong line ending in ':' ("Run this:") is an instruction, skipped. On true,

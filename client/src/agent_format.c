@@ -360,19 +360,22 @@ e2b_code e2b_agent_format_sandbox_list(const e2b_agent_sandbox_info *sandboxes, 
         const e2b_agent_sandbox_info *s = &sandboxes[i];
         e2b_strbuf_printf(&b, "**%zu.** ", i + 1);
         put_code_span(&b, s->sandbox_id ? s->sandbox_id : "");
-        e2b_strbuf_puts(&b, s->active ? "\n   \xE2\x80\xA2 **Status:** \xF0\x9F\x9F\xA2 Active\n"
-                                      : "\n   \xE2\x80\xA2 **Status:** \xF0\x9F\x94\xB4 Inactive\n");
+#define BULLET "   \xE2\x80\xA2 " /* "   • " */
+        e2b_strbuf_puts(&b, s->active ? "\n" BULLET "**Status:** \xF0\x9F\x9F\xA2 Active\n"
+                                      : "\n" BULLET "**Status:** \xF0\x9F\x94\xB4 Inactive\n");
         if (s->template_id)
-            e2b_strbuf_printf(&b, "   \xE2\x80\xA2 **Template:** %s\n", s->template_id);
-        if (s->started_at_ms)
-            e2b_strbuf_printf(&b, "   \xE2\x80\xA2 **Uptime:** %s\n",
-                              e2b_agent_format_duration(ms_since(now_ms, s->started_at_ms), d, sizeof d));
-        if (s->last_activity_ms)
-            e2b_strbuf_printf(&b, "   \xE2\x80\xA2 **Last Activity:** %s ago\n",
-                              e2b_agent_format_duration(ms_since(now_ms, s->last_activity_ms),
-                                                        d, sizeof d));
+            e2b_strbuf_printf(&b, BULLET "**Template:** %s\n", s->template_id);
+        if (s->started_at_ms) {
+            e2b_agent_format_duration(ms_since(now_ms, s->started_at_ms), d, sizeof d);
+            e2b_strbuf_printf(&b, BULLET "**Uptime:** %s\n", d);
+        }
+        if (s->last_activity_ms) {
+            e2b_agent_format_duration(ms_since(now_ms, s->last_activity_ms), d, sizeof d);
+            e2b_strbuf_printf(&b, BULLET "**Last Activity:** %s ago\n", d);
+        }
         if (s->metadata && s->metadata_len)
-            e2b_strbuf_printf(&b, "   \xE2\x80\xA2 **Metadata:** %zu properties\n", s->metadata_len);
+            e2b_strbuf_printf(&b, BULLET "**Metadata:** %zu properties\n", s->metadata_len);
+#undef BULLET
         e2b_strbuf_append(&b, "\n", 1);
     }
     *out = e2b_strbuf_take(&b);

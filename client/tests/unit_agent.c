@@ -187,11 +187,13 @@ static void test_invalid_utf8(void **state)
                                .text = "\xFF", .stdout_chunks = chunks, .stdout_count = 2};
     cJSON *j = NULL;
     assert_int_equal(e2b_agent_format_json(&r, 1, NULL, 0, &j, NULL), E2B_OK);
-    const cJSON *er = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "executionResults"), 0);
+    const cJSON *er =
+        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "executionResults"), 0);
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(er, "text")->valuestring, "\xEF\xBF\xBD");
     const cJSON *so = cJSON_GetObjectItemCaseSensitive(er, "stdout");
     assert_string_equal(cJSON_GetArrayItem(so, 1)->valuestring,
-                        "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD surrogate \xEF\xBF\xBD\xEF\xBF\xBD overlong");
+                        "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD surrogate "
+                        "\xEF\xBF\xBD\xEF\xBF\xBD overlong");
     assert_string_equal(cJSON_GetArrayItem(so, 0)->valuestring,
                         "print('\xEF\xBF\xBD( \xEF\xBF\xBD\xEF\xBF\xBD \xEF\xBF\xBD\xEF\xBF\xBD')");
     cJSON_Delete(j);

@@ -33,8 +33,11 @@ static size_t longest_ticks(const char *s, size_t n)
 
 static void put_ticks(e2b_strbuf *b, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        e2b_strbuf_append(b, "`", 1);
+    static const char ticks[] = "````````````````````````````````"; /* 32 */
+    for (size_t k; n; n -= k) {
+        k = n < sizeof ticks - 1 ? n : sizeof ticks - 1;
+        e2b_strbuf_append(b, ticks, k);
+    }
 }
 
 /* Appends s[0..n) cut to max bytes (0 = no limit) at a UTF-8 boundary, plus a note. */
@@ -68,9 +71,7 @@ static void put_fenced(e2b_strbuf *b, const char *s, size_t n, size_t max)
 /* Concatenation of the chunks (verbatim, no separator). */
 static void join_chunks(e2b_strbuf *tmp, const char *const *chunks, size_t n)
 {
-    tmp->len = 0;
-    if (tmp->p)
-        tmp->p[0] = '\0';
+    agent_sb_truncate(tmp, 0);
     for (size_t i = 0; chunks && i < n; i++)
         if (chunks[i])
             e2b_strbuf_puts(tmp, chunks[i]);

@@ -231,8 +231,6 @@ static e2b_code find_timeout(const char *t, size_t n, e2b_agent_intent *in, e2b_
                     return set_timeout(in, sec, huge, err);
             }
         }
-        if (i == start)
-            i++;
     }
     return E2B_OK;
 }
@@ -268,7 +266,7 @@ static bool read_name(const char *t, size_t n, size_t p, size_t *s, size_t *e)
 
 /* Template from "template [named|called|name|id|is] [:|=] X" or "X template". */
 static e2b_code template_near(const char *t, size_t n, size_t ws, size_t we,
-                              e2b_agent_intent *in, bool *found, e2b_error *err)
+                              e2b_agent_intent *in, e2b_error *err)
 {
     size_t p = we, s, e;
     for (;;) {
@@ -284,7 +282,6 @@ static e2b_code template_near(const char *t, size_t n, size_t ws, size_t we,
     }
     if (read_name(t, n, p, &s, &e) && !(e < n && t[e] == '=') &&
         agent_word_index(t + s, e - s, template_stop) < 0) {
-        *found = true;
         return copy_field(in->template_name, sizeof in->template_name, t + s, e - s,
                           "template name", err);
     }
@@ -313,7 +310,6 @@ static e2b_code template_near(const char *t, size_t n, size_t ws, size_t we,
             e--;
     }
     if (e > s && agent_word_index(t + s, e - s, template_stop) < 0) {
-        *found = true;
         return copy_field(in->template_name, sizeof in->template_name, t + s, e - s,
                           "template name", err);
     }
@@ -541,9 +537,8 @@ e2b_code e2b_agent_parse_intent(const uint8_t *text, size_t len, e2b_agent_inten
     e2b_code rc = E2B_OK;
     if (out->kind == E2B_INTENT_CREATE) {
         rc = find_timeout(t, len, out, err);
-        bool found = false;
         if (rc == E2B_OK && tpl)
-            rc = template_near(t, len, tpl_ws, tpl_we, out, &found, err);
+            rc = template_near(t, len, tpl_ws, tpl_we, out, err);
         if (rc == E2B_OK)
             rc = find_pairs(t, len, out, err); /* template=/timeout= override */
     } else if (out->kind == E2B_INTENT_KILL) {

@@ -555,6 +555,19 @@ static void test_format_limits(void **state)
     assert_string_equal(text, "**Execution 1 (python):**\n\xE2\x9D\x8C **Error:** E\n"
                               "``````\na ````` b\n``````\n");
     free(text);
+    /* a fence longer than 32 backticks */
+    char ticks40[41], fence41[42], want[256];
+    memset(ticks40, '`', 40);
+    ticks40[40] = '\0';
+    memset(fence41, '`', 41);
+    fence41[41] = '\0';
+    const char *one[] = {ticks40};
+    e2b_agent_exec_result t = {.language = "bash", .stdout_chunks = one, .stdout_count = 1};
+    assert_int_equal(e2b_agent_format_reply(&t, 1, NULL, &text, NULL), E2B_OK);
+    snprintf(want, sizeof want, "**Execution 1 (bash):**\n**Output:**\n%s\n%s\n%s\n", fence41,
+             ticks40, fence41);
+    assert_string_equal(text, want);
+    free(text);
 }
 
 static void test_duration(void **state)

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Runs every libFuzzer target for a bounded time and prints executions and coverage.
+#
+# Usage: scripts/fuzz.sh [seconds-per-target] [target...]
+#   seconds-per-target  default 25 (CI); longer local run: scripts/fuzz.sh 600
+#   target              names from fuzz/CMakeLists.txt (default: all), e.g. client_connect
+# Env: BUILD_DIR (default build-fuzz), FUZZ_JOBS (parallel targets, default 1),
+#      FUZZ_ARGS (extra libFuzzer flags, e.g. "-max_len=65536").
+#
+# Builds with CC=clang -DE2B_FUZZ=ON (ASan+UBSan+libFuzzer) into $BUILD_DIR, generates the
+# seed corpora (fuzz/gen_seeds.py) into $BUILD_DIR/fuzz-corpus/<target> (kept between runs:
+# the corpus grows), and runs each target with -max_total_time. A crash leaves its input in
+# $BUILD_DIR/fuzz-artifacts/<target>/; the script prints it and the lines to commit it as a
+# regression (fuzz/regressions/<target>/), which ctest -L fuzz-regress then replays in
+# every normal build. Exit status: 0 when no target crashed, 1 otherwise.
+set -uo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+secs=${1:-25}
+shift || true
+build=${BUILD_DIR:-$here/build-fuzz}
+case $build in /*) ;; *) build=$here/$build ;; esac
+
+all=(client_ndjson client_execution client_connect client_sandbox_json agent
+     mock_connect mock_query mock_loaders fixture_loader)
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
+
+command -v clang >/dev/null || { echo "fuzz.sh: clang not found (scripts/deps.sh installs it)" >&2; exit 2; }
+t0=$(date +%s)
+CC=clang cmake -S "$here" -B "$build" -DE2B_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || exit 2
+cmake --build "$build" -j "$(nproc)" --target "${targets[@]/#/fuzz_}" >"$build/fuzz-build.log" 2>&1 || {
+    tail -40 "$build/fuzz-build.log"; echo "fuzz.sh: build failed" >&2; exit 2; }
+/usr/bin/python3 -I "$here/fuzz/gen_seeds.py" "$here" "$build/fuzz-corpus" >/dev/null || exit 2
+echo "fuzz.sh: built in $(( $(date +%s) - t0 )) s; ${secs} s per target"
+
+printf '%-20s %10s %8s %8s %7s %8s  %s\n' target execs exec/s cov ft corpus result
+crashed=0
+for t in "${targets[@]}"; do
+    corpus=$build/fuzz-corpus/$t
+    art=$build/fuzz-artifacts/$t
+    log=$build/fuzz-logs/$t.log
+    mkdir -p "$corpus" "$art" "$(dirname "$log")"
+    seeds=()
+    [ -d "$here/fuzz/regressions/$t" ] && seeds+=("$here/fuzz/regressions/$t")
+    # shellcheck disable=SC2086
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:symbolize=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    "$build/fuzz/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+        -max_len=16384 -print_final_stats=1 -artifact_prefix="$art/" ${FUZZ_ARGS:-} \
+        "$corpus" "${seeds[@]}" >"$log" 2>&1
+    rc=$?
+    last=$(grep -E '^#[0-9]+' "$log" | tail -1)
+    execs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}' | tail -1)
+    eps=$(grep -E '^stat::average_exec_per_sec' "$log" | awk '{print $2}' | tail -1)
+    cov=$(sed -nE 's/.* cov: ([0-9]+).*/\1/p' <<<"$last")
+    ft=$(sed -nE 's/.* ft: ([0-9]+).*/\1/p' <<<"$last")
+    corp=$(sed -nE 's/.* corp: ([0-9]+\/[0-9]+[a-zA-Z]*).*/\1/p' <<<"$last")
+    if [ $rc -eq 0 ]; then res=ok; else res="CRASH (rc $rc)"; crashed=1; fi
+    printf '%-20s %10s %8s %8s %7s %8s  %s\n' "$t" "${execs:-?}" "${eps:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$res"
+    if [ $rc -ne 0 ]; then
+        grep -E 'ERROR: |SUMMARY: |invariant failed|runtime error' "$log" | head -5 | sed 's/^/    /'
+        for a in "$art"/*; do
+            [ -f "$a" ] || continue
+            echo "    input: $a"
+            echo "    keep it: mkdir -p fuzz/regressions/$t && cp '$a' fuzz/regressions/$t/"
+        done
+        echo "    log: $log"
+    fi
+done
+echo "fuzz.sh: total $(( $(date +%s) - t0 )) s"
+exit $crashed

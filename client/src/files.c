@@ -539,6 +539,58 @@ static size_t stream_read(char *buf, size_t max, void *ud, e2b_error *err) {
     return n;
 }
 
+static bool tchar(unsigned char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* Validates opts->metadata and builds the X-Metadata-* header lines (*out: malloc'd array
+ * of malloc'd strings, free with free_lines). */
+static e2b_code metadata_headers(const e2b_files_opts *o, char ***out, e2b_error *err) {
+    *out = NULL;
+    if (!o->metadata || !o->metadata_len) return E2B_OK;
+    size_t total = 0;
+    for (size_t i = 0; i < o->metadata_len; i++) {
+        const char *k = o->metadata[i].key, *v = o->metadata[i].value;
+        if (!k || !v)
+            return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0, "metadata %zu: NULL key or value", i);
+        size_t kl = strlen(k);
+        if (kl == 0 || kl > 246)
+            return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0,
+                                 "metadata key '%.64s': 1 to 246 characters", k);
+        for (size_t j = 0; j < kl; j++)
+            if (!tchar((unsigned char)k[j]))
+                return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0,
+                                     "metadata key '%.64s': only HTTP token characters", k);
+        for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+            if (*p < 0x20 || *p > 0x7e)
+                return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0,
+                                     "metadata value of '%.64s': printable ASCII only", k);
+        total += kl + strlen(v);
+    }
+    if (total > 4096)
+        return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0,
+                             "metadata too large: %zu bytes, at most 4096", total);
+    char **lines = calloc(o->metadata_len + 1, sizeof *lines);
+    if (!lines) return e2b_error_set(err, E2B_ERR_NO_MEMORY, 0, "metadata headers");
+    for (size_t i = 0; i < o->metadata_len; i++) {
+        if (asprintf(&lines[i], "X-Metadata-%s: %s", o->metadata[i].key, o->metadata[i].value) < 0) {
+            lines[i] = NULL;
+            for (size_t j = 0; j < i; j++) free(lines[j]);
+            free(lines);
+            return e2b_error_set(err, E2B_ERR_NO_MEMORY, 0, "metadata headers");
+        }
+    }
+    *out = lines;
+    return E2B_OK;
+}
+
+static void free_lines(char **lines) {
+    if (!lines) return;
+    for (char **p = lines; *p; p++) free(*p);
+    free(lines);
+}
+
 /* POST /files with either a multipart body (m) or a streamed octet-stream body (s). */
 static e2b_code do_upload(e2b_sandbox *sbx, const char *path, const e2b_files_opts *o,
                           mime_ctx *m, stream_src *s, e2b_entry_info **out, size_t *out_len,
@@ -548,15 +600,26 @@ static e2b_code do_upload(e2b_sandbox *sbx, const char *path, const e2b_files_op
     e2b_envd env;
     e2b_code rc = e2b_connect_envd_init(&env, sbx, o->user, err);
     if (rc != E2B_OK) return rc;
+    char **meta = NULL;
+    if ((rc = metadata_headers(o, &meta, err)) != E2B_OK) return rc;
     const char *q[] = {"path", path, "username", o->user, NULL};
     char *url = NULL;
-    if ((rc = e2b_http_url(&url, env.base, "/files", q, err)) != E2B_OK) return rc;
-    const char *hdrs[8];
+    if ((rc = e2b_http_url(&url, env.base, "/files", q, err)) != E2B_OK) {
+        free_lines(meta);
+        return rc;
+    }
+    const char **hdrs = calloc(8 + o->metadata_len, sizeof *hdrs);
+    if (!hdrs) {
+        free(url);
+        free_lines(meta);
+        return e2b_error_set(err, E2B_ERR_NO_MEMORY, 0, "upload headers");
+    }
     size_t n = 0;
     if (s) {
         hdrs[n++] = "Content-Type: application/octet-stream";
         if (s->gzip) hdrs[n++] = "Content-Encoding: gzip";
     }
+    for (char **p = meta; p && *p; p++) hdrs[n++] = *p;
     e2b_connect_envd_headers(&env, hdrs, &n);
     e2b_http_request hr = {0};
     hr.method = "POST";
@@ -575,6 +638,8 @@ static e2b_code do_upload(e2b_sandbox *sbx, const char *path, const e2b_files_op
     e2b_http_response resp = {0};
     rc = e2b_http_perform(env.client, &hr, &resp, err);
     free(url);
+    free(hdrs);
+    free_lines(meta);
     if (rc == E2B_ERR_NETWORK) rc = e2b_connect_probe_gone(&env, rc, err);
     if (rc == E2B_OK) {
         if (resp.status < 200 || resp.status > 299)

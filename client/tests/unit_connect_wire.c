@@ -474,6 +474,13 @@ static req last_req(const char *path) {
     return r;
 }
 
+static int nreqs(void) {
+    pthread_mutex_lock(&S.mu);
+    int n = S.nreqs;
+    pthread_mutex_unlock(&S.mu);
+    return n;
+}
+
 static bool has_header(const req *r, const char *name, const char *value) {
     char want[512];
     snprintf(want, sizeof want, "%s: %s\r\n", name, value);
@@ -637,6 +644,30 @@ static void test_write_multipart_and_stream(void **state) {
     assert_memory_equal(plain + 13 * 19999, "line of text\n", 13);
     free(plain);
     assert_true(r.body_len < 20000 * 13 / 10);
+
+    /* metadata headers on uploads; bad metadata is refused before sending */
+    e2b_kv md[] = {{"Owner", "team a"}, {"build-id", "42"}};
+    e2b_files_opts mo = {.metadata = md, .metadata_len = 2};
+    assert_int_equal(e2b_files_write(f->sbx, "/m.txt", "m", 1, &mo, NULL, &err), E2B_OK);
+    r = last_req("/files");
+    assert_true(has_header(&r, "X-Metadata-Owner", "team a"));
+    assert_true(has_header(&r, "X-Metadata-build-id", "42"));
+    int before = nreqs();
+    e2b_kv bad1[] = {{"sp ace", "v"}};
+    e2b_kv bad2[] = {{"k", "caf\xc3\xa9"}};
+    e2b_kv bad3[] = {{"", "v"}};
+    const e2b_kv *bads[] = {bad1, bad2, bad3};
+    for (int i = 0; i < 3; i++) {
+        mo = (e2b_files_opts){.metadata = bads[i], .metadata_len = 1};
+        assert_int_equal(e2b_files_write(f->sbx, "/m.txt", "m", 1, &mo, NULL, &err), E2B_ERR_INVALID_ARGUMENT);
+    }
+    char big[300];
+    memset(big, 'k', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    e2b_kv bad4[] = {{big, "v"}};
+    mo = (e2b_files_opts){.metadata = bad4, .metadata_len = 1};
+    assert_int_equal(e2b_files_write(f->sbx, "/m.txt", "m", 1, &mo, NULL, &err), E2B_ERR_INVALID_ARGUMENT);
+    assert_int_equal(nreqs(), before);
 
     set_scenario("empty_array");
     assert_int_equal(e2b_files_write_text(f->sbx, "/a", "x", &err), E2B_ERR_PROTOCOL);

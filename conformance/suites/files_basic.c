@@ -353,6 +353,25 @@ static void test_watch_dir(void **state) {
     assert_null(w);
 }
 
+static void test_upload_metadata(void **state) {
+    (void)state;
+    e2b_sandbox *sbx = new_sandbox(NULL);
+    e2b_error err;
+    e2b_kv md[] = {{"Owner", "team a"}, {"build", "42"}};
+    e2b_files_opts o = {.metadata = md, .metadata_len = 2};
+    e2b_entry_info *info = NULL;
+    e2b_code rc = e2b_files_write(sbx, "/home/user/meta.txt", "m", 1, &o, &info, &err);
+    if (rc == E2B_ERR_INVALID_ARGUMENT && strstr(err.message, "not supported"))
+        skip(); /* the mock's filesystem has no user xattrs here */
+    harness_assert_ok(rc, &err, "write with metadata");
+    assert_int_equal(info->metadata_len, 2);
+    for (size_t i = 0; i < info->metadata_len; i++) {
+        if (!strcmp(info->metadata[i].key, "owner")) assert_string_equal(info->metadata[i].value, "team a");
+        else assert_string_equal(info->metadata[i].key, "build");
+    }
+    e2b_entry_info_free(info);
+}
+
 static void test_users_and_by_id_helpers(void **state) {
     (void)state;
     harness_target *t;
@@ -402,6 +421,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_write_many_in_one_request),
         cmocka_unit_test(test_list_depth_and_dirs),
         cmocka_unit_test(test_watch_dir),
+        cmocka_unit_test(test_upload_metadata),
         cmocka_unit_test(test_users_and_by_id_helpers),
     };
     return harness_run(argc, argv, "files_basic", tests, sizeof tests / sizeof tests[0]);

@@ -87,6 +87,13 @@ typedef struct e2b_files_opts {
                            streaming (envd >= 0.5.7) */
     size_t max_size;    /* e2b_files_read (into memory): refuse a file larger than this,
                            0 = 1 GiB. Streamed reads have no limit. */
+    const e2b_kv *metadata; /* uploads: stored with every written file (envd >= 0.6.2) as
+                               `X-Metadata-<key>: <value>` headers; keys are HTTP token
+                               characters, 1..246 bytes (envd lower-cases them), values
+                               printable ASCII, at most 4096 bytes in total, else
+                               E2B_ERR_INVALID_ARGUMENT before anything is sent. Each
+                               upload replaces the file's metadata. */
+    size_t metadata_len;
 } e2b_files_opts;
 
 /* ---- reading ------------------------------------------------------------------------ */

@@ -91,6 +91,7 @@ typedef struct proc {
     bool finished;
     char *end_json;
     int sent_sig;
+    long long deadline; /* monotonic ms from Start's Connect-Timeout-Ms (0 = none): kill */
     envd_worker *worker;
     pthread_mutex_t in_lock; /* stdin_fd */
     int stdin_fd;
@@ -314,15 +315,10 @@ static void proc_worker(envd_worker *w)
                 free(s);
                 continue;
             }
-            if (s->deadline && now >= s->deadline) {
-                if (s->is_start) {
-                    kill_now = true; /* the command's own timeout: envd kills it */
-                    s->deadline = 0;
-                } else {
-                    *sp = s->next;
-                    sub_close(s, CONNECT_DEADLINE_EXCEEDED, "the stream reached its deadline");
-                    continue;
-                }
+            if (s->deadline && now >= s->deadline) { /* a Connect stream's own deadline */
+                *sp = s->next;
+                sub_close(s, CONNECT_DEADLINE_EXCEEDED, "the stream reached its deadline");
+                continue;
             }
             if (now >= s->next_ka) {
                 static const char ka[] = "{\"event\":{\"keepalive\":{}}}";
@@ -339,6 +335,14 @@ static void proc_worker(envd_worker *w)
             if (s->deadline && s->deadline < until)
                 until = s->deadline;
             sp = &s->next;
+        }
+        if (p->deadline && !exited) {
+            if (now >= p->deadline) {
+                kill_now = true; /* the command's timeout: envd kills it, attached or not */
+                p->deadline = 0;
+            } else if (p->deadline < until) {
+                until = p->deadline;
+            }
         }
         pthread_mutex_unlock(&p->lock);
         if (kill_now)
@@ -493,7 +497,7 @@ static sub *new_sub(mock_stream *st, const mock_request *req, bool is_start)
     long long now = envd_mono_ms();
     s->next_ka = now + s->ka_ms;
     long long t = envd_timeout_ms(req);
-    s->deadline = t ? now + t : 0;
+    s->deadline = (t && !is_start) ? now + t : 0; /* Start's deadline belongs to the process */
     return s;
 }
 
@@ -622,6 +626,8 @@ static mock_response *p_start(mock_request *req, proc_mod *m, int rootfd, const 
     int sl = snprintf(start, sizeof start, "{\"event\":{\"start\":{\"pid\":%u}}}", p->pid);
     envd_stream_send_raw(st, start, (size_t)sl);
     p->subs = s;
+    long long tmo = envd_timeout_ms(req);
+    p->deadline = tmo ? envd_mono_ms() + tmo : 0;
     pthread_mutex_lock(&m->lock);
     p->refs += 2; /* list + worker */
     pthread_mutex_unlock(&m->lock);

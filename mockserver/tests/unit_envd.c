@@ -1266,6 +1266,49 @@ static void test_process_deadline_and_destroy(void **state)
     assert_string_equal(jstr(end_event(arr), "status"), "signal: killed");
     cJSON_Delete(arr);
 
+    /* the deadline holds even after the Start client went away */
+    size_t el;
+    const char *js = "{\"process\":{\"cmd\":\"/bin/sleep\",\"args\":[\"37\"]}}";
+    unsigned char *env = connect_envelope(0, js, strlen(js), &el);
+    CURL *h = curl_easy_init();
+    char url[256], l1[128], l2[128];
+    snprintf(url, sizeof url, "%s/process.Process/Start", base);
+    snprintf(l1, sizeof l1, "E2b-Sandbox-Id: %s", sbx_id);
+    snprintf(l2, sizeof l2, "X-Access-Token: %s", sbx_token);
+    struct curl_slist *hl = NULL;
+    hl = curl_slist_append(hl, l1);
+    hl = curl_slist_append(hl, l2);
+    hl = curl_slist_append(hl, "E2b-Sandbox-Port: 49983");
+    hl = curl_slist_append(hl, "Content-Type: application/connect+json");
+    hl = curl_slist_append(hl, "Connect-Timeout-Ms: 1500");
+    buf ignored = {0};
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, (const char *)env);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)el);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &ignored);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 300L); /* the client gives up long before */
+    assert_int_equal(curl_easy_perform(h), CURLE_OPERATION_TIMEDOUT);
+    curl_easy_cleanup(h);
+    curl_slist_free_all(hl);
+    free(env);
+    /* the start event arrived before the client gave up: take the pid from it */
+    assert_true(ignored.n > 5);
+    cJSON *sj = cJSON_ParseWithLength(ignored.p + 5, ignored.n - 5);
+    assert_non_null(sj);
+    int gone_pid = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(sj, "event"), "start"),
+        "pid")->valueint;
+    cJSON_Delete(sj);
+    free(ignored.p);
+    /* Connect follows it to its end: killed at the 1.5 s deadline, not after 37 s */
+    char q0[128];
+    snprintf(q0, sizeof q0, "{\"process\":{\"pid\":%d}}", gone_pid);
+    arr = stream_call("process.Process/Connect", q0, NULL);
+    assert_string_equal(jstr(end_event(arr), "status"), "signal: killed");
+    cJSON_Delete(arr);
+
     /* a Connect subscriber sees live output and the end */
     bg b = {"{\"process\":{\"cmd\":\"/bin/sh\",\"args\":[\"-c\",\"sleep 0.5; echo live-34\"]}}",
             {NULL}, NULL};

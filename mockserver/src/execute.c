@@ -425,21 +425,40 @@ static void job_on_cancel(void *ud) {
     if (j->ctx) kernel_wake(j->ctx->k);
 }
 
-/* Sleeps ms unless the job is cancelled first. Returns non-zero if cancelled. */
-static int job_sleep(ci_job *j, int64_t ms) {
-    while (ms > 0 && !atomic_load(&j->cancel)) {
-        int step = ms > 50 ? 50 : (int)ms;
-        poll(NULL, 0, step);
-        ms -= step;
+static int64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+#define SCRIPT_KEEPALIVE_MS 5000
+
+/* Sleeps ms unless the job is cancelled first, sending a keepalive line after every 5 s of
+ * silence like the real server. *last_emit is the time of the last line sent. Returns
+ * non-zero if cancelled (or the client is gone). */
+static int job_sleep(ci_job *j, int64_t ms, int64_t *last_emit) {
+    int64_t until = mono_ms() + ms;
+    while (!atomic_load(&j->cancel)) {
+        int64_t now = mono_ms();
+        if (now >= until) break;
+        if (now - *last_emit >= SCRIPT_KEEPALIVE_MS) {
+            const char *ka = "{\"type\":\"keepalive\"}";
+            if (job_emit(j, KEV_KEEPALIVE, ka, strlen(ka)) != 0) return 1;
+            *last_emit = now;
+        }
+        int64_t step = until - now;
+        if (step > 50) step = 50;
+        poll(NULL, 0, (int)step);
     }
     return atomic_load(&j->cancel);
 }
 
 static void play_script(ci_job *j) {
     const cJSON *ev;
+    int64_t last_emit = mono_ms();
     cJSON_ArrayForEach(ev, j->script) {
         const cJSON *d = cJSON_GetObjectItemCaseSensitive(ev, "delay_ms");
-        if (cJSON_IsNumber(d) && job_sleep(j, (int64_t)d->valuedouble)) return;
+        if (cJSON_IsNumber(d) && job_sleep(j, (int64_t)d->valuedouble, &last_emit)) return;
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "type");
         if (!strcmp(t->valuestring, "end_of_execution")) continue; /* always sent last anyway */
         kernel_event_type et;
@@ -452,6 +471,7 @@ static void play_script(ci_job *j) {
             cJSON_Delete(c);
         }
         int rc = line ? job_emit(j, et, line, strlen(line)) : 0;
+        last_emit = mono_ms();
         free(line);
         if (rc != 0) return;
     }

@@ -535,6 +535,16 @@ static void test_scripted_answers(void **state) {
     cJSON_Delete(arr);
     resp_free(&r);
 
+    /* 6 s of silence: a keepalive line after 5 s, before the late output */
+    http(e, "POST", "/execute", "{\"code\":\"# e2b-mock: silent-6s\"}", 1, &r);
+    arr = ndjson(&r);
+    int ka = index_of_type(arr, "keepalive", 0);
+    assert_true(ka > 0);
+    assert_true(ka < index_of_type(arr, "stdout", 0));
+    assert_string_equal(r.lines[ka], "{\"type\":\"keepalive\"}");
+    cJSON_Delete(arr);
+    resp_free(&r);
+
     /* language filter: the python-only chart script does not answer bash */
     if (have("/usr/bin/bash")) {
         http(e, "POST", "/execute", "{\"code\":\"# e2b-mock: chart-line\",\"language\":\"bash\"}", 1, &r);

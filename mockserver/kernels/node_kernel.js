@@ -5,8 +5,9 @@
 // - The completion value of the cell is the main result (util.inspect -> text/plain).
 // - Top-level `await` uses Node's own REPL rewriter (internal/repl/await, needs
 //   --expose-internals); `let`/`const` then become script-scope bindings that persist.
-// - `let`/`const` without await persist too (shared global lexical scope of the context);
-//   redeclaring one in a later cell is a SyntaxError, as in a browser console.
+// - REPL semantics for declarations: top-level `let`/`const`/`class` are rewritten to `var`
+//   (with Node's bundled acorn parser), so they persist AND a cell can be run again without
+//   "Identifier has already been declared". Without acorn, cells run unchanged.
 // - TypeScript: cells run as plain JavaScript (no type stripping); type annotations are a
 //   SyntaxError. The server keeps language "typescript" on the context.
 // - SIGINT interrupts the running cell: synchronous code via breakOnSigint, pending
@@ -24,6 +25,39 @@ try {
   ({ processTopLevelAwait } = require('internal/repl/await'));
 } catch (_) {
   processTopLevelAwait = null;
+}
+let acorn = null;
+try {
+  acorn = require('internal/deps/acorn/acorn/dist/acorn');
+} catch (_) {
+  acorn = null;
+}
+
+// Top-level let/const/class -> var: declarations live on the context's global object, so
+// they persist across cells and can be declared again when a cell is re-run.
+function replDeclarations(code) {
+  if (!acorn) return code;
+  let ast;
+  try {
+    ast = acorn.parse(code, { ecmaVersion: 'latest', allowAwaitOutsideFunction: true });
+  } catch (_) {
+    return code; // let V8 report the syntax error with its own message
+  }
+  const edits = [];
+  for (const n of ast.body) {
+    if (n.type === 'VariableDeclaration' && (n.kind === 'let' || n.kind === 'const')) {
+      edits.push([n.start, n.start + n.kind.length, 'var']);
+    } else if (n.type === 'ClassDeclaration' && n.id) {
+      edits.push([n.start, n.start, `var ${n.id.name} = `]);
+      edits.push([n.end, n.end, ';']);
+    }
+  }
+  let out = code;
+  for (let i = edits.length - 1; i >= 0; i--) {
+    const [a, b, text] = edits[i];
+    out = out.slice(0, a) + text + out.slice(b);
+  }
+  return out;
 }
 
 function emit(ev) {
@@ -143,11 +177,11 @@ async function execute(code, env) {
   }
   running = true;
   try {
-    let src = code;
+    let src = replDeclarations(code);
     let wrapped = false;
-    if (processTopLevelAwait && /\bawait\b/.test(code)) {
+    if (processTopLevelAwait && /\bawait\b/.test(src)) {
       let w = null;
-      try { w = processTopLevelAwait(code); } catch (_) { w = null; }
+      try { w = processTopLevelAwait(src); } catch (_) { w = null; }
       if (w !== null) { src = w; wrapped = true; }
     }
     const script = new vm.Script(src, { filename: `cell-${count}` });

@@ -595,6 +595,17 @@ static void test_node_kernel(void **state) {
     assert_string_equal(main_text(c), "10");
     run(f->k, c, "z", NULL, 0);
     assert_string_equal(main_text(c), "5");
+    /* re-running a cell may declare the same names again (REPL semantics) */
+    run(f->k, c, "const y = 3; class K { v() { return y; } }; new K().v()", NULL, 0);
+    assert_int_equal(find(c, KEV_ERROR, 0), -1);
+    run(f->k, c, "const y = 4; class K { v() { return y * 2; } }; new K().v()", NULL, 0);
+    assert_int_equal(find(c, KEV_ERROR, 0), -1);
+    assert_string_equal(main_text(c), "8");
+    run(f->k, c, "let z = await Promise.resolve(9); z", NULL, 0);
+    assert_string_equal(main_text(c), "9");
+    /* block-scoped declarations inside blocks stay block-scoped */
+    run(f->k, c, "{ let inner = 1; } typeof inner", NULL, 0);
+    assert_string_equal(main_text(c), "undefined");
     /* streaming across an await */
     run(f->k, c, "console.log('one'); await new Promise(r => setTimeout(r, 1000)); console.log('two')",
         NULL, 0);

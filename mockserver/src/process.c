@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,7 +89,7 @@ typedef struct proc {
     bool listed;   /* in proc_mod.procs */
     pthread_mutex_t lock; /* subs, finished, end_json, sent_sig, worker */
     sub *subs;
-    bool finished;
+    atomic_bool finished; /* written under lock; read lock-free where only a hint is needed */
     char *end_json;
     int sent_sig;
     long long deadline; /* monotonic ms from Start's Connect-Timeout-Ms (0 = none): kill */
@@ -507,10 +508,8 @@ static void prune_finished(proc_mod *m, proc **out)
 {
     size_t finished = 0;
     for (proc *p = m->procs; p; p = p->next) {
-        pthread_mutex_lock(&p->lock);
-        bool f = p->finished;
-        pthread_mutex_unlock(&p->lock);
-        if (f && ++finished > PROCESS_RETAIN_FINISHED) {
+        /* no p->lock here: a broadcast may hold it while a slow client drains */
+        if (atomic_load(&p->finished) && ++finished > PROCESS_RETAIN_FINISHED) {
             unlist(m, p);
             p->next = *out;
             *out = p;
@@ -728,10 +727,7 @@ static mock_response *p_list(mock_request *req, proc_mod *m)
     for (proc *p = m->procs; p; p = p->next) {
         if (strcmp(p->sandbox_id, req->sandbox_id) != 0)
             continue;
-        pthread_mutex_lock(&p->lock);
-        bool live = !p->finished;
-        pthread_mutex_unlock(&p->lock);
-        if (!live)
+        if (atomic_load(&p->finished))
             continue;
         cJSON *e = cJSON_CreateObject();
         if (!e)

@@ -6,6 +6,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <openssl/evp.h>
 
 #include "connect.h"
 #include "files_internal.h"
@@ -797,6 +799,88 @@ e2b_code e2b_read_file_from_sandbox(e2b_client *client, const char *sandbox_id,
     rc = e2b_files_read_text(sbx, path, content, err);
     e2b_sandbox_free(sbx);
     return rc;
+}
+
+/* ==== pre-signed URLs ===================================================================== */
+
+bool e2b_files_signature(const char *path, const char *operation, const char *user,
+                         const char *token, long long expiration_unix, char *buf, size_t len) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    const char *parts[4] = {path ? path : "", operation ? operation : "", user ? user : "",
+                            token ? token : ""};
+    for (int i = 0; ok && i < 4; i++) {
+        ok = (i == 0 || EVP_DigestUpdate(ctx, ":", 1)) &&
+             EVP_DigestUpdate(ctx, parts[i], strlen(parts[i]));
+    }
+    if (ok && expiration_unix > 0) {
+        char exp[32];
+        int n = snprintf(exp, sizeof exp, ":%lld", expiration_unix);
+        ok = EVP_DigestUpdate(ctx, exp, (size_t)n);
+    }
+    ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen);
+    EVP_MD_CTX_free(ctx);
+    if (!ok) return false;
+    char b64[64];
+    int n = EVP_EncodeBlock((unsigned char *)b64, md, (int)mdlen);
+    while (n > 0 && b64[n - 1] == '=') n--;
+    if ((size_t)n + 4 > len) return false;
+    memcpy(buf, "v1_", 3);
+    memcpy(buf + 3, b64, (size_t)n);
+    buf[3 + n] = '\0';
+    return true;
+}
+
+static e2b_code presigned_url(const e2b_sandbox *sbx, const char *path, const char *user,
+                              long expires_in_s, const char *op, char **url, e2b_error *err) {
+    if (url) *url = NULL;
+    if (!sbx || !path || !url)
+        return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0, "%s url: sandbox, path and url are required", op);
+    const char *id = e2b_sandbox_id(sbx);
+    const char *token = e2b_sandbox_envd_access_token(sbx);
+    if (token && !*token) token = NULL;
+    if (expires_in_s > 0 && !token)
+        return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0,
+                             "signature expiration needs a sandbox with an envd access token");
+    char base[1024];
+    e2b_code rc = e2b_client_sandbox_url(e2b_sandbox_client(sbx), id, e2b_sandbox_domain(sbx),
+                                         E2B_ENVD_PORT, base, sizeof base, err);
+    if (rc != E2B_OK) return rc;
+    static const char shared[] = "https://sandbox.";
+    if (!strncmp(base, shared, sizeof shared - 1)) { /* the direct per-sandbox host instead */
+        char direct[1024];
+        int n = snprintf(direct, sizeof direct, "https://%d-%s.%s", E2B_ENVD_PORT, id,
+                         base + sizeof shared - 1);
+        if (n < 0 || (size_t)n >= sizeof direct)
+            return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0, "sandbox URL too long");
+        memcpy(base, direct, (size_t)n + 1);
+    }
+    char sig[64] = "", exp[32] = "";
+    if (token) {
+        long long expiration = 0;
+        if (expires_in_s > 0) {
+            expiration = (long long)time(NULL) + expires_in_s;
+            snprintf(exp, sizeof exp, "%lld", expiration);
+        }
+        if (!e2b_files_signature(path, op, user, token, expiration, sig, sizeof sig))
+            return e2b_error_set(err, E2B_ERR_NO_MEMORY, 0, "signature");
+    }
+    const char *q[] = {"username", user && *user ? user : NULL, "path", *path ? path : NULL,
+                       "signature", sig[0] ? sig : NULL, "signature_expiration", exp[0] ? exp : NULL,
+                       NULL};
+    return e2b_http_url(url, base, "/files", q, err);
+}
+
+e2b_code e2b_files_download_url(const e2b_sandbox *sbx, const char *path, const char *user,
+                                long expires_in_s, char **url, e2b_error *err) {
+    return presigned_url(sbx, path, user, expires_in_s, "read", url, err);
+}
+
+e2b_code e2b_files_upload_url(const e2b_sandbox *sbx, const char *path, const char *user,
+                              long expires_in_s, char **url, e2b_error *err) {
+    return presigned_url(sbx, path, user, expires_in_s, "write", url, err);
 }
 
 /* ==== RPCs ================================================================================ */

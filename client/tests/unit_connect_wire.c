@@ -27,6 +27,7 @@
 
 #include "connect.h"
 #include "e2b/e2b.h"
+#include "http.h"
 #include "sandbox_internal.h"
 
 /* ---- the scripted server ------------------------------------------------------------- */
@@ -675,6 +676,32 @@ static void test_write_multipart_and_stream(void **state) {
     assert_int_equal(e2b_files_write_text(f->sbx, "/a", "x", &err), E2B_ERR_NOT_ENOUGH_SPACE);
 }
 
+static void test_presigned_urls(void **state) {
+    fx *f = *state;
+    e2b_error err;
+    char *url = NULL;
+    char want[256];
+    /* the sandbox_url override is the envd direct URL; the token signs; no network call */
+    int before = nreqs();
+    assert_int_equal(e2b_files_download_url(f->sbx, "/home/user/a.txt", "user", 0, &url, &err), E2B_OK);
+    char sig[64];
+    assert_true(e2b_files_signature("/home/user/a.txt", "read", "user", "tok123", 0, sig, sizeof sig));
+    char *esc = e2b_http_escape(sig, (size_t)-1);
+    snprintf(want, sizeof want,
+             "http://127.0.0.1:%d/files?username=user&path=%%2Fhome%%2Fuser%%2Fa.txt&signature=%s",
+             S.port, esc);
+    assert_string_equal(url, want);
+    free(esc);
+    free(url);
+    assert_int_equal(e2b_files_upload_url(f->sbx, "/x", NULL, 60, &url, &err), E2B_OK);
+    assert_non_null(strstr(url, "/files?path=%2Fx&signature=v1_"));
+    assert_non_null(strstr(url, "&signature_expiration="));
+    assert_null(strstr(url, "username="));
+    free(url);
+    assert_int_equal(nreqs(), before);
+    assert_int_equal(e2b_files_download_url(f->sbx, NULL, NULL, 0, &url, &err), E2B_ERR_INVALID_ARGUMENT);
+}
+
 static void test_rpcs(void **state) {
     fx *f = *state;
     e2b_error err;
@@ -979,6 +1006,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_read_bytes_and_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_multipart_and_stream, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_presigned_urls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rpcs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_foreground, setup, teardown),

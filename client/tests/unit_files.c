@@ -287,6 +287,17 @@ static void test_gzip_source_error(void **state) {
     e2b_files_gzip_src_free(&g);
 }
 
+static void test_signature(void **state) {
+    (void)state;
+    char sig[64];
+    /* vectors computed independently (Python hashlib + base64) */
+    assert_true(e2b_files_signature("/home/user/a.txt", "read", "user", "tok", 0, sig, sizeof sig));
+    assert_string_equal(sig, "v1_p0WqJQYCLtO6YX+e4h7VbpybRsdJbMbIw7clYpulIJk");
+    assert_true(e2b_files_signature("/home/user/a.txt", "write", NULL, "tok", 1700000000LL, sig, sizeof sig));
+    assert_string_equal(sig, "v1_QdtRqpz7xKNXzcs4IguYpySRPZbSGp8b64s9hqOl+wo");
+    assert_false(e2b_files_signature("/a", "read", "u", "t", 0, sig, 20));
+}
+
 static void test_names(void **state) {
     (void)state;
     assert_string_equal(e2b_file_type_name(E2B_FILE_TYPE_DIR), "dir");
@@ -304,6 +315,7 @@ int main(void) {
         cmocka_unit_test(test_gzip_roundtrip),
         cmocka_unit_test(test_gunzip_truncated_and_corrupt),
         cmocka_unit_test(test_gzip_source_error),
+        cmocka_unit_test(test_signature),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests_name("unit_files", tests, NULL, NULL);

@@ -8,6 +8,7 @@
  */
 #include "harness.h"
 
+#include <curl/curl.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -372,6 +373,73 @@ static void test_upload_metadata(void **state) {
     e2b_entry_info_free(info);
 }
 
+typedef struct membuf {
+    char data[256];
+    size_t len;
+} membuf;
+
+static size_t membuf_write(char *p, size_t sz, size_t n, void *ud) {
+    membuf *m = ud;
+    size_t k = sz * n;
+    if (k > sizeof m->data - 1 - m->len) k = sizeof m->data - 1 - m->len;
+    memcpy(m->data + m->len, p, k);
+    m->len += k;
+    m->data[m->len] = '\0';
+    return sz * n;
+}
+
+/* A plain HTTP request to a pre-signed URL: no access token. Only the routing headers
+ * (needed because the mock serves every sandbox on one host) are sent. */
+static long plain_request(e2b_sandbox *sbx, const char *url, const char *upload, membuf *out) {
+    CURL *c = curl_easy_init();
+    char hid[128];
+    snprintf(hid, sizeof hid, "E2b-Sandbox-Id: %s", e2b_sandbox_id(sbx));
+    struct curl_slist *h = curl_slist_append(NULL, hid);
+    h = curl_slist_append(h, "E2b-Sandbox-Port: 49983");
+    if (upload) h = curl_slist_append(h, "Content-Type: application/octet-stream");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    if (upload) curl_easy_setopt(c, CURLOPT_POSTFIELDS, upload);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, membuf_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
+    long status = 0;
+    if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return status;
+}
+
+static void test_presigned_urls(void **state) {
+    (void)state;
+    e2b_sandbox *sbx = new_sandbox(NULL);
+    if (!e2b_sandbox_envd_access_token(sbx)) skip(); /* unsigned sandbox: nothing to check */
+    e2b_error err;
+    harness_assert_ok(e2b_files_write_text(sbx, "/home/user/shared.txt", "shared!", &err), &err, "write");
+    char *url = NULL;
+    harness_assert_ok(e2b_files_download_url(sbx, "/home/user/shared.txt", NULL, 300, &url, &err), &err,
+                      "download_url");
+    membuf m = {0};
+    assert_int_equal(plain_request(sbx, url, NULL, &m), 200);
+    assert_string_equal(m.data, "shared!");
+    /* a tampered signature is refused */
+    char *sig = strstr(url, "signature=v1_");
+    assert_non_null(sig);
+    sig[13] = sig[13] == 'A' ? 'B' : 'A';
+    m.len = 0;
+    assert_int_equal(plain_request(sbx, url, NULL, &m), 401);
+    free(url);
+    /* an upload URL takes a plain POST with the raw bytes */
+    harness_assert_ok(e2b_files_upload_url(sbx, "/home/user/up.txt", NULL, 0, &url, &err), &err, "upload_url");
+    m.len = 0;
+    assert_int_equal(plain_request(sbx, url, "uploaded", &m), 200);
+    free(url);
+    char *text = NULL;
+    harness_assert_ok(e2b_files_read_text(sbx, "/home/user/up.txt", &text, &err), &err, "read back");
+    assert_string_equal(text, "uploaded");
+    free(text);
+}
+
 static void test_users_and_by_id_helpers(void **state) {
     (void)state;
     harness_target *t;
@@ -422,6 +490,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_list_depth_and_dirs),
         cmocka_unit_test(test_watch_dir),
         cmocka_unit_test(test_upload_metadata),
+        cmocka_unit_test(test_presigned_urls),
         cmocka_unit_test(test_users_and_by_id_helpers),
     };
     return harness_run(argc, argv, "files_basic", tests, sizeof tests / sizeof tests[0]);

@@ -186,6 +186,28 @@ e2b_code e2b_write_file_to_sandbox(e2b_client *client, const char *sandbox_id,
 e2b_code e2b_read_file_from_sandbox(e2b_client *client, const char *sandbox_id,
                                     const char *path, char **content, e2b_error *err);
 
+/* ---- pre-signed URLs ---------------------------------------------------------------- */
+
+/* URLs that let a party without the access token download / upload one file with a plain
+ * HTTP GET / POST (multipart part "file" or octet-stream), as the SDK's downloadUrl /
+ * uploadUrl: <envd direct URL>/files?username=&path=&signature=v1_...[&signature_expiration=]
+ * with signature = "v1_" + base64(sha256("<path>:<read|write>:<user>:<token>[:<exp>]")),
+ * padding removed. The envd direct URL is the sandbox_url override, else
+ * https://49983-<id>.<domain> (never the shared sandbox.<domain> host, which needs
+ * headers). When the sandbox has no envd access token the URL is unsigned (envd is open).
+ * user may be NULL. expires_in_s > 0 adds an expiry that many seconds from now (needs a
+ * token). On success *url is malloc'd (free()). Errors: E2B_ERR_INVALID_ARGUMENT (NULL
+ * arguments, an expiry without a token), E2B_ERR_NO_MEMORY. No network call is made. */
+e2b_code e2b_files_download_url(const e2b_sandbox *sbx, const char *path, const char *user,
+                                long expires_in_s, char **url, e2b_error *err);
+e2b_code e2b_files_upload_url(const e2b_sandbox *sbx, const char *path, const char *user,
+                              long expires_in_s, char **url, e2b_error *err);
+
+/* The signature alone (for tests and other clients): writes "v1_<base64 without padding>"
+ * into buf (>= 48 bytes). expiration_unix 0 = none. Returns false if buf is too small. */
+bool e2b_files_signature(const char *path, const char *operation, const char *user,
+                         const char *token, long long expiration_unix, char *buf, size_t len);
+
 /* ---- metadata and directory operations (Connect RPC) ---------------------------------- */
 
 /* ListDir: entries under path down to depth levels (depth >= 1; 1 = direct children).

@@ -1,6 +1,7 @@
 /* envd_files.c - envd plain-HTTP endpoints of e2b-mock (port 49983):
  *
  *   GET  /health  204, Cache-Control: no-store, no auth.
+ *   GET  /envs    the sandbox's envVars as a JSON object (token required).
  *   GET  /files   ?path=&username= [&signature=&signature_expiration=]: the file's bytes,
  *                 sent from the fd (sendfile; RSS does not grow with the file). gzip only when
  *                 the client asks for nothing but gzip (`Accept-Encoding: gzip`, what the SDK's
@@ -92,6 +93,21 @@ static mock_response *h_health(mock_request *req)
     if (r)
         mock_resp_header(r, "Cache-Control", "no-store");
     return r;
+}
+
+/* ------------------------------------------------------------------ GET /envs */
+
+/* The sandbox's default environment variables (the create call's envVars). Token needed. */
+static mock_response *h_envs(mock_request *req)
+{
+    if (!envd_token_ok(req))
+        return unauthorized();
+    cJSON *o = cJSON_Duplicate(req->sandbox->env_vars, 1);
+    if (!o)
+        return NULL;
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s ? mock_resp_take(200, "application/json", s, strlen(s)) : NULL;
 }
 
 /* ------------------------------------------------------------------ GET /files */
@@ -723,6 +739,7 @@ static int envd_files_init(mock_server *s)
     if (envd_workers_attach(s) != 0)
         return -1;
     if (mock_route_add(s, MOCK_PORT_ENVD, "GET", "/health", h_health, 0) != 0 ||
+        mock_route_add(s, MOCK_PORT_ENVD, "GET", "/envs", h_envs, 0) != 0 ||
         mock_route_add(s, MOCK_PORT_ENVD, "GET", "/files", h_files_get, 0) != 0 ||
         mock_route_add_upload(s, MOCK_PORT_ENVD, "POST", "/files", h_files_post, on_upload, 0) !=
             0)

@@ -285,13 +285,17 @@ static char *slurp(const char *rel, size_t *len)
 
 static void new_sandbox(void)
 {
-    store_create_opts o = {.template_id = "base", .timeout_ms = 600000, .allow_internet_access = -1};
+    cJSON *envs = cJSON_CreateObject();
+    cJSON_AddStringToObject(envs, "SBX_VAR", "from-create");
+    store_create_opts o = {.template_id = "base", .timeout_ms = 600000, .allow_internet_access = -1,
+                           .env_vars = envs};
     mock_sandbox *s = store_create(mock_server_store(srv), &o);
     assert_non_null(s);
     snprintf(sbx_id, sizeof sbx_id, "%s", s->id);
     snprintf(sbx_token, sizeof sbx_token, "%s", s->access_token);
     snprintf(sbx_dir, sizeof sbx_dir, "%s", s->dir);
     store_release(s);
+    cJSON_Delete(envs);
 }
 
 static int setup(void **state)
@@ -348,6 +352,15 @@ static void test_health_and_auth(void **state)
             resp_free(&r);
         }
     }
+    /* GET /envs: the create call's envVars */
+    r = envd_req("GET", "/envs", NULL, 0, 0, true, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body.p, "{\"SBX_VAR\":\"from-create\"}");
+    resp_free(&r);
+    r = envd_req("GET", "/envs", NULL, 0, 0, false, NULL);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+
     /* an unknown user */
     r = envd_req("GET", "/files?path=a.txt&username=mallory", NULL, 0, 0, true, NULL);
     assert_int_equal(r.status, 401);
@@ -1059,7 +1072,7 @@ static void test_process_start(void **state)
     const char *more[] = {"Connect-Timeout-Ms: 30000", "Keepalive-Ping-Interval: 50", NULL};
     cJSON *arr = stream_call("process.Process/Start",
                              "{\"process\":{\"cmd\":\"/bin/bash\",\"args\":[\"-l\",\"-c\","
-                             "\"echo hi; pwd; echo $FOO; echo err >&2; exit 3\"],"
+                             "\"echo hi; pwd; echo $FOO$SBX_VAR; echo err >&2; exit 3\"],"
                              "\"envs\":{\"FOO\":\"bar\"}},\"stdin\":false}",
                              more);
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(
@@ -1067,7 +1080,7 @@ static void test_process_start(void **state)
     assert_non_null(st);
     assert_true(cJSON_GetObjectItemCaseSensitive(st, "pid")->valueint >= PROCESS_FIRST_PID);
     char *out = output_of(arr, "stdout", NULL), *err = output_of(arr, "stderr", NULL);
-    assert_string_equal(out, "hi\n/home/user\nbar\n");
+    assert_string_equal(out, "hi\n/home/user\nbarfrom-create\n");
     assert_string_equal(err, "err\n");
     free(out);
     free(err);

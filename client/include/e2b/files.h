@@ -13,7 +13,9 @@
  * Errors common to every call (besides those listed per function):
  *   E2B_ERR_FILE_NOT_FOUND   the path (or a parent) does not exist (404 / not_found)
  *   E2B_ERR_SANDBOX_GONE     the sandbox is unknown, expired or killed (proxy 502,
- *                            `unavailable`): distinct from a missing file
+ *                            `unavailable`): distinct from a missing file. After a dropped
+ *                            connection the client asks GET /health (5 s) like the SDKs:
+ *                            a 502 there also gives SANDBOX_GONE, else NETWORK stays
  *   E2B_ERR_AUTH             401/403, bad access token, unknown user
  *   E2B_ERR_INVALID_ARGUMENT bad arguments (checked locally) or a 400 / invalid_argument
  *   E2B_ERR_REQUEST_TIMEOUT, E2B_ERR_NETWORK, E2B_ERR_PROTOCOL, E2B_ERR_RATE_LIMITED,

@@ -20,7 +20,7 @@
 
 #include "util.h"
 
-#define BWRAP_PATH "/usr/bin/bwrap"
+#define BWRAP_DEFAULT "/usr/bin/bwrap"
 #define INFO_TIMEOUT_MS 10000
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -84,10 +84,15 @@ static void sv_free(strvec *sv) {
     memset(sv, 0, sizeof *sv);
 }
 
+/* The bubblewrap binary: /usr/bin/bwrap, or E2B_MOCK_BWRAP (read once; tests point it at a
+ * missing file to exercise the refusal path). */
+static const char *g_bwrap = BWRAP_DEFAULT;
+#define BWRAP_PATH g_bwrap
+
 /* The bubblewrap flags shared by the probe and every spawn (platform-notes §6). */
 static void push_bwrap_base(strvec *a) {
+    sv_push(a, BWRAP_PATH);
     static const char *const base[] = {
-        BWRAP_PATH,
         "--ro-bind", "/usr", "/usr",
         "--symlink", "usr/lib", "/lib",
         "--symlink", "usr/lib64", "/lib64",
@@ -108,6 +113,8 @@ static void push_bwrap_base(strvec *a) {
 }
 
 static void probe(void) {
+    const char *env = getenv("E2B_MOCK_BWRAP");
+    if (env && env[0] == '/') g_bwrap = env;
     if (access(BWRAP_PATH, X_OK) != 0) {
         g_bwrap_ok = 0;
         return;
@@ -311,9 +318,8 @@ int sbxrt_spawn(const sbxrt_spec *spec, sbxrt_proc *out, char *err, size_t errle
     int isolated = sbxrt_bwrap_available();
     if (!isolated && !unisolated_allowed()) {
         seterr(err, errlen,
-               "bubblewrap (" BWRAP_PATH ") is not available or does not work on this host; "
-               "refusing to run code unisolated (start e2b-mock with --unisolated or "
-               "E2B_MOCK_UNISOLATED=1 to allow it)");
+               "bubblewrap (%s) is not available or does not work on this host; refusing to "
+               "run code unisolated (set E2B_MOCK_UNISOLATED=1 to allow it)", BWRAP_PATH);
         return -1;
     }
     const char *cwd = spec->cwd && spec->cwd[0] ? spec->cwd : SBXRT_HOME;

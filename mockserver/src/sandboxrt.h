@@ -9,7 +9,9 @@
  * unshared (no network), all capabilities dropped, new session, cleared environment, dies
  * with the server. When bwrap is missing or does not work here (probed once), spawning fails
  * unless unisolated mode was allowed (sbxrt_set_unisolated(1) or env E2B_MOCK_UNISOLATED=1):
- * then the process runs directly on the host with cwd inside the sandbox directory.
+ * then the process runs directly on the host with cwd inside the sandbox directory, HOME set to
+ * that directory (paths under /home/user do not exist there). The bwrap binary is
+ * /usr/bin/bwrap unless env E2B_MOCK_BWRAP names another absolute path (read once).
  *
  * Child file descriptors: 0 = /dev/null, 1/2 = pipes (stdout/stderr), 3 = event pipe (child
  * writes), 4 = request pipe (child reads). Everything else is closed.

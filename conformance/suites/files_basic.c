@@ -371,6 +371,15 @@ static void test_upload_metadata(void **state) {
         else assert_string_equal(info->metadata[i].key, "build");
     }
     e2b_entry_info_free(info);
+    /* Stat reports it too (EntryInfo.metadata) */
+    harness_assert_ok(e2b_files_stat(sbx, "/home/user/meta.txt", NULL, &info, &err), &err, "stat");
+    assert_int_equal(info->metadata_len, 2);
+    e2b_entry_info_free(info);
+    /* the next upload replaces it */
+    harness_assert_ok(e2b_files_write(sbx, "/home/user/meta.txt", "n", 1, NULL, NULL, &err), &err, "rewrite");
+    harness_assert_ok(e2b_files_stat(sbx, "/home/user/meta.txt", NULL, &info, &err), &err, "stat");
+    assert_int_equal(info->metadata_len, 0);
+    e2b_entry_info_free(info);
 }
 
 typedef struct membuf {

@@ -121,4 +121,18 @@ async function envdTests() {
     await assert.rejects(sbx.commands.run('sleep 10', { timeoutMs: 500 }), e2b.TimeoutError);
     assert.equal(await sbx.isRunning(), true);
   });
+
+  test('pty.create, sendInput, resize, exit code', T, async () => {
+    let out = '';
+    const dec = new TextDecoder();
+    const enc = new TextEncoder();
+    const h = await sbx.pty.create({ cols: 80, rows: 24, onData: (d) => { out += dec.decode(d, { stream: true }); } });
+    await sbx.pty.sendInput(h.pid, enc.encode('stty size; echo mark-$((6*7))\n'));
+    for (let i = 0; i < 100 && !out.includes('mark-42'); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(out.includes('24 80'), out);
+    await sbx.pty.resize(h.pid, { cols: 100, rows: 30 });
+    await sbx.pty.sendInput(h.pid, enc.encode('stty size; exit 5\n'));
+    await assert.rejects(h.wait(), (e) => e instanceof e2b.CommandExitError && e.exitCode === 5);
+    assert.ok(out.includes('30 100'), out);
+  });
 }

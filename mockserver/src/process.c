@@ -10,9 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "envd_common.h"
@@ -93,6 +95,7 @@ typedef struct proc {
     char *end_json;
     int sent_sig;
     long long deadline; /* monotonic ms from Start's Connect-Timeout-Ms (0 = none): kill */
+    bool pty;           /* runs under script(1): output is reported as "pty" data */
     envd_worker *worker;
     pthread_mutex_t in_lock; /* stdin_fd */
     int stdin_fd;
@@ -237,7 +240,9 @@ static void send_data(proc *p, const char *stream_name, const unsigned char *dat
 /* Reads what one pipe has: returns bytes read (>0), 0 on EOF, -1 when nothing now. */
 static ssize_t pump(proc *p, int *fd, const char *name, unsigned char *buf)
 {
-    ssize_t n = read(*fd, buf, PROCESS_CHUNK_MAX);
+    if (p->pty)
+        name = "pty"; /* one terminal stream, in chunks of at most 16 KiB like envd */
+    ssize_t n = read(*fd, buf, p->pty ? PROCESS_PTY_CHUNK_MAX : PROCESS_CHUNK_MAX);
     if (n > 0) {
         send_data(p, name, buf, (size_t)n);
         return n;
@@ -518,6 +523,111 @@ static void prune_finished(proc_mod *m, proc **out)
     }
 }
 
+/* ------------------------------------------------------------------ PTY */
+
+/* Appends s single-quoted for sh to out (grown). 0 or -1. */
+static int sh_quote(char **out, size_t *len, size_t *cap, const char *s)
+{
+    size_t need = *len + 4 * strlen(s) + 4;
+    if (need > *cap) {
+        size_t nc = need * 2;
+        char *nb = realloc(*out, nc);
+        if (!nb)
+            return -1;
+        *out = nb;
+        *cap = nc;
+    }
+    char *o = *out + *len;
+    *o++ = ' ';
+    *o++ = '\'';
+    for (; *s; s++) {
+        if (*s == '\'') {
+            memcpy(o, "'\\''", 4);
+            o += 4;
+        } else {
+            *o++ = *s;
+        }
+    }
+    *o++ = '\'';
+    *o = '\0';
+    *len = (size_t)(o - *out);
+    return 0;
+}
+
+/* "stty cols C rows R 2>/dev/null; exec 'cmd' 'arg'..." for script -c. malloc'ed; NULL OOM. */
+char *pty_command(const char *cmd, const cJSON *args, unsigned cols, unsigned rows)
+{
+    size_t cap = 256, len;
+    char *out = malloc(cap);
+    if (!out)
+        return NULL;
+    len = (size_t)snprintf(out, cap, "stty cols %u rows %u 2>/dev/null; exec", cols, rows);
+    if (sh_quote(&out, &len, &cap, cmd) != 0)
+        goto oom;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, args)
+    {
+        if (cJSON_IsString(it) && sh_quote(&out, &len, &cap, it->valuestring) != 0)
+            goto oom;
+    }
+    return out;
+oom:
+    free(out);
+    return NULL;
+}
+
+/* Resizes the terminal of a PTY process: finds a descendant whose stdin is a pts of the
+ * sandbox's devpts and sets its window size (the kernel then sends SIGWINCH). 0 or -errno. */
+static int pty_resize(pid_t root, unsigned cols, unsigned rows)
+{
+    pid_t queue[64];
+    size_t head = 0, tail = 0;
+    queue[tail++] = root;
+    while (head < tail) {
+        pid_t pid = queue[head++];
+        char path[96], link[128];
+        snprintf(path, sizeof path, "/proc/%d/fd/0", (int)pid);
+        ssize_t n = readlink(path, link, sizeof link - 1);
+        if (n > 0) {
+            link[n] = '\0';
+            if (strncmp(link, "/dev/pts/", 9) == 0) {
+                /* still running our "stty cols .. rows ..; exec" prefix: a resize now would be
+                 * overwritten by the initial size, so report "not yet" (the caller retries) */
+                char cl[256];
+                snprintf(cl, sizeof cl, "/proc/%d/cmdline", (int)pid);
+                int cfd = open(cl, O_RDONLY | O_CLOEXEC);
+                ssize_t cn = cfd >= 0 ? read(cfd, cl, sizeof cl - 1) : -1;
+                if (cfd >= 0)
+                    close(cfd);
+                for (ssize_t i = 0; i < cn; i++)
+                    if (cl[i] == '\0')
+                        cl[i] = ' ';
+                if (cn > 0) {
+                    cl[cn] = '\0';
+                    if (strstr(cl, "stty cols "))
+                        return -ENOTTY;
+                }
+                int fd = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+                if (fd < 0)
+                    return -errno;
+                struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+                int r = ioctl(fd, TIOCSWINSZ, &ws) < 0 ? -errno : 0;
+                close(fd);
+                return r;
+            }
+        }
+        snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)pid);
+        FILE *f = fopen(path, "re");
+        if (!f)
+            continue;
+        int c;
+        while (tail < sizeof queue / sizeof queue[0] && fscanf(f, "%d", &c) == 1)
+            queue[tail++] = (pid_t)c;
+        fclose(f);
+    }
+    return -ENOTTY;
+}
+
 /* ------------------------------------------------------------------ Start */
 
 static mock_response *p_start(mock_request *req, proc_mod *m, int rootfd, const cJSON *in)
@@ -526,9 +636,17 @@ static mock_response *p_start(mock_request *req, proc_mod *m, int rootfd, const 
     const cJSON *cmdj = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "cmd") : NULL;
     if (!cJSON_IsString(cmdj) || !cmdj->valuestring[0])
         return envd_stream_error(CONNECT_INVALID_ARGUMENT, "process.cmd is required");
-    if (jobj(in, "pty"))
-        return envd_stream_error(CONNECT_UNIMPLEMENTED,
-                                 "PTY processes are not supported by e2b-mock");
+    const cJSON *ptyj = jobj(in, "pty");
+    unsigned cols = 80, rows = 24;
+    if (ptyj) {
+        const cJSON *size = jobj(ptyj, "size");
+        const cJSON *cj = size ? cJSON_GetObjectItemCaseSensitive(size, "cols") : NULL;
+        const cJSON *rj = size ? cJSON_GetObjectItemCaseSensitive(size, "rows") : NULL;
+        if (cJSON_IsNumber(cj) && cj->valuedouble >= 1 && cj->valuedouble <= 10000)
+            cols = (unsigned)cj->valuedouble;
+        if (cJSON_IsNumber(rj) && rj->valuedouble >= 1 && rj->valuedouble <= 10000)
+            rows = (unsigned)rj->valuedouble;
+    }
     const cJSON *cwdj = cJSON_GetObjectItemCaseSensitive(cfg, "cwd");
     const char *cwd = cJSON_IsString(cwdj) ? cwdj->valuestring : NULL;
     char vcwd[FS_PATH_MAX + 16];
@@ -536,14 +654,17 @@ static mock_response *p_start(mock_request *req, proc_mod *m, int rootfd, const 
         return envd_stream_error(CONNECT_INVALID_ARGUMENT, "cwd '%s' does not exist", cwd);
     const cJSON *stdinj = cJSON_GetObjectItemCaseSensitive(in, "stdin");
     bool want_stdin = !cJSON_IsBool(stdinj) || cJSON_IsTrue(stdinj); /* absent = true */
+    if (ptyj)
+        want_stdin = true; /* the terminal's input */
 
     /* argv: a tiny sh trampoline gives the program stdin (sandboxrt's fd 4 pipe, or
      * /dev/null) and closes the kernel-protocol fds 3 and 4, then execs cmd via PATH. */
     const cJSON *args = cJSON_GetObjectItemCaseSensitive(cfg, "args");
     size_t nargs = cJSON_IsArray(args) ? (size_t)cJSON_GetArraySize(args) : 0;
-    const char **argv = calloc(nargs + 6, sizeof *argv);
+    const char **argv = calloc(nargs + 8, sizeof *argv);
     char **env = NULL;
     size_t nenv = 0;
+    char *pty_cmd = NULL;
     if (!argv)
         return NULL;
     size_t a = 0;
@@ -551,24 +672,40 @@ static mock_response *p_start(mock_request *req, proc_mod *m, int rootfd, const 
     argv[a++] = "-c";
     argv[a++] = want_stdin ? "exec \"$0\" \"$@\" <&4 3>&- 4>&-"
                            : "exec \"$0\" \"$@\" </dev/null 3>&- 4>&-";
-    argv[a++] = cmdj->valuestring;
-    const cJSON *it;
-    cJSON_ArrayForEach(it, args)
-    {
-        if (cJSON_IsString(it))
-            argv[a++] = it->valuestring;
+    if (ptyj) {
+        /* a real terminal inside the sandbox: script(1) runs the command on a fresh pty of
+         * the sandbox's own devpts, relaying it to/from our pipes; -e keeps the exit code */
+        pty_cmd = pty_command(cmdj->valuestring, args, cols, rows);
+        if (!pty_cmd) {
+            free(argv);
+            return NULL;
+        }
+        argv[a++] = "/usr/bin/script";
+        argv[a++] = "-qfec";
+        argv[a++] = pty_cmd;
+        argv[a++] = "/dev/null";
+    } else {
+        argv[a++] = cmdj->valuestring;
+        const cJSON *it;
+        cJSON_ArrayForEach(it, args)
+        {
+            if (cJSON_IsString(it))
+                argv[a++] = it->valuestring;
+        }
     }
     argv[a] = NULL;
     env = calloc(1, sizeof *env);
     if (!env || add_env(&env, &nenv, req->sandbox->env_vars) != 0 ||
         add_env(&env, &nenv, jobj(cfg, "envs")) != 0) {
         free(argv);
+        free(pty_cmd);
         free_vec(env, nenv);
         return NULL;
     }
     proc *p = calloc(1, sizeof *p);
     if (!p) {
         free(argv);
+        free(pty_cmd);
         free_vec(env, nenv);
         return NULL;
     }
@@ -586,7 +723,9 @@ static mock_response *p_start(mock_request *req, proc_mod *m, int rootfd, const 
     char err[512];
     int src = sbxrt_spawn(&spec, &p->rt, err, sizeof err);
     free(argv);
+    free(pty_cmd);
     free_vec(env, nenv);
+    p->pty = ptyj != NULL;
     if (src != 0) {
         p->refs = 0;
         proc_free(p);
@@ -786,15 +925,15 @@ static mock_response *p_send_input(mock_request *req, proc_mod *m, const cJSON *
 {
     const cJSON *input = jobj(in, "input");
     const cJSON *sj = input ? cJSON_GetObjectItemCaseSensitive(input, "stdin") : NULL;
+    if (!sj && input)
+        sj = cJSON_GetObjectItemCaseSensitive(input, "pty"); /* a PTY's input is our stdin pipe */
     mock_response *err = NULL;
     proc *p = running(m, req, in, &err);
     if (!p)
         return err;
     if (!cJSON_IsString(sj)) {
         proc_unref(m, p);
-        return input && cJSON_GetObjectItemCaseSensitive(input, "pty")
-                   ? envd_rpc_error(CONNECT_FAILED_PRECONDITION, "process %u has no PTY", p->pid)
-                   : envd_rpc_error(CONNECT_INVALID_ARGUMENT, "input.stdin is required");
+        return envd_rpc_error(CONNECT_INVALID_ARGUMENT, "input.stdin or input.pty is required");
     }
     size_t len = 0;
     unsigned char *data = envd_unb64(sj->valuestring, &len);
@@ -854,8 +993,35 @@ static mock_response *p_update(mock_request *req, proc_mod *m, const cJSON *in)
     proc *p = running(m, req, in, &err);
     if (!p)
         return err;
+    const cJSON *size = jobj(jobj(in, "pty"), "size");
+    const cJSON *cj = size ? cJSON_GetObjectItemCaseSensitive(size, "cols") : NULL;
+    const cJSON *rj = size ? cJSON_GetObjectItemCaseSensitive(size, "rows") : NULL;
+    mock_response *r;
+    if (!p->pty) {
+        r = envd_rpc_error(CONNECT_FAILED_PRECONDITION, "process %u has no PTY", p->pid);
+    } else if (!cJSON_IsNumber(cj) || !cJSON_IsNumber(rj) || cj->valuedouble < 1 ||
+               rj->valuedouble < 1 || cj->valuedouble > 10000 || rj->valuedouble > 10000) {
+        r = envd_rpc_error(CONNECT_INVALID_ARGUMENT, "pty.size.cols and rows are required");
+    } else {
+        pthread_mutex_lock(&p->lock);
+        pid_t root = p->rt.pid;
+        pthread_mutex_unlock(&p->lock);
+        int rc = -ESRCH;
+        /* right after Start the terminal may not exist yet (script(1) is still opening it):
+         * give it up to a second */
+        for (int i = 0; root > 0 && i < 100; i++) {
+            rc = pty_resize(root, (unsigned)cj->valuedouble, (unsigned)rj->valuedouble);
+            if (rc != -ENOTTY)
+                break;
+            usleep(10000);
+        }
+        r = rc == 0 ? envd_rpc_ok(NULL)
+                    : envd_rpc_error(CONNECT_FAILED_PRECONDITION,
+                                     "cannot resize the terminal of process %u: %s", p->pid,
+                                     strerror(-rc));
+    }
     proc_unref(m, p);
-    return envd_rpc_error(CONNECT_UNIMPLEMENTED, "PTY resize is not supported by e2b-mock");
+    return r;
 }
 
 /* ------------------------------------------------------------------ dispatch and module */

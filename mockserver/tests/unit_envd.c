@@ -1267,6 +1267,76 @@ static void test_process_pause_resume(void **state)
     cJSON_Delete(b.result);
 }
 
+static void test_pty_command_quoting(void **state)
+{
+    (void)state;
+    cJSON *args = cJSON_Parse("[\"-c\",\"echo 'it''s' \\\"$HOME\\\"\",7,\"\"]");
+    char *c = pty_command("/bin/bash", args, 80, 24);
+    assert_string_equal(c, "stty cols 80 rows 24 2>/dev/null; exec '/bin/bash' '-c' "
+                           "'echo '\\''it'\\'''\\''s'\\'' \"$HOME\"' ''");
+    free(c);
+    cJSON_Delete(args);
+    c = pty_command("ls", NULL, 1, 2);
+    assert_string_equal(c, "stty cols 1 rows 2 2>/dev/null; exec 'ls'");
+    free(c);
+}
+
+static void test_process_pty(void **state)
+{
+    (void)state;
+    if (!have_sandboxes())
+        skip();
+    /* the initial size reaches the program; output is pty data only; the exit code is kept */
+    cJSON *arr = stream_call("process.Process/Start",
+                             "{\"process\":{\"cmd\":\"/bin/sh\",\"args\":[\"-c\",\"stty size; tty; "
+                             "exit 6\"]},\"pty\":{\"size\":{\"cols\":81,\"rows\":25}}}",
+                             NULL);
+    char *out = output_of(arr, "pty", NULL);
+    if (!strstr(out, "25 81\r\n/dev/pts/"))
+        fail_msg("pty output: %s", out);
+    free(out);
+    char *plain = output_of(arr, "stdout", NULL);
+    assert_string_equal(plain, ""); /* a PTY reports only pty data */
+    free(plain);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(end_event(arr), "exitCode")->valueint, 6);
+    cJSON_Delete(arr);
+
+    /* an interactive shell: resize, then input */
+    bg b = {"{\"process\":{\"cmd\":\"/bin/bash\",\"args\":[\"-i\",\"-l\"],\"envs\":{\"TERM\":"
+            "\"xterm-256color\"}},\"pty\":{\"size\":{\"cols\":80,\"rows\":24}}}",
+            {NULL}, NULL};
+    pthread_t t;
+    pthread_create(&t, NULL, bg_call, &b);
+    int pid = wait_listed("xterm-256color");
+    char q[256];
+    snprintf(q, sizeof q, "{\"process\":{\"pid\":%d},\"pty\":{\"size\":{\"cols\":101,\"rows\":31}}}", pid);
+    cJSON *j = rpc("process.Process/Update", q, 200);
+    cJSON_Delete(j);
+    /* "stty size; exit 7\n" */
+    snprintf(q, sizeof q,
+             "{\"process\":{\"pid\":%d},\"input\":{\"pty\":\"c3R0eSBzaXplOyBleGl0IDcK\"}}", pid);
+    j = rpc("process.Process/SendInput", q, 200);
+    cJSON_Delete(j);
+    pthread_join(t, NULL);
+    out = output_of(b.result, "pty", NULL);
+    if (!strstr(out, "31 101"))
+        fail_msg("pty output: %s", out);
+    free(out);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(end_event(b.result), "exitCode")->valueint, 7);
+    cJSON_Delete(b.result);
+    /* Update on a process without a PTY */
+    bg b2 = {"{\"process\":{\"cmd\":\"/bin/sleep\",\"args\":[\"39\"]}}", {NULL}, NULL};
+    pthread_create(&t, NULL, bg_call, &b2);
+    pid = wait_listed("\"39\"");
+    snprintf(q, sizeof q, "{\"process\":{\"pid\":%d},\"pty\":{\"size\":{\"cols\":1,\"rows\":1}}}", pid);
+    expect_rpc_error("process.Process/Update", q, 400, "failed_precondition", "has no PTY");
+    snprintf(q, sizeof q, "{\"process\":{\"pid\":%d},\"signal\":\"SIGNAL_SIGKILL\"}", pid);
+    j = rpc("process.Process/SendSignal", q, 200);
+    cJSON_Delete(j);
+    pthread_join(t, NULL);
+    cJSON_Delete(b2.result);
+}
+
 static void test_process_deadline_and_destroy(void **state)
 {
     (void)state;
@@ -1364,6 +1434,8 @@ int main(void)
         cmocka_unit_test(test_process_start),
         cmocka_unit_test(test_process_signal_stdin_connect),
         cmocka_unit_test(test_process_pause_resume),
+        cmocka_unit_test(test_pty_command_quoting),
+        cmocka_unit_test(test_process_pty),
         cmocka_unit_test(test_process_deadline_and_destroy),
     };
     if (getenv("E2B_TEST_FILTER"))

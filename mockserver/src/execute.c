@@ -209,6 +209,17 @@ static void on_sandbox_destroy(mock_sandbox *sbx, void *ud) {
     free(s);
 }
 
+/* Pause freezes the sandbox's kernels (like the VM snapshot of E2B), resume thaws them. */
+static void freeze_sandbox(ci_state *st, mock_sandbox *sbx, int frozen) {
+    pthread_mutex_lock(&st->lock);
+    ci_sbx *s = sbx_find(st, sbx->id);
+    for (ci_ctx *c = s ? s->ctxs : NULL; c; c = c->next) kernel_freeze(c->k, frozen);
+    pthread_mutex_unlock(&st->lock);
+}
+
+static void on_sandbox_pause(mock_sandbox *sbx, void *ud) { freeze_sandbox(ud, sbx, 1); }
+static void on_sandbox_resume(mock_sandbox *sbx, void *ud) { freeze_sandbox(ud, sbx, 0); }
+
 static cJSON *ctx_json(const ci_ctx *c) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
@@ -779,7 +790,10 @@ static int ci_init(mock_server *s) {
         mock_route_add(s, P, "POST", "/contexts/{id}/restart", h_contexts_restart, 0) ||
         mock_route_add(s, P, "DELETE", "/contexts/{id}", h_contexts_delete, 0))
         return -1;
-    if (store_on_destroy(mock_server_store(s), on_sandbox_destroy, st) != 0) return -1;
+    if (store_on_destroy(mock_server_store(s), on_sandbox_destroy, st) != 0 ||
+        store_on_pause(mock_server_store(s), on_sandbox_pause, st) != 0 ||
+        store_on_resume(mock_server_store(s), on_sandbox_resume, st) != 0)
+        return -1;
     const char *dir = getenv("E2B_MOCK_EXECUTE_SCRIPTS");
     if (dir && dir[0]) {
         char err[512];

@@ -522,6 +522,13 @@ int kernel_restart(kernel *k, char *err, size_t errlen) {
     return rc;
 }
 
+void kernel_freeze(kernel *k, int frozen) {
+    if (!k) return;
+    pthread_mutex_lock(&k->st_lock);
+    sbxrt_signal(&k->proc, frozen ? SIGSTOP : SIGCONT);
+    pthread_mutex_unlock(&k->st_lock);
+}
+
 void kernel_shutdown(kernel *k) {
     if (!k) return;
     pthread_mutex_lock(&k->st_lock);

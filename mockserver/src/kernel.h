@@ -115,6 +115,11 @@ void kernel_wake(kernel *k);
  * start (the kernel then restarts lazily on the next execution). */
 int kernel_restart(kernel *k, char *err, size_t errlen);
 
+/* Freezes (SIGSTOP, frozen != 0) or thaws (SIGCONT) the kernel's processes, like a paused
+ * sandbox VM: state is kept, nothing runs. A running execution just stalls (keepalives go on).
+ * A kernel started later while frozen starts thawed. Any thread. */
+void kernel_freeze(kernel *k, int frozen);
+
 /* Kills the process for good: a running execution ends with ExecutionAborted, later ones are
  * refused the same way. Does not free. Any thread, idempotent. */
 void kernel_shutdown(kernel *k);

@@ -707,6 +707,32 @@ static void test_keepalive(void **state) {
     fixture_free(f);
 }
 
+static void *exec_frozen(void *p) {
+    fixture *f = p;
+    run(f->k, &f->c, "print('thawed')\nfrozen_state", NULL, 0);
+    return NULL;
+}
+
+/* A frozen kernel (paused sandbox) keeps its state and runs nothing until thawed. */
+static void test_freeze_thaw(void **state) {
+    (void)state;
+    if (!have("/usr/bin/python3")) skip();
+    fixture *f = fixture_new(KERNEL_PYTHON);
+    run(f->k, &f->c, "frozen_state = 'kept'", NULL, 0);
+    kernel_freeze(f->k, 1);
+    pthread_t th;
+    pthread_create(&th, NULL, exec_frozen, f);
+    usleep(700 * 1000);
+    assert_int_equal(atomic_load(&f->c.saw_stdout), 0); /* nothing ran while frozen */
+    kernel_freeze(f->k, 0);
+    pthread_join(th, NULL);
+    assert_string_equal(main_text(&f->c), "kept");
+    char out[64];
+    joined(&f->c, 0, out, sizeof out);
+    assert_string_equal(out, "thawed\n");
+    fixture_free(f);
+}
+
 static void *exec_in_thread(void *p) {
     fixture *f = p;
     run(f->k, &f->c, "survivor = 1", NULL, 0);
@@ -782,6 +808,7 @@ int main(void) {
         cmocka_unit_test(test_bash_kernel),
         cmocka_unit_test(test_keepalive),
         cmocka_unit_test(test_kernel_outlives_spawning_thread),
+        cmocka_unit_test(test_freeze_thaw),
         cmocka_unit_test(test_bad_cwd_and_missing),
     };
     return cmocka_run_group_tests(tests, setup_env, NULL);

@@ -602,11 +602,11 @@ static int pty_resize(pid_t root, unsigned cols, unsigned rows)
                 for (ssize_t i = 0; i < cn; i++)
                     if (cl[i] == '\0')
                         cl[i] = ' ';
-                if (cn > 0) {
-                    cl[cn] = '\0';
-                    if (strstr(cl, "stty cols "))
-                        return -ENOTTY;
-                }
+                if (cn <= 0)
+                    return -ENOTTY; /* mid-exec: cannot tell yet */
+                cl[cn] = '\0';
+                if (strstr(cl, "stty cols "))
+                    return -ENOTTY;
                 int fd = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
                 if (fd < 0)
                     return -errno;

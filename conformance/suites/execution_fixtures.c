@@ -21,6 +21,8 @@
 
 #include <errno.h>
 #include <ftw.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1410,7 +1412,237 @@ static void test_execution_to_json(void **state)
     assert_string_equal(ex->text, "done");
 }
 
+/* ---- concurrency: executions racing with each other and with context operations ------ */
+
+typedef struct bg_run {
+    e2b_sandbox *sbx; /* a handle used by this thread only */
+    const char *code;
+    const char *context_id;
+    long timeout_ms;
+    e2b_code rc;
+    e2b_error err;
+    e2b_execution *ex;
+    atomic_int started_output; /* set by the first stdout chunk */
+    pthread_t th;
+} bg_run;
+
+static int bg_on_stdout(const e2b_log_chunk *ch, void *ud)
+{
+    (void)ch;
+    bg_run *b = ud;
+    atomic_store(&b->started_output, 1);
+    return 0;
+}
+
+static void *bg_main(void *p)
+{
+    bg_run *b = p;
+    e2b_run_opts o;
+    e2b_run_opts_init(&o);
+    o.context_id = b->context_id;
+    o.timeout_ms = b->timeout_ms;
+    o.on_stdout = bg_on_stdout;
+    o.user_data = b;
+    b->rc = e2b_run_code(b->sbx, b->code, &o, &b->ex, &b->err);
+    return NULL;
+}
+
+static void bg_free(void *p)
+{
+    bg_run *b = p;
+    e2b_execution_free(b->ex);
+    free(b);
+}
+
+static bg_run *bg_start(e2b_sandbox *sbx, const char *code, const char *context_id)
+{
+    bg_run *b = calloc(1, sizeof *b);
+    assert_non_null(b);
+    b->sbx = sbx;
+    b->code = code;
+    b->context_id = context_id;
+    b->timeout_ms = 60000;
+    atomic_init(&b->started_output, 0);
+    assert_int_equal(pthread_create(&b->th, NULL, bg_main, b), 0);
+    return b;
+}
+
+/* Joins; the bg_run is then freed at teardown. */
+static void bg_join(bg_run *b)
+{
+    pthread_join(b->th, NULL);
+    harness_defer(bg_free, b);
+}
+
+/* Waits (generously) until b printed something; fails the test otherwise. */
+static void bg_wait_output(bg_run *b)
+{
+    int64_t deadline = harness_now_ms() + 30000;
+    while (!atomic_load(&b->started_output)) {
+        if (harness_now_ms() > deadline) {
+            bg_join(b);
+            fail_msg("the background execution printed nothing within 30 s (%s: %s)",
+                     e2b_code_name(b->rc), b->err.message);
+        }
+        usleep(10 * 1000);
+    }
+}
+
+static e2b_sandbox *second_handle(harness_target *t, e2b_sandbox *s)
+{
+    e2b_sandbox *s2 = NULL;
+    e2b_error err = {0};
+    harness_assert_ok(e2b_sandbox_connect(t->client, e2b_sandbox_id(s), 300, &s2, NULL, &err),
+                      &err, "connect a second handle");
+    harness_defer(defer_sandbox_free, s2);
+    return s2;
+}
+
+static char *new_context(e2b_sandbox *s, const char *language)
+{
+    e2b_context *cx = NULL;
+    e2b_error err = {0};
+    harness_assert_ok(e2b_context_create(s, language, NULL, &cx, &err), &err, "context_create");
+    harness_defer(defer_context_free, cx);
+    return cx->id;
+}
+
+static const char *stdout_of(const e2b_execution *ex)
+{
+    char *out = NULL;
+    if (e2b_execution_logs_text(ex, E2B_LOG_STDOUT, &out, NULL) != E2B_OK)
+        fail_msg("logs_text failed");
+    harness_defer(free, out);
+    return out;
+}
+
+/* Two contexts of one sandbox run at the same time from two threads (two handles), and two
+ * executions sent to ONE context at the same time are serialized: both complete, with
+ * consecutive execution counts and their own output. */
+static void test_concurrent_executions(void **state)
+{
+    (void)state;
+    harness_target *t = harness_target_start(NULL);
+    e2b_sandbox *s = new_sandbox(t);
+    e2b_sandbox *s2 = second_handle(t, s);
+    const char *a = new_context(s, "python");
+    const char *b = new_context(s, "python");
+    bg_run *ra = bg_start(s, "import time\ntime.sleep(1)\nprint('in a')\n'a'", a);
+    bg_run *rb = bg_start(s2, "import time\ntime.sleep(1)\nprint('in b')\n'b'", b);
+    bg_join(ra);
+    bg_join(rb);
+    harness_assert_ok(ra->rc, &ra->err, "run in a");
+    harness_assert_ok(rb->rc, &rb->err, "run in b");
+    assert_string_equal(stdout_of(ra->ex), "in a\n");
+    assert_string_equal(stdout_of(rb->ex), "in b\n");
+    assert_string_equal(ra->ex->text, "a");
+    assert_string_equal(rb->ex->text, "b");
+
+    bg_run *r1 = bg_start(s, "import time\ntime.sleep(0.5)\nprint('one')", a);
+    bg_run *r2 = bg_start(s2, "import time\ntime.sleep(0.5)\nprint('two')", a);
+    bg_join(r1);
+    bg_join(r2);
+    harness_assert_ok(r1->rc, &r1->err, "first run in a");
+    harness_assert_ok(r2->rc, &r2->err, "second run in a");
+    assert_null(r1->ex->error);
+    assert_null(r2->ex->error);
+    assert_string_equal(stdout_of(r1->ex), "one\n");
+    assert_string_equal(stdout_of(r2->ex), "two\n");
+    int lo = r1->ex->execution_count < r2->ex->execution_count ? r1->ex->execution_count
+                                                                : r2->ex->execution_count;
+    int hi = r1->ex->execution_count ^ r2->ex->execution_count ^ lo;
+    if (lo != 2 || hi != 3)
+        fail_msg("execution counts in context a are %d and %d, expected 2 and 3 (serialized)",
+                 r1->ex->execution_count, r2->ex->execution_count);
+}
+
+/* Restarting a context while it runs ends that execution with a ContextRestarting error
+ * (a complete stream, not a call failure); the context then works with fresh state. */
+static void test_restart_during_execution(void **state)
+{
+    (void)state;
+    harness_target *t = harness_target_start(NULL);
+    e2b_sandbox *s = new_sandbox(t);
+    e2b_sandbox *s2 = second_handle(t, s);
+    const char *a = new_context(s, "python");
+    e2b_error err = {0};
+    e2b_execution *ex = NULL;
+    e2b_run_opts o;
+    e2b_run_opts_init(&o);
+    o.context_id = a;
+    harness_assert_ok(e2b_run_code(s, "x = 1", &o, &ex, &err), &err, "x = 1 in a");
+    e2b_execution_free(ex);
+    ex = NULL;
+
+    bg_run *r = bg_start(s, "print('running', flush=True)\nimport time\ntime.sleep(60)", a);
+    bg_wait_output(r);
+    int64_t t0 = harness_now_ms();
+    e2b_code rc = e2b_context_restart(s2, a, &err);
+    bg_join(r);
+    harness_assert_ok(rc, &err, "restart while running");
+    if (harness_now_ms() - t0 > 30000)
+        fail_msg("the running execution took more than 30 s to end after the restart");
+    harness_assert_ok(r->rc, &r->err, "the interrupted execution");
+    assert_non_null(r->ex->error);
+    assert_string_equal(r->ex->error->name, "ContextRestarting");
+    assert_true(r->ex->completed);
+    assert_string_equal(stdout_of(r->ex), "running\n");
+
+    harness_assert_ok(e2b_run_code(s, "x", &o, &ex, &err), &err, "x after restart");
+    harness_defer(defer_execution_free, ex);
+    assert_non_null(ex->error);
+    assert_string_equal(ex->error->name, "NameError");
+}
+
+/* Removing a context while it runs ends that execution (ExecutionAborted in e2b-mock) with
+ * a complete stream; killing the sandbox while code runs makes the call return promptly
+ * with either an execution error or a typed call error - never a silent success or a hang. */
+static void test_remove_and_kill_during_execution(void **state)
+{
+    (void)state;
+    harness_target *t = harness_target_start(NULL);
+    e2b_sandbox *s = new_sandbox(t);
+    e2b_sandbox *s2 = second_handle(t, s);
+    const char *a = new_context(s, "python");
+    bg_run *r = bg_start(s, "print('running', flush=True)\nimport time\ntime.sleep(60)", a);
+    bg_wait_output(r);
+    e2b_error err = {0};
+    harness_assert_ok(e2b_context_remove(s2, a, &err), &err, "remove while running");
+    bg_join(r);
+    harness_assert_ok(r->rc, &r->err, "the aborted execution");
+    assert_non_null(r->ex->error);
+    if (!t->live)
+        assert_string_equal(r->ex->error->name, "ExecutionAborted");
+    assert_true(r->ex->completed);
+
+    const char *b = new_context(s, "python");
+    bg_run *k = bg_start(s, "print('running', flush=True)\nimport time\ntime.sleep(60)", b);
+    bg_wait_output(k);
+    int64_t t0 = harness_now_ms();
+    bool killed = false;
+    harness_assert_ok(e2b_sandbox_kill(t->client, e2b_sandbox_id(s2), &killed, &err), &err,
+                      "kill while running");
+    assert_true(killed);
+    bg_join(k);
+    if (harness_now_ms() - t0 > 30000)
+        fail_msg("run_code took more than 30 s to return after the sandbox was killed");
+    print_message("kill mid-execution: run_code returned %s%s%s\n", e2b_code_name(k->rc),
+                  k->rc == E2B_OK && k->ex->error ? " with execution error " : "",
+                  k->rc == E2B_OK && k->ex->error ? k->ex->error->name : "");
+    if (k->rc == E2B_OK) {
+        if (!k->ex->error)
+            fail_msg("the sandbox was killed mid-execution but run_code reports a clean "
+                     "success (stdout %s)", stdout_of(k->ex));
+    } else if (k->rc != E2B_ERR_NETWORK && k->rc != E2B_ERR_PROTOCOL &&
+               k->rc != E2B_ERR_SANDBOX_GONE) {
+        fail_msg("kill mid-execution: unexpected %s: %s", e2b_code_name(k->rc), k->err.message);
+    }
+}
+
 static const struct CMUnitTest k_handwritten[] = {
+    cmocka_unit_test(test_concurrent_executions),
+    cmocka_unit_test(test_restart_during_execution),
+    cmocka_unit_test(test_remove_and_kill_during_execution),
     cmocka_unit_test(test_null_arguments),
     cmocka_unit_test(test_execution_to_json),
 };

@@ -6,7 +6,7 @@
  *   CreateWatcher, GetWatcherEvents, RemoveWatcher  unary polling watchers
  *
  * Semantics follow envd (e2b-protocol.md §6.4): ListDir depth 0 = 1, paths reported under the
- * requested path, symlinks listed but never followed; MakeDir creates parents, an existing
+ * requested path, symlinks listed but never followed (recursion stops at 512 levels); MakeDir creates parents, an existing
  * directory is already_exists and an existing non-directory invalid_argument; Remove is
  * os.RemoveAll (a missing path is fine); Move creates the destination's parents.
  * Paths outside /home/user are invalid_argument (the mock serves only the home directory).
@@ -27,6 +27,7 @@
 #include "watch.h"
 
 #define LIST_MAX_ENTRIES 200000 /* guard against a pathological tree */
+#define LIST_MAX_LEVELS 512     /* recursion bound: keeps deep trees off the thread's stack */
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -197,7 +198,8 @@ static int cmp_names(const void *a, const void *b)
 
 /* Appends the entries of directory dfd (path rel) to arr, pre-order, names sorted, descending
  * into real subdirectories (never symlinks) while depth > 1. Returns 0 or -errno. */
-static int list_into(cJSON *arr, int dfd, const char *rel, unsigned depth, size_t *count)
+static int list_into(cJSON *arr, int dfd, const char *rel, unsigned depth, size_t *count,
+                     unsigned level)
 {
     int dup = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
     if (dup < 0)
@@ -241,26 +243,33 @@ static int list_into(cJSON *arr, int dfd, const char *rel, unsigned depth, size_
         struct stat st;
         if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
             continue; /* vanished meanwhile */
-        char crel[FS_PATH_MAX];
-        int l = rel[0] ? snprintf(crel, sizeof crel, "%s/%s", rel, names[i])
-                       : snprintf(crel, sizeof crel, "%s", names[i]);
-        if (l < 0 || (size_t)l >= sizeof crel)
+        char *crel = NULL; /* on the heap: this function recurses */
+        int l = rel[0] ? asprintf(&crel, "%s/%s", rel, names[i]) : asprintf(&crel, "%s", names[i]);
+        if (l < 0) {
+            rc = -ENOMEM;
+            break;
+        }
+        if ((size_t)l >= FS_PATH_MAX) {
+            free(crel);
             continue;
+        }
         cJSON *e = fs_entry_json_at(dfd, names[i], crel, &st);
         if (!e) {
+            free(crel);
             rc = -ENOMEM;
             break;
         }
         cJSON_AddItemToArray(arr, e);
-        if (depth > 1 && S_ISDIR(st.st_mode)) {
+        if (depth > 1 && S_ISDIR(st.st_mode) && level < LIST_MAX_LEVELS) {
             int sub = openat(dfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             if (sub >= 0) {
-                rc = list_into(arr, sub, crel, depth - 1, count);
+                rc = list_into(arr, sub, crel, depth - 1, count, level + 1);
                 close(sub);
-                if (rc == -EACCES)
-                    rc = 0; /* unreadable subdirectory: listed, not descended */
+                if (rc == -EACCES || rc == -EMFILE)
+                    rc = 0; /* unreadable subdirectory / fd limit: listed, not descended */
             }
         }
+        free(crel);
     }
     for (size_t i = 0; i < n; i++)
         free(names[i]);
@@ -300,7 +309,7 @@ static mock_response *fs_listdir(int rootfd, const cJSON *in)
         return NULL;
     }
     size_t count = 0;
-    int rc = list_into(arr, dfd, rel, depth, &count);
+    int rc = list_into(arr, dfd, rel, depth, &count, 1);
     close(dfd);
     if (rc == -E2BIG) {
         cJSON_Delete(out);

@@ -17,6 +17,7 @@
     (IN_CREATE | IN_MOVED_TO | IN_MODIFY | IN_DELETE | IN_MOVED_FROM | IN_ATTRIB |         \
      IN_ONLYDIR)
 #define MAX_WATCHES 8192
+#define MAX_LEVELS 64 /* recursive watches stop descending here (bounded stack use) */
 
 typedef struct wd_entry {
     int wd;
@@ -32,11 +33,13 @@ struct fs_watch {
     size_t n, cap;
 };
 
-static int add_dir(fs_watch *w, const char *sub);
+static int add_dir(fs_watch *w, const char *sub, unsigned level);
 
 /* Adds watches for every subdirectory below sub (no symlink following). */
-static void add_tree(fs_watch *w, const char *sub, int dfd_in)
+static void add_tree(fs_watch *w, const char *sub, int dfd_in, unsigned level)
 {
+    if (level >= MAX_LEVELS)
+        return;
     int dfd = fcntl(dfd_in, F_DUPFD_CLOEXEC, 0);
     if (dfd < 0)
         return;
@@ -56,13 +59,13 @@ static void add_tree(fs_watch *w, const char *sub, int dfd_in)
                        : snprintf(child, sizeof child, "%s", de->d_name);
         if (n < 0 || (size_t)n >= sizeof child)
             continue;
-        add_dir(w, child);
+        add_dir(w, child, level + 1);
     }
     closedir(d);
 }
 
 /* Watches <rel>/<sub>; recursive watches also add its subdirectories. 0 or -errno. */
-static int add_dir(fs_watch *w, const char *sub)
+static int add_dir(fs_watch *w, const char *sub, unsigned level)
 {
     char full[FS_PATH_MAX];
     int n;
@@ -112,7 +115,7 @@ static int add_dir(fs_watch *w, const char *sub)
         w->n++;
     }
     if (w->recursive && !known)
-        add_tree(w, sub, dfd);
+        add_tree(w, sub, dfd, level);
     close(dfd);
     return 0;
 }
@@ -149,7 +152,7 @@ fs_watch *fs_watch_open(int rootfd, const char *rel, bool recursive, int *err)
         e = -errno;
         goto fail;
     }
-    e = add_dir(w, "");
+    e = add_dir(w, "", 0);
     if (e < 0)
         goto fail;
     return w;
@@ -231,7 +234,7 @@ int fs_watch_read(fs_watch *w, fs_watch_fn fn, void *ud)
                 continue;
             if (w->recursive && (ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO)) &&
                 w->n < MAX_WATCHES)
-                add_dir(w, name);
+                add_dir(w, name, 0); /* new subtree: bounded again from here */
             delivered++;
             if (fn && fn(ud, name, rel, type) != 0)
                 return delivered;

@@ -944,6 +944,38 @@ static void test_fs_rpc(void **state)
                      "permission_denied", NULL);
 }
 
+/* A 1800-level directory chain planted by sandbox code must not crash the server (stack) */
+static void test_deep_tree(void **state)
+{
+    (void)state;
+    char p[1024];
+    snprintf(p, sizeof p, "%s/deep", sbx_dir);
+    mkdir(p, 0755);
+    int fd = open(p, O_RDONLY | O_DIRECTORY);
+    assert_true(fd >= 0);
+    for (int i = 0; i < 1800; i++) {
+        assert_int_equal(mkdirat(fd, "d", 0755), 0);
+        int nfd = openat(fd, "d", O_RDONLY | O_DIRECTORY);
+        close(fd);
+        fd = nfd;
+        assert_true(fd >= 0);
+    }
+    close(fd);
+    cJSON *j = rpc("filesystem.Filesystem/ListDir", "{\"path\":\"deep\",\"depth\":100000}", 200);
+    int n = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "entries"));
+    assert_true(n >= 500 && n <= 1800); /* listed down to the recursion bound */
+    cJSON_Delete(j);
+    j = rpc("filesystem.Filesystem/CreateWatcher", "{\"path\":\"deep\",\"recursive\":true}", 200);
+    char q[128];
+    snprintf(q, sizeof q, "{\"watcherId\":\"%s\"}", jstr(j, "watcherId"));
+    cJSON_Delete(j);
+    j = rpc("filesystem.Filesystem/RemoveWatcher", q, 200);
+    cJSON_Delete(j);
+    j = rpc("filesystem.Filesystem/Remove", "{\"path\":\"deep\"}", 200);
+    cJSON_Delete(j);
+    assert_int_equal(access(p, F_OK), -1);
+}
+
 /* ------------------------------------------------------------------ watches */
 
 static void *touch_later(void *arg)
@@ -1429,6 +1461,7 @@ int main(void)
         cmocka_unit_test(test_download),
         cmocka_unit_test(test_large_file_streams),
         cmocka_unit_test(test_fs_rpc),
+        cmocka_unit_test(test_deep_tree),
         cmocka_unit_test(test_watchdir_stream),
         cmocka_unit_test(test_poll_watcher),
         cmocka_unit_test(test_process_start),

@@ -20,9 +20,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(id, data + 8, n);
         id[n] = '\0';
         e2b_kv kv = {.key = id, .value = id};
-        e2b_agent_sandbox_info sb = {.sandbox_id = id, .template_id = (ms & 1) ? id : NULL,
-                                     .active = ms & 2, .started_at_ms = ms,
-                                     .last_activity_ms = ms / 2, .metadata = &kv,
+        e2b_agent_sandbox_info sb = {.sandbox_id = id,
+                                     .template_id = (ms & 1) ? id : NULL,
+                                     .active = ms & 2,
+                                     .started_at_ms = ms,
+                                     .last_activity_ms = ms / 2,
+                                     .metadata = &kv,
                                      .metadata_len = 1};
         char *out = NULL;
         if (e2b_agent_format_sandbox_list(&sb, 1, ms ^ 0x5555, &out, NULL) == E2B_OK)

@@ -71,11 +71,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     e2b_error err;
     static const int statuses[] = {400, 401, 403, 404, 408, 409, 429, 500, 502, 503, 504, 507};
     int status = statuses[seed % (sizeof statuses / sizeof statuses[0])];
-    e2b_code ru = e2b_connect_unary_error(status, (seed & 4) ? "application/json" : "text/plain",
-                                          (const char *)data, size,
-                                          (seed & 1) ? E2B_CONNECT_PROCESS
-                                                     : E2B_CONNECT_FILESYSTEM,
-                                          &err);
+    e2b_code ru = e2b_connect_unary_error(
+        status, (seed & 4) ? "application/json" : "text/plain", (const char *)data, size,
+        (seed & 1) ? E2B_CONNECT_PROCESS : E2B_CONNECT_FILESYSTEM, &err);
     FUZZ_CHECK(ru != E2B_OK && err.code == ru);
     FUZZ_CHECK(memchr(err.message, '\0', sizeof err.message) != NULL);
 

@@ -10,7 +10,7 @@
 typedef struct sink {
     size_t count;
     uint64_t hash;
-    const uint8_t *input;  /* one-shot: the envelopes re-encoded must match the input */
+    const uint8_t *input; /* one-shot: the envelopes re-encoded must match the input */
     size_t off;
 } sink;
 

@@ -38,7 +38,10 @@ static void run_file(const char *path)
         if (len < cap)
             break;
         cap *= 2;
-        buf = realloc(buf, cap);
+        unsigned char *nb = realloc(buf, cap);
+        if (!nb)
+            free(buf);
+        buf = nb;
     }
     fclose(f);
     if (!quiet)

@@ -43,8 +43,8 @@ static bool call(const char *name, e2b_code rc, const e2b_error *err, bool valid
         return false;
     }
     if (!valid) {
-        fprintf(stderr, "torture: %s returned E2B_OK with an invalid result (fail_at=%ld)\n",
-                name, failalloc_fail_at());
+        fprintf(stderr, "torture: %s returned E2B_OK with an invalid result (fail_at=%ld)\n", name,
+                failalloc_fail_at());
         verdict = 11;
     }
     return true;
@@ -76,8 +76,8 @@ static void scenario_parse(void)
     e2b_execution *ex = NULL;
     e2b_code rc = e2b_execution_parse(exec_body, sizeof exec_body - 1, NULL, &ex, &err);
     bool ok = call("e2b_execution_parse", rc, &err,
-                   ex && ex->completed && ex->logs_len == 2 && ex->results_len == 1 &&
-                       ex->text && strcmp(ex->text, "2") == 0 && ex->error &&
+                   ex && ex->completed && ex->logs_len == 2 && ex->results_len == 1 && ex->text &&
+                       strcmp(ex->text, "2") == 0 && ex->error &&
                        strcmp(ex->error->name, "E") == 0 && ex->execution_count == 1 &&
                        ex->results[0].png && ex->results[0].chart_type &&
                        strcmp(ex->results[0].chart_type, "line") == 0);
@@ -189,8 +189,7 @@ static void scenario_remote(const char *url, bool run)
             found |= page->items[i].sandbox_id && strcmp(page->items[i].sandbox_id, id) == 0;
         if (!call("e2b_sandbox_list", rc, &err, page && found))
             goto out;
-        if (!CALL("e2b_sandbox_set_timeout", e2b_sandbox_set_timeout(c, id, 60, &err),
-                  true))
+        if (!CALL("e2b_sandbox_set_timeout", e2b_sandbox_set_timeout(c, id, 60, &err), true))
             goto out;
     }
     bool killed = false;

@@ -28,6 +28,8 @@
 
 #define LIST_MAX_ENTRIES 200000 /* guard against a pathological tree */
 #define LIST_MAX_LEVELS 512     /* recursion bound: keeps deep trees off the thread's stack */
+#define MAX_POLL_WATCHERS 32    /* per sandbox: inotify instances are a host-wide resource
+                                   (fs.inotify.max_user_instances, often 128) */
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -446,6 +448,16 @@ static mock_response *fs_create_watcher(mock_request *req, int rootfd, const cJS
     w->rootfd = fcntl(rootfd, F_DUPFD_CLOEXEC, 0);
     snprintf(w->sandbox_id, sizeof w->sandbox_id, "%s", req->sandbox_id);
     pthread_mutex_lock(&m->lock);
+    size_t mine = 0;
+    for (poll_watcher *o = m->watchers; o; o = o->next)
+        mine += strcmp(o->sandbox_id, req->sandbox_id) == 0;
+    if (mine >= MAX_POLL_WATCHERS) {
+        pthread_mutex_unlock(&m->lock);
+        poll_watcher_free(w);
+        return envd_rpc_error(CONNECT_RESOURCE_EXHAUSTED,
+                              "too many watchers in this sandbox (limit %d): remove some first",
+                              MAX_POLL_WATCHERS);
+    }
     w->next = m->watchers;
     m->watchers = w;
     pthread_mutex_unlock(&m->lock);

@@ -1056,6 +1056,31 @@ static void test_poll_watcher(void **state)
     j = rpc("filesystem.Filesystem/RemoveWatcher", q, 200);
     cJSON_Delete(j);
     expect_rpc_error("filesystem.Filesystem/GetWatcherEvents", q, 404, "not_found", id);
+
+    /* a per-sandbox cap protects the host's inotify instances */
+    char ids[40][64];
+    int made = 0;
+    for (; made < 40; made++) {
+        const char *extra[] = {"Content-Type: application/json", NULL};
+        resp r = envd_req("POST", "/filesystem.Filesystem/CreateWatcher", "{\"path\":\"pw\"}", 13,
+                          0, true, extra);
+        if (r.status != 200) {
+            assert_int_equal(r.status, 429);
+            assert_non_null(strstr(r.body.p, "resource_exhausted"));
+            resp_free(&r);
+            break;
+        }
+        cJSON *cj = cJSON_Parse(r.body.p);
+        snprintf(ids[made], sizeof ids[made], "%s", jstr(cj, "watcherId"));
+        cJSON_Delete(cj);
+        resp_free(&r);
+    }
+    assert_int_equal(made, 32);
+    for (int i = 0; i < made; i++) {
+        snprintf(q, sizeof q, "{\"watcherId\":\"%s\"}", ids[i]);
+        j = rpc("filesystem.Filesystem/RemoveWatcher", q, 200);
+        cJSON_Delete(j);
+    }
 }
 
 /* ------------------------------------------------------------------ processes */

@@ -1607,8 +1607,9 @@ static void test_remove_and_kill_during_execution(void **state)
     bg_run *r = bg_start(s, "print('running', flush=True)\nimport time\ntime.sleep(60)", a);
     bg_wait_output(r);
     e2b_error err = {0};
-    harness_assert_ok(e2b_context_remove(s2, a, &err), &err, "remove while running");
-    bg_join(r);
+    e2b_code rc = e2b_context_remove(s2, a, &err);
+    bg_join(r); /* before any assertion, so no thread outlives the test */
+    harness_assert_ok(rc, &err, "remove while running");
     harness_assert_ok(r->rc, &r->err, "the aborted execution");
     assert_non_null(r->ex->error);
     if (!t->live)
@@ -1620,10 +1621,10 @@ static void test_remove_and_kill_during_execution(void **state)
     bg_wait_output(k);
     int64_t t0 = harness_now_ms();
     bool killed = false;
-    harness_assert_ok(e2b_sandbox_kill(t->client, e2b_sandbox_id(s2), &killed, &err), &err,
-                      "kill while running");
-    assert_true(killed);
+    rc = e2b_sandbox_kill(t->client, e2b_sandbox_id(s2), &killed, &err);
     bg_join(k);
+    harness_assert_ok(rc, &err, "kill while running");
+    assert_true(killed);
     if (harness_now_ms() - t0 > 30000)
         fail_msg("run_code took more than 30 s to return after the sandbox was killed");
     print_message("kill mid-execution: run_code returned %s%s%s\n", e2b_code_name(k->rc),

@@ -44,4 +44,6 @@
 #include "e2b/code.h"
 #include "e2b/files.h"
 #include "e2b/commands.h"
+#include "e2b/agent.h"
+#include "e2b/agent_service.h"
 #endif

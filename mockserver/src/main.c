@@ -25,6 +25,10 @@ static void usage(FILE *f)
           "                           else built-in: base, code-interpreter-v1, desktop, mcp-gateway)\n"
           "  --create-latency-ms N    inject a fixed delay into sandbox creation\n"
           "  --max-timeout-s N        largest accepted sandbox timeout (default 3600)\n"
+          "  --execute-scripts DIR    scripted /execute answers (*.json, see\n"
+          "                           fixtures/execute-scripts/README.md)\n"
+          "  --unisolated             run code without bubblewrap when it is unavailable\n"
+          "                           (default: refuse)\n"
           "  --quiet                  log errors only\n"
           "  --verbose                log every request\n"
           "  --help                   this text\n",
@@ -53,6 +57,8 @@ int main(int argc, char **argv)
         {"fixtures", required_argument, NULL, 'f'},
         {"create-latency-ms", required_argument, NULL, 'l'},
         {"max-timeout-s", required_argument, NULL, 't'},
+        {"execute-scripts", required_argument, NULL, 'x'},
+        {"unisolated", no_argument, NULL, 'u'},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -97,6 +103,9 @@ int main(int argc, char **argv)
             }
             cfg.max_timeout_s = (unsigned)v;
             break;
+        /* read by the code-interpreter module (execute.c) and sandboxrt.c at init */
+        case 'x': setenv("E2B_MOCK_EXECUTE_SCRIPTS", optarg, 1); break;
+        case 'u': setenv("E2B_MOCK_UNISOLATED", "1", 1); break;
         case 'q': mock_log_set_level(MOCK_LOG_ERROR); break;
         case 'v': mock_log_set_level(MOCK_LOG_DEBUG); break;
         case 'h':

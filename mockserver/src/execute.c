@@ -806,7 +806,8 @@ static int ci_init(mock_server *s) {
     }
     if (!sbxrt_bwrap_available())
         mock_log(MOCK_LOG_WARN, "code interpreter: bubblewrap unavailable; code execution %s",
-                 getenv("E2B_MOCK_UNISOLATED") ? "runs UNISOLATED" : "is refused");
+                 sbxrt_unisolated_allowed() ? "runs UNISOLATED (--unisolated)"
+                                            : "is refused (see --unisolated)");
     return 0;
 }
 

@@ -16,8 +16,12 @@
  *
  * Scripted answers: JSON files in a directory (fixtures/execute-scripts/ in the repo) replace
  * the kernel for code they match, with canned events and per-event delays (charts, pdf, latex
- * ... on the wire). Loaded at init from env E2B_MOCK_EXECUTE_SCRIPTS (a directory) and with
- * execute_load_scripts(). File format: see fixtures/execute-scripts/README.md.
+ * ... on the wire). Loaded at init from env E2B_MOCK_EXECUTE_SCRIPTS (a directory; e2b-mock's
+ * --execute-scripts DIR sets it) and with execute_load_scripts(). File format: see
+ * fixtures/execute-scripts/README.md.
+ *
+ * Isolation: without a working bubblewrap, code execution is refused (the error line says so)
+ * unless e2b-mock runs with --unisolated (env E2B_MOCK_UNISOLATED=1).
  */
 #ifndef E2B_MOCK_EXECUTE_H
 #define E2B_MOCK_EXECUTE_H

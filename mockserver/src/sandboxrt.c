@@ -34,7 +34,7 @@ void sbxrt_set_unisolated(int allow) {
     pthread_mutex_unlock(&g_lock);
 }
 
-static int unisolated_allowed(void) {
+int sbxrt_unisolated_allowed(void) {
     pthread_mutex_lock(&g_lock);
     if (g_unisolated < 0) {
         const char *v = getenv("E2B_MOCK_UNISOLATED");
@@ -316,7 +316,7 @@ int sbxrt_spawn(const sbxrt_spec *spec, sbxrt_proc *out, char *err, size_t errle
         return -1;
     }
     int isolated = sbxrt_bwrap_available();
-    if (!isolated && !unisolated_allowed()) {
+    if (!isolated && !sbxrt_unisolated_allowed()) {
         seterr(err, errlen,
                "bubblewrap (%s) is not available or does not work on this host; refusing to "
                "run code unisolated (set E2B_MOCK_UNISOLATED=1 to allow it)", BWRAP_PATH);

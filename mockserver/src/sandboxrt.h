@@ -51,6 +51,9 @@ typedef struct sbxrt_proc {
  * comes from env E2B_MOCK_UNISOLATED ("1"/"true" allows). Thread-safe. */
 void sbxrt_set_unisolated(int allow);
 
+/* 1 if running without bubblewrap is allowed (sbxrt_set_unisolated or E2B_MOCK_UNISOLATED). */
+int sbxrt_unisolated_allowed(void);
+
 /* 1 if bubblewrap works on this host (probed once by running a trivial sandbox; cached). */
 int sbxrt_bwrap_available(void);
 

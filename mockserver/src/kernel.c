@@ -374,6 +374,7 @@ static void proc_dispose(kernel *k) {
 
 /* Starts the process and waits for its "ready" event (exec_lock held). */
 static int proc_start(kernel *k, char *err, size_t errlen) {
+    if (err && errlen) err[0] = '\0'; /* read below; some callers pass an uninitialised buffer */
     const char *bin = kernel_bin(k->kind);
     if (access(bin, X_OK) != 0) {
         if (err && errlen)
@@ -429,8 +430,14 @@ static int proc_start(kernel *k, char *err, size_t errlen) {
             /* start-up stderr is kept for the error message only */
             ssize_t n = read(k->proc.err_fd, buf, sizeof buf - 1);
             if (n > 0 && err && errlen) {
+                /* append: a program may write one message in several pieces (bwrap prints
+                 * "bwrap: Can't chdir to <dir>" and ": <reason>" separately) */
                 buf[n] = '\0';
-                snprintf(err, errlen, "kernel failed to start: %s", buf);
+                size_t used = strncmp(err, "kernel failed to start: ", 24) ? 0 : strlen(err);
+                if (!used)
+                    snprintf(err, errlen, "kernel failed to start: %s", buf);
+                else if (used + 1 < errlen)
+                    snprintf(err + used, errlen - used, "%s", buf);
             }
         }
         if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {

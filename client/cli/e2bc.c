@@ -10,6 +10,7 @@ static int cmd_help(int argc, char **argv);
 int e2bc_cmd_run(int argc, char **argv); /* cmd_run.c */
 int e2bc_cmd_files(int argc, char **argv); /* cmd_files.c */
 int e2bc_cmd_cmd(int argc, char **argv);   /* cmd_cmd.c */
+int e2bc_cmd_chat(int argc, char **argv);  /* cmd_chat.c */
 
 /* Add new commands here (run, files, cmd, chat, ...). */
 static const e2bc_cmd COMMANDS[] = {
@@ -21,6 +22,8 @@ static const e2bc_cmd COMMANDS[] = {
     {"files", "sandbox files: put|get|ls|stat|rm|mkdir (streamed transfers)", e2bc_cmd_files},
     {"cmd", "run a shell command in a sandbox (foreground, background, list, kill)",
      e2bc_cmd_cmd},
+    {"chat", "agent chat: run code blocks of messages, create/list/kill sandboxes (--json)",
+     e2bc_cmd_chat},
     {"version", "print the libe2b version", cmd_version},
     {"help", "show this help", cmd_help},
 };

@@ -71,6 +71,11 @@ static e2b_code finish_reply(e2b_agent_reply *out, e2b_agent_action action, bool
                              e2b_code fail_code, bool infra, const char *fail_msg, char *text,
                              cJSON *data, e2b_error *err)
 {
+    if (text) { /* the formatters end lists with blank lines; a reply ends at its text */
+        size_t n = strlen(text);
+        while (n && (text[n - 1] == '\n' || text[n - 1] == ' '))
+            text[--n] = '\0';
+    }
     out->action = action;
     out->success = success;
     out->infra = infra && fail_code != E2B_OK ? fail_code : E2B_OK;

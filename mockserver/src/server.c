@@ -86,6 +86,7 @@ struct mock_stream {
     mock_server *srv;
     mock_stream *prev, *next; /* server list (streams_lock) */
     int listed;
+    char sandbox_id[MOCK_SANDBOX_ID_LEN + 1]; /* data-plane stream: its sandbox, else "" */
 };
 
 struct mock_response {
@@ -946,7 +947,8 @@ static void dispatch_begin(mock_server *s, req_ctx *c, const char *url, const ch
         p->route = r;
 }
 
-static enum MHD_Result queue(mock_server *s, struct MHD_Connection *conn, mock_response *res)
+static enum MHD_Result queue(mock_server *s, struct MHD_Connection *conn, mock_response *res,
+                             const mock_request *req)
 {
     if (!res)
         res = mock_resp_error(500, "internal error");
@@ -967,6 +969,8 @@ static enum MHD_Result queue(mock_server *s, struct MHD_Connection *conn, mock_r
         pthread_mutex_lock(&st->lock);
         st->fd = ci ? ci->connect_fd : -1;
         st->srv = s;
+        if (req && req->sandbox)
+            snprintf(st->sandbox_id, sizeof st->sandbox_id, "%s", req->sandbox->id);
         pthread_mutex_unlock(&st->lock);
         pthread_mutex_lock(&s->streams_lock);
         st->next = s->streams;
@@ -1061,7 +1065,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (mock_log_level() >= MOCK_LOG_DEBUG)
         mock_log(MOCK_LOG_DEBUG, "%s %s port=%d sandbox=%s -> %d", method, url, c->req.port,
                  c->req.sandbox_id ? c->req.sandbox_id : "-", res ? res->status : 500);
-    return queue(s, conn, res);
+    return queue(s, conn, res, &c->req);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
@@ -1093,6 +1097,29 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
     char buf[512];
     vsnprintf(buf, sizeof buf, fmt, ap);
     mock_log(MOCK_LOG_DEBUG, "mhd: %s", buf);
+}
+
+/* Cancels every live stream (of one sandbox when id != NULL; see mock_server_cancel_streams). */
+static void cancel_streams(mock_server *s, const char *id)
+{
+    for (;;) {
+        pthread_mutex_lock(&s->streams_lock);
+        mock_stream *st = s->streams;
+        while (st && (atomic_load(&st->cancelled) || (id && strcmp(st->sandbox_id, id) != 0)))
+            st = st->next;
+        if (st)
+            atomic_fetch_add(&st->refs, 1);
+        pthread_mutex_unlock(&s->streams_lock);
+        if (!st)
+            return;
+        stream_cancel(st);
+        stream_release(st);
+    }
+}
+
+void mock_server_cancel_streams(mock_server *s, const char *sandbox_id)
+{
+    cancel_streams(s, sandbox_id);
 }
 
 /* ================================================================== lifecycle */
@@ -1222,20 +1249,7 @@ void mock_server_free(mock_server *s)
         if (ls != MHD_INVALID_SOCKET)
             close(ls);
     }
-    /* wake every streaming response */
-    for (;;) {
-        pthread_mutex_lock(&s->streams_lock);
-        mock_stream *st = s->streams;
-        while (st && atomic_load(&st->cancelled))
-            st = st->next;
-        if (st)
-            atomic_fetch_add(&st->refs, 1);
-        pthread_mutex_unlock(&s->streams_lock);
-        if (!st)
-            break;
-        stream_cancel(st);
-        stream_release(st);
-    }
+    cancel_streams(s, NULL); /* wake every streaming response */
     for (size_t i = 0; e2b_mock_modules[i]; i++)
         if (e2b_mock_modules[i]->stop && s->store)
             e2b_mock_modules[i]->stop(s);

@@ -252,10 +252,17 @@ void mock_resp_free(mock_response *r);
 
 /* ------------------------------------------------------------------ streams */
 
+/* Cancels (drops the connection of) every open streaming response of one sandbox's
+ * data-plane requests, or of all requests when sandbox_id is NULL - what E2B's edge does when
+ * a sandbox disappears. Not called automatically on kill/pause (modules end their streams
+ * gracefully instead); available to modules and the admin API. */
+void mock_server_cancel_streams(mock_server *s, const char *sandbox_id);
+
 /* Appends data to the stream; it is sent as soon as the connection thread wakes (writes queued
  * meanwhile may be coalesced into one chunk). Blocks while more than 4 MiB are queued (backpressure).
- * Returns 0, or -1 when the stream is cancelled (client disconnected, server stopping) or
- * already closed - the producer should stop and call mock_stream_close. */
+ * Returns 0, or -1 when the stream is cancelled (client disconnected, server stopping,
+ * mock_server_cancel_streams) or already closed - the producer should stop and call
+ * mock_stream_close. */
 int mock_stream_write(mock_stream *s, const void *data, size_t len);
 
 /* Convenience: printf into the stream. Same return as mock_stream_write. */
@@ -270,7 +277,9 @@ void mock_stream_close(mock_stream *s);
 int mock_stream_cancelled(mock_stream *s);
 
 /* Registers fn(ud), called at most once when the stream is cancelled (client disconnected,
- * detected within ~0.25 s even when idle; or server stopping). Called immediately if already
+ * detected within ~0.25 s even when idle; server stopping; or mock_server_cancel_streams).
+ * Killing or pausing a sandbox does NOT cancel its streams by itself: the owning module ends
+ * them (e.g. with a final event) from its store hooks. Called immediately if already
  * cancelled. It runs on a server thread: it must not block long and must NOT call
  * mock_stream_close (signal your producer instead). Replaces a previous registration. */
 void mock_stream_on_cancel(mock_stream *s, void (*fn)(void *ud), void *ud);

@@ -930,6 +930,54 @@ static void test_streaming_incremental(void **state)
     resp_free(&r);
 }
 
+typedef struct sthread {
+    char id[64];
+    sctx c;
+    CURLcode rc;
+} sthread;
+
+static void *stream_thread(void *arg)
+{
+    sthread *t = arg;
+    stream_get(t->id, "/silent", &t->c, &t->rc);
+    return NULL;
+}
+
+/* mock_server_cancel_streams drops the open streams of one sandbox only. */
+static void test_cancel_sandbox_streams(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 2; round++) {
+        sthread t = {0};
+        create("{\"templateID\":\"base\"}", t.id, NULL);
+        client_seen = 0;
+        atomic_store(&cancel_seen, 0);
+        atomic_store(&producer_done, 0);
+        pthread_t th;
+        pthread_create(&th, NULL, stream_thread, &t);
+        assert_true(wait_seen(1)); /* the stream is open and delivered its first line */
+        if (round == 0) { /* another sandbox: untouched */
+            mock_server_cancel_streams(srv, "someothersandbox0000");
+            usleep(300 * 1000);
+            assert_false(atomic_load(&cancel_seen));
+        }
+        mock_server_cancel_streams(srv, round ? NULL : t.id);
+        pthread_join(th, NULL); /* returns: the server ended the stream */
+        assert_int_not_equal(t.rc, CURLE_OK); /* cut off, not a clean end */
+        assert_string_equal(t.c.all.p, "first\n");
+        free(t.c.all.p);
+        for (int i = 0; i < 1000 && !atomic_load(&producer_done); i++)
+            usleep(10000);
+        assert_true(atomic_load(&cancel_seen));
+        assert_true(atomic_load(&producer_done));
+        char path[128];
+        snprintf(path, sizeof path, "/sandboxes/%s", t.id);
+        resp r = api("DELETE", path, NULL);
+        assert_int_equal(r.status, 204);
+        resp_free(&r);
+    }
+}
+
 /* Several clients create, inspect and kill sandboxes at once; nothing is lost or leaked. */
 static void *lifecycle_worker(void *arg)
 {
@@ -1059,6 +1107,7 @@ int main(void)
         cmocka_unit_test(test_bodies_chunked_and_upload),
         cmocka_unit_test(test_keep_alive),
         cmocka_unit_test(test_streaming_incremental),
+        cmocka_unit_test(test_cancel_sandbox_streams),
         cmocka_unit_test(test_concurrent_lifecycle),
         cmocka_unit_test(test_shutdown_with_open_stream),
     };

@@ -118,6 +118,42 @@ for m, p in [("GET", "/v2/sandboxes"), ("POST", "/sandboxes"), ("GET", "/sandbox
              ("PUT", "/health"), ("GET", "//x//")]:
     put("mock_query", f"{m}\n{p}\n")
 
+# ---- mock_http: selector byte (bit0 envd, bits1-3 method GET POST DELETE PUT PATCH HEAD POST
+# POST, bits4-5 content type json multipart connect+json octet, bit6 no auth) + path\nbody
+def sel(envd=0, method=0, ctype=0, noauth=0):
+    return bytes([envd | (method << 1) | (ctype << 4) | (noauth << 6)])
+
+
+GET, POST, DELETE, PUT = 0, 1, 2, 3
+http = [
+    (sel(0, POST), "/sandboxes", '{"templateID":"base","timeout":60,"metadata":{"a":"b"},'
+                                  '"envVars":{"X":"1"},"autoPause":false}'),
+    (sel(0, POST), "/v2/sandboxes", '{"templateID":"nope"}'),
+    (sel(0, GET), "/v2/sandboxes?metadata=a%3Db&state=running&limit=2", ""),
+    (sel(0, GET), "/v2/sandboxes?nextToken=MjAyNi0xMS0yNlQwOToxNToxNFpfX2FiYw", ""),
+    (sel(0, GET), "/sandboxes/abc", ""),
+    (sel(0, POST), "/sandboxes/abc/timeout", '{"timeout":30}'),
+    (sel(0, POST), "/sandboxes/abc/connect", '{"timeout":30}'),
+    (sel(0, GET, 0, 1), "/v2/sandboxes", ""),
+    (sel(0, GET), "/sandboxes/metrics?sandbox_ids=a,b", ""),
+    (sel(1, GET), "/health", ""),
+    (sel(1, GET), "/files?path=/home/user/a.txt&username=user", ""),
+    (sel(1, POST, 1), "/files?path=/home/user/up.txt",
+     "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"up.txt\"\r\n"
+     "Content-Type: application/octet-stream\r\n\r\nhello\r\n--XyZ--\r\n"),
+    (sel(1, POST, 1), "/files",
+     "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"/tmp/x\"\r\n\r\nA\r\n"
+     "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"/tmp/y\"\r\n\r\nB\r\n--XyZ--"),
+    (sel(1, POST, 0), "/filesystem.Filesystem/Stat", '{"path":"/home/user"}'),
+    (sel(1, POST, 0), "/filesystem.Filesystem/ListDir", '{"path":"/","depth":2}'),
+    (sel(1, POST, 0), "/filesystem.Filesystem/MakeDir", '{"path":"/home/user/d"}'),
+    (sel(1, POST, 0), "/filesystem.Filesystem/Move", '{"source":"/home/user/d","destination":"/home/user/e"}'),
+    (sel(1, POST, 0), "/filesystem.Filesystem/Remove", '{"path":"/home/user/e"}'),
+    (sel(1, POST, 0, 1), "/filesystem.Filesystem/Stat", '{"path":"/"}'),
+]
+for s_, path, body in http:
+    put("mock_http", s_ + path.encode() + b"\n" + body.encode())
+
 # ---- loaders: templates.json, execute scripts, fixtures ---------------------------------
 with open(os.path.join(root, "fixtures", "templates.json"), "rb") as f:
     put("mock_loaders", b"\x01" + f.read())

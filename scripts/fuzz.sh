@@ -21,7 +21,7 @@ build=${BUILD_DIR:-$here/build-fuzz}
 case $build in /*) ;; *) build=$here/$build ;; esac
 
 all=(client_ndjson client_execution client_connect client_sandbox_json agent
-     mock_connect mock_query mock_loaders fixture_loader)
+     mock_connect mock_query mock_loaders mock_http fixture_loader)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 

@@ -3,7 +3,7 @@
 #   1. torture/tsan_stress: in-process e2b-mock + 4 threads sharing one e2b_client
 #      (create/get_info/list/set_timeout/kill loops) + 4 raw libcurl threads on the server;
 #   2. the threaded unit tests (ctest -R "$TSAN_TESTS"), built with TSan as well.
-# Usage: scripts/tsan.sh [iterations]   (default 20 lifecycles per client thread)
+# Usage: scripts/tsan.sh [iterations]   (default 50 lifecycles per client thread)
 # Env:   BUILD_DIR (default build-tsan), TSAN_TESTS (ctest regex, default
 #        "unit_server|unit_http|unit_sandbox_api|unit_store"; "" skips step 2).
 # Exit 0 when no data race / TSan report and every call succeeded.
@@ -11,7 +11,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$here/build-tsan}
 case $build in /*) ;; *) build=$here/$build ;; esac
-iters=${1:-20}
+iters=${1:-50}
 tests=${TSAN_TESTS-unit_server|unit_http|unit_sandbox_api|unit_store}
 
 t0=$(date +%s)

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# valgrind memcheck gate over the unit, conformance and fuzz-regress tests.
+#
+# Usage: scripts/valgrind.sh [tests|mock|all]    (default all)
+#   tests  every test binary under valgrind (in-process servers included); e2b-mock
+#          children run natively
+#   mock   the tests natively, every e2b-mock child they spawn under valgrind (through an
+#          E2B_MOCK_BIN wrapper; --trace-children would also trace python/bwrap kernels)
+# Env: BUILD_DIR (default build-valgrind), VG_JOBS (default nproc), VG_TIMEOUT (per test,
+#      default 900 s), VG_CTEST_ARGS (test selection, default "-L unit|conformance|fuzz-regress"),
+#      KEEP_GOING=1 (run what builds when some test does not link; still exits 2).
+# Flags: --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode;
+# third-party noise is suppressed by scripts/valgrind.supp (each entry commented).
+set -uo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD_DIR:-$here/build-valgrind}
+case $build in /*) ;; *) build=$here/$build ;; esac
+what=${1:-all}
+command -v valgrind >/dev/null || { echo "valgrind.sh: valgrind not found (scripts/deps.sh installs it)" >&2; exit 2; }
+t0=$(date +%s)
+cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || exit 2
+build_rc=0
+if [ "${KEEP_GOING:-0}" = 1 ]; then
+    cmake --build "$build" -j "$(nproc)" -- -k >"$build/valgrind-build.log" 2>&1 || build_rc=2
+    [ $build_rc -ne 0 ] && echo "valgrind.sh: build FAILED (KEEP_GOING: running what built)"
+else
+    cmake --build "$build" -j "$(nproc)" >"$build/valgrind-build.log" 2>&1 || {
+        tail -40 "$build/valgrind-build.log"; echo "valgrind.sh: build failed" >&2; exit 2; }
+fi
+echo "valgrind.sh: built in $(( $(date +%s) - t0 )) s"
+# the seed corpora the fuzz-regress tests replay
+/usr/bin/python3 -I "$here/fuzz/gen_seeds.py" "$here" "$build/fuzz-corpus" >/dev/null
+read -r -a sel <<<"${VG_CTEST_ARGS:--L unit|conformance|fuzz-regress}"
+rc=0
+for p in tests mock; do
+    [ "$what" = all ] || [ "$what" = "$p" ] || continue
+    t1=$(date +%s)
+    echo "== valgrind pass: $p"
+    env -u PYTHONPATH /usr/bin/python3 -I "$here/scripts/valgrind_run.py" "$build" "$p" \
+        "${VG_JOBS:-$(nproc)}" "${VG_TIMEOUT:-900}" "$here/scripts/valgrind.supp" "${sel[@]}" || rc=1
+    echo "valgrind.sh: pass $p took $(( $(date +%s) - t1 )) s"
+done
+echo "valgrind.sh: total $(( $(date +%s) - t0 )) s"
+[ $build_rc -ne 0 ] && exit 2
+exit $rc

@@ -359,6 +359,8 @@ static kernel *kernel_alloc(const kernel_opts *o, char *err, size_t errlen) {
     return k;
 }
 
+static void kill_locked(kernel *k);
+
 /* Kills and reaps the process (exec_lock held). */
 static void proc_dispose(kernel *k) {
     pthread_mutex_lock(&k->st_lock);
@@ -400,6 +402,7 @@ static int proc_start(kernel *k, char *err, size_t errlen) {
     if (sbxrt_spawn(&spec, &p, err, errlen) != 0) return -1;
     pthread_mutex_lock(&k->st_lock);
     k->proc = p;
+    if (k->shutdown) kill_locked(k); /* shut down while we were spawning: do not wait */
     pthread_mutex_unlock(&k->st_lock);
     linebuf_reset(&k->lb);
 

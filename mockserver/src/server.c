@@ -636,8 +636,9 @@ static const route *route_find(const mock_server *s, int port, const char *metho
         if (r->port != port || !route_match_path(r, path, NULL))
             continue;
         *path_matched = 1;
-        if (strcmp(r->method, "*") != 0 && strcasecmp(r->method, method) != 0)
-            continue;
+        if (strcmp(r->method, "*") != 0 && strcasecmp(r->method, method) != 0 &&
+            !(strcmp(method, "HEAD") == 0 && strcmp(r->method, "GET") == 0))
+            continue; /* HEAD is served by GET routes; MHD drops the body */
         long score = (r->flags & MOCK_ROUTE_PREFIX) ? (long)strlen(r->pattern)
                                                     : 1000000L + (long)r->nliteral;
         if (score > best_score) {

@@ -354,6 +354,7 @@ static void test_route_matching(void **state)
     assert_null(mock_route_lookup(srv, 0, "GET", "/sandboxes/abc/", &st));      /* extra segment */
     assert_int_equal(st, 404);
     assert_string_equal(mock_route_lookup(srv, 0, "GET", "/sandboxes", &st), "/sandboxes");
+    assert_string_equal(mock_route_lookup(srv, 0, "HEAD", "/sandboxes/x", &st), "/sandboxes/{id}");
     assert_string_equal(mock_route_lookup(srv, 0, "POST", "/v2/sandboxes/x/connect", &st), "/v2/sandboxes/{id}/connect");
     assert_string_equal(mock_route_lookup(srv, TPORT, "GET", "/p/a/b/c", &st), "/p/");
     assert_null(mock_route_lookup(srv, TPORT, "GET", "/sandboxes/abc", &st)); /* ports are separate */

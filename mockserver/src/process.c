@@ -607,7 +607,7 @@ static int pty_resize(pid_t root, unsigned cols, unsigned rows)
                 cl[cn] = '\0';
                 if (strstr(cl, "stty cols "))
                     return -ENOTTY;
-                int fd = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+                int fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
                 if (fd < 0)
                     return -errno;
                 struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};

@@ -235,7 +235,7 @@ static int list_into(cJSON *arr, int dfd, const char *rel, unsigned depth, size_
         n++;
     }
     closedir(d);
-    if (rc == 0)
+    if (rc == 0 && n > 1) /* names is NULL for an empty directory */
         qsort(names, n, sizeof *names, cmp_names);
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (++*count > LIST_MAX_ENTRIES) {

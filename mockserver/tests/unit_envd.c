@@ -908,6 +908,11 @@ static void test_fs_rpc(void **state)
         expect_rpc_error("filesystem.Filesystem/ListDir", "{\"path\":\"mk/link\"}", 400,
                          "invalid_argument", NULL);
     }
+    snprintf(p, sizeof p, "%s/emptydir", sbx_dir); /* an empty directory: no entries */
+    mkdir(p, 0755);
+    j = rpc("filesystem.Filesystem/ListDir", "{\"path\":\"emptydir\"}", 200);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "entries")), 0);
+    cJSON_Delete(j);
     expect_rpc_error("filesystem.Filesystem/ListDir", "{\"path\":\"nodir\"}", 404, "not_found",
                      "directory not found");
     expect_rpc_error("filesystem.Filesystem/ListDir", "{\"path\":\"st.txt\"}", 400,

@@ -26,10 +26,14 @@ typedef struct control {
 
 static const char builtin_templates[] =
     "{\"templates\":["
-    "{\"templateID\":\"base\",\"aliases\":[\"base\"],\"cpuCount\":2,\"memoryMB\":512,\"diskSizeMB\":1024},"
-    "{\"templateID\":\"code-interpreter-v1\",\"aliases\":[\"code-interpreter-v1\"],\"cpuCount\":2,\"memoryMB\":1024,\"diskSizeMB\":1024},"
-    "{\"templateID\":\"desktop\",\"aliases\":[\"desktop\"],\"cpuCount\":2,\"memoryMB\":2048,\"diskSizeMB\":2048},"
-    "{\"templateID\":\"mcp-gateway\",\"aliases\":[\"mcp-gateway\"],\"cpuCount\":2,\"memoryMB\":512,\"diskSizeMB\":1024}"
+    "{\"templateID\":\"base\",\"aliases\":[\"base\"],\"cpuCount\":2,\"memoryMB\":512,"
+    "\"diskSizeMB\":1024},"
+    "{\"templateID\":\"code-interpreter-v1\",\"aliases\":[\"code-interpreter-v1\"],\"cpuCount\":2,"
+    "\"memoryMB\":1024,\"diskSizeMB\":1024},"
+    "{\"templateID\":\"desktop\",\"aliases\":[\"desktop\"],\"cpuCount\":2,\"memoryMB\":2048,"
+    "\"diskSizeMB\":2048},"
+    "{\"templateID\":\"mcp-gateway\",\"aliases\":[\"mcp-gateway\"],\"cpuCount\":2,\"memoryMB\":512,"
+    "\"diskSizeMB\":1024}"
     "]}";
 
 /* ================================================================== pure helpers */
@@ -163,7 +167,8 @@ static cJSON *listed_json(mock_sandbox *s, int detail)
         cJSON *lc = cJSON_AddObjectToObject(o, "lifecycle");
         if (lc) {
             cJSON_AddBoolToObject(lc, "autoResume", store_sandbox_auto_resume(s));
-            cJSON_AddStringToObject(lc, "onTimeout", store_sandbox_auto_pause(s) ? "pause" : "kill");
+            cJSON_AddStringToObject(lc, "onTimeout",
+                                    store_sandbox_auto_pause(s) ? "pause" : "kill");
         }
     }
     return o;
@@ -203,8 +208,10 @@ static cJSON *body_object(mock_request *req, int required, mock_response **err)
 
 static mock_response *type_error(const char *field, const char *type)
 {
-    return mock_resp_error(400, "request body has an error: doesn't match schema: "
-                                "property \"%s\" must be %s", field, type);
+    return mock_resp_error(400,
+                           "request body has an error: doesn't match schema: "
+                           "property \"%s\" must be %s",
+                           field, type);
 }
 
 /* Optional integer seconds field. Returns 0 ok (*out set when present, *present=1), else a
@@ -244,21 +251,33 @@ static int is_string_map(const cJSON *o)
     if (!cJSON_IsObject(o))
         return 0;
     const cJSON *it;
-    cJSON_ArrayForEach(it, o) if (!cJSON_IsString(it)) return 0;
+    cJSON_ArrayForEach(it, o)
+    {
+        if (!cJSON_IsString(it))
+            return 0;
+    }
     return 1;
 }
 
-static control *ctl(mock_request *req) { return mock_server_get_data(req->server, "control"); }
+static control *ctl(mock_request *req)
+{
+    return mock_server_get_data(req->server, "control");
+}
 
 static const cJSON *find_template(control *c, const char *name)
 {
     const cJSON *t;
-    cJSON_ArrayForEach(t, c->templates) {
+    cJSON_ArrayForEach(t, c->templates)
+    {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(t, "templateID");
         if (cJSON_IsString(id) && strcmp(id->valuestring, name) == 0)
             return t;
         const cJSON *aliases = cJSON_GetObjectItemCaseSensitive(t, "aliases"), *a;
-        cJSON_ArrayForEach(a, aliases) if (cJSON_IsString(a) && strcmp(a->valuestring, name) == 0) return t;
+        cJSON_ArrayForEach(a, aliases)
+        {
+            if (cJSON_IsString(a) && strcmp(a->valuestring, name) == 0)
+                return t;
+        }
     }
     return NULL;
 }
@@ -367,8 +386,14 @@ out:
     return res;
 }
 
-static mock_response *h_create_v2(mock_request *req) { return create(req, 1); }
-static mock_response *h_create_v1(mock_request *req) { return create(req, 0); }
+static mock_response *h_create_v2(mock_request *req)
+{
+    return create(req, 1);
+}
+static mock_response *h_create_v1(mock_request *req)
+{
+    return create(req, 0);
+}
 
 static mock_response *h_get(mock_request *req)
 {
@@ -400,8 +425,9 @@ static mock_response *h_timeout(mock_request *req)
     int present = 0;
     if (get_int_field(b, "timeout", &t, &present, &err) != 0 || !present) {
         cJSON_Delete(b);
-        return err ? err : mock_resp_error(400, "request body has an error: doesn't match schema: "
-                                                "property \"timeout\" is missing");
+        return err ? err
+                   : mock_resp_error(400, "request body has an error: doesn't match schema: "
+                                          "property \"timeout\" is missing");
     }
     cJSON_Delete(b);
     if ((err = check_timeout(req, t)) != NULL)
@@ -476,7 +502,8 @@ static mock_response *reconnect(mock_request *req, int resume)
         return err;
     mock_store *st = mock_server_store(req->server);
     int resumed = 0;
-    store_result r = resume ? store_resume(st, id, t * 1000) : store_connect(st, id, t * 1000, &resumed);
+    store_result r = resume ? store_resume(st, id, t * 1000)
+                            : store_connect(st, id, t * 1000, &resumed);
     if (r == STORE_CONFLICT)
         return mock_resp_error(409, "Sandbox \"%s\" is already running", id);
     if (r != STORE_OK)
@@ -489,13 +516,19 @@ static mock_response *reconnect(mock_request *req, int resume)
     return res;
 }
 
-static mock_response *h_connect(mock_request *req) { return reconnect(req, 0); }
-static mock_response *h_resume(mock_request *req) { return reconnect(req, 1); }
+static mock_response *h_connect(mock_request *req)
+{
+    return reconnect(req, 0);
+}
+static mock_response *h_resume(mock_request *req)
+{
+    return reconnect(req, 1);
+}
 
 /* ---- listing */
 
 typedef struct list_query {
-    cJSON *metadata;     /* filter */
+    cJSON *metadata; /* filter */
     int want_running, want_paused;
     int asc;
     long limit;
@@ -510,7 +543,8 @@ typedef struct list_query {
 static int meta_match(const cJSON *filter, const cJSON *meta)
 {
     const cJSON *f;
-    cJSON_ArrayForEach(f, filter) {
+    cJSON_ArrayForEach(f, filter)
+    {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(meta, f->string);
         if (!cJSON_IsString(v) || strcmp(v->valuestring, f->valuestring) != 0)
             return 0;
@@ -655,7 +689,8 @@ static mock_response *list(mock_request *req, int v2)
         emitted++;
         last = s;
     }
-    char *next = (more && last) ? control_encode_token(last->started_at_ms * 1000000LL, last->id) : NULL;
+    char *next = (more && last) ? control_encode_token(last->started_at_ms * 1000000LL, last->id)
+                                : NULL;
     for (size_t i = 0; i < kept; i++)
         store_release(v[i]);
     free(v);
@@ -672,8 +707,14 @@ static mock_response *list(mock_request *req, int v2)
     return res;
 }
 
-static mock_response *h_list_v2(mock_request *req) { return list(req, 1); }
-static mock_response *h_list_v1(mock_request *req) { return list(req, 0); }
+static mock_response *h_list_v2(mock_request *req)
+{
+    return list(req, 1);
+}
+static mock_response *h_list_v1(mock_request *req)
+{
+    return list(req, 0);
+}
 
 /* ---- metrics */
 
@@ -848,7 +889,8 @@ static cJSON *load_templates(mock_server *s)
                 if (buf) {
                     doc = cJSON_ParseWithLength(buf, len);
                     if (!doc)
-                        mock_log(MOCK_LOG_WARN, "%s is not valid JSON; using built-in templates", path);
+                        mock_log(MOCK_LOG_WARN, "%s is not valid JSON; using built-in templates",
+                                 path);
                 }
                 free(buf);
             }

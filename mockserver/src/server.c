@@ -22,7 +22,7 @@
 
 #define MAX_PARAMS 8
 #define MAX_DONE 4
-#define MAX_BODY ((size_t)512 * 1024 * 1024)   /* buffered (non-upload) request bodies */
+#define MAX_BODY ((size_t)512 * 1024 * 1024) /* buffered (non-upload) request bodies */
 #define STREAM_HIGH_WATER ((size_t)4 * 1024 * 1024)
 #define STREAM_BLOCK 65536
 #define STREAM_POLL_MS 250
@@ -76,13 +76,13 @@ struct mock_stream {
     atomic_int refs;
     char *buf;
     size_t head, len, cap;
-    int closed;         /* producer finished */
+    int closed; /* producer finished */
     atomic_int cancelled;
     int in_cb;
-    int cb_done;        /* cancel callback already consumed */
+    int cb_done; /* cancel callback already consumed */
     void (*cancel_fn)(void *);
     void *cancel_ud;
-    int fd;             /* client socket, -1 until queued */
+    int fd; /* client socket, -1 until queued */
     mock_server *srv;
     mock_stream *prev, *next; /* server list (streams_lock) */
     int listed;
@@ -468,7 +468,10 @@ void mock_stream_close(mock_stream *s)
     stream_release(s);
 }
 
-int mock_stream_cancelled(mock_stream *s) { return atomic_load(&s->cancelled); }
+int mock_stream_cancelled(mock_stream *s)
+{
+    return atomic_load(&s->cancelled);
+}
 
 void mock_stream_on_cancel(mock_stream *s, void (*fn)(void *ud), void *ud)
 {
@@ -625,8 +628,8 @@ static int route_match_path(const route *r, const char *path, struct mock_req_pr
 /* Ranks: exact patterns above prefixes; more literal segments / longer prefixes first;
  * then registration order. Returns the best route or NULL; *path_matched tells whether any
  * route matched the path (for 405). */
-static const route *route_find(const mock_server *s, int port, const char *method,
-                               const char *path, int *path_matched)
+static const route *route_find(const mock_server *s, int port, const char *method, const char *path,
+                               int *path_matched)
 {
     *path_matched = 0;
     const route *best = NULL;
@@ -649,8 +652,8 @@ static const route *route_find(const mock_server *s, int port, const char *metho
     return best;
 }
 
-const char *mock_route_lookup(const mock_server *s, int port, const char *method,
-                              const char *path, int *status)
+const char *mock_route_lookup(const mock_server *s, int port, const char *method, const char *path,
+                              int *status)
 {
     int matched = 0;
     const route *r = route_find(s, port, method, path, &matched);
@@ -720,7 +723,10 @@ const char *mock_req_param(const mock_request *req, const char *name)
     return NULL;
 }
 
-struct MHD_Connection *mock_req_connection(mock_request *req) { return req->priv->conn; }
+struct MHD_Connection *mock_req_connection(mock_request *req)
+{
+    return req->priv->conn;
+}
 
 cJSON *mock_req_json(const mock_request *req)
 {
@@ -779,13 +785,31 @@ void *mock_server_get_data(mock_server *s, const char *key)
     return d;
 }
 
-unsigned short mock_server_port(const mock_server *s) { return s->port; }
-const char *mock_server_url(const mock_server *s) { return s->url; }
-mock_store *mock_server_store(mock_server *s) { return s->store; }
-unsigned mock_server_max_timeout_s(const mock_server *s) { return s->max_timeout_s; }
-unsigned mock_server_create_latency_ms(const mock_server *s) { return s->create_latency_ms; }
+unsigned short mock_server_port(const mock_server *s)
+{
+    return s->port;
+}
+const char *mock_server_url(const mock_server *s)
+{
+    return s->url;
+}
+mock_store *mock_server_store(mock_server *s)
+{
+    return s->store;
+}
+unsigned mock_server_max_timeout_s(const mock_server *s)
+{
+    return s->max_timeout_s;
+}
+unsigned mock_server_create_latency_ms(const mock_server *s)
+{
+    return s->create_latency_ms;
+}
 
-int mock_server_stopping(mock_server *s) { return atomic_load(&s->stopping); }
+int mock_server_stopping(mock_server *s)
+{
+    return atomic_load(&s->stopping);
+}
 
 int mock_server_sleep_ms(mock_server *s, unsigned ms)
 {
@@ -906,7 +930,8 @@ static void dispatch_begin(mock_server *s, req_ctx *c, const char *url, const ch
         }
         req->sandbox = sbx;
         if (!port_has_routes(s, port)) {
-            p->early = proxy_error(p->sandbox_id, port, "The sandbox is running but port is not open");
+            p->early = proxy_error(p->sandbox_id, port,
+                                   "The sandbox is running but port is not open");
             return;
         }
     }
@@ -937,7 +962,8 @@ static void dispatch_begin(mock_server *s, req_ctx *c, const char *url, const ch
     if (sandbox_req && (r->flags & MOCK_ROUTE_ACCESS_TOKEN)) {
         const char *tok = mock_req_header(req, "X-Access-Token");
         if (!tok || strcmp(tok, req->sandbox->access_token) != 0) {
-            p->early = mock_resp_error(401, "unauthorized access, please provide a valid access token or method signing if supported");
+            p->early = mock_resp_error(401, "unauthorized access, please provide a valid access "
+                                            "token or method signing if supported");
             return;
         }
     }
@@ -965,8 +991,8 @@ static enum MHD_Result queue(mock_server *s, struct MHD_Connection *conn, mock_r
     }
     if (res->stream) {
         mock_stream *st = res->stream;
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+            conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         pthread_mutex_lock(&st->lock);
         st->fd = ci ? ci->connect_fd : -1;
         st->srv = s;
@@ -990,9 +1016,8 @@ static enum MHD_Result queue(mock_server *s, struct MHD_Connection *conn, mock_r
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **req_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
 {
     (void)version;
     mock_server *s = cls;
@@ -1211,13 +1236,11 @@ mock_server *mock_server_new(const mock_server_config *cfg)
                      MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    s->daemon = MHD_start_daemon(flags, cfg->port, NULL, NULL, on_request, s,
-                                 MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+    s->daemon = MHD_start_daemon(flags, cfg->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+                                 ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)2000,
-                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
-                                 MHD_OPTION_END);
+                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!s->daemon) {
         mock_log(MOCK_LOG_ERROR, "cannot listen on %s:%u", s->host, (unsigned)cfg->port);

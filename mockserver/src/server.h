@@ -53,9 +53,9 @@
 extern "C" {
 #endif
 
-#define MOCK_PORT_CONTROL 0     /* control plane: no routing headers */
-#define MOCK_PORT_ENVD 49983    /* envd: /files, /health, Connect RPC */
-#define MOCK_PORT_CODE 49999    /* code interpreter: /execute, /contexts */
+#define MOCK_PORT_CONTROL 0  /* control plane: no routing headers */
+#define MOCK_PORT_ENVD 49983 /* envd: /files, /health, Connect RPC */
+#define MOCK_PORT_CODE 49999 /* code interpreter: /execute, /contexts */
 
 typedef struct mock_server mock_server;
 typedef struct mock_request mock_request;
@@ -65,17 +65,17 @@ typedef struct mock_stream mock_stream;
 /* ------------------------------------------------------------------ server lifecycle */
 
 typedef struct mock_server_config {
-    const char *host;              /* bind address; NULL = "127.0.0.1" */
-    unsigned short port;           /* 0 = a free port (see mock_server_port) */
-    const char *const *api_keys;   /* accepted X-API-Key values; n_api_keys == 0 = any non-empty */
+    const char *host;            /* bind address; NULL = "127.0.0.1" */
+    unsigned short port;         /* 0 = a free port (see mock_server_port) */
+    const char *const *api_keys; /* accepted X-API-Key values; n_api_keys == 0 = any non-empty */
     size_t n_api_keys;
-    const char *root;              /* sandbox dirs live in <root>/<id>/; NULL = fresh mkdtemp,
-                                      removed at mock_server_free. A given root is kept. */
-    unsigned create_latency_ms;    /* injected delay on create */
-    unsigned max_timeout_s;        /* upper bound for sandbox timeouts; 0 = 3600 */
-    const char *fixtures_dir;      /* where templates.json lives; NULL = E2B_FIXTURES_DIR env or
-                                      a built-in list (base, code-interpreter-v1, desktop,
-                                      mcp-gateway) */
+    const char *root;           /* sandbox dirs live in <root>/<id>/; NULL = fresh mkdtemp,
+                                   removed at mock_server_free. A given root is kept. */
+    unsigned create_latency_ms; /* injected delay on create */
+    unsigned max_timeout_s;     /* upper bound for sandbox timeouts; 0 = 3600 */
+    const char *fixtures_dir;   /* where templates.json lives; NULL = E2B_FIXTURES_DIR env or
+                                   a built-in list (base, code-interpreter-v1, desktop,
+                                   mcp-gateway) */
 } mock_server_config;
 
 /* Creates the server, calls every MOCK_MODULE init, binds and starts serving.
@@ -107,8 +107,8 @@ int mock_server_stopping(mock_server *s);
 /* Route lookup without a request (tests, diagnostics): the pattern of the route that would
  * serve (port, method, path), or NULL; *status (nullable) = 200, 404 (no path match) or 405
  * (path matches, method does not). */
-const char *mock_route_lookup(const mock_server *s, int port, const char *method,
-                              const char *path, int *status);
+const char *mock_route_lookup(const mock_server *s, int port, const char *method, const char *path,
+                              int *status);
 
 /* Stops serving and frees everything: cancels open streams, runs each module's stop, kills
  * every sandbox (destroy hooks run, dirs removed), stops MHD (joins connection threads),
@@ -124,10 +124,10 @@ void *mock_server_get_data(mock_server *s, const char *key);
 
 typedef struct mock_module {
     const char *name;
-    int (*init)(mock_server *s);   /* add routes, hooks, data. Non-zero fails mock_server_new */
-    void (*stop)(mock_server *s);  /* nullable: server is shutting down (before sandboxes are
-                                      killed and before MHD joins connection threads): wake any
-                                      handler that blocks */
+    int (*init)(mock_server *s);  /* add routes, hooks, data. Non-zero fails mock_server_new */
+    void (*stop)(mock_server *s); /* nullable: server is shutting down (before sandboxes are
+                                     killed and before MHD joins connection threads): wake any
+                                     handler that blocks */
 } mock_module;
 
 /* Declares a module. Write it at the START of a line, at file scope, in a mockserver/src/<file>.c
@@ -142,9 +142,9 @@ extern mock_module *const e2b_mock_modules[];
 /* ------------------------------------------------------------------ routes */
 
 /* Route flags */
-#define MOCK_ROUTE_PREFIX 0x1u        /* pattern is a path prefix ("/process.Process/") */
-#define MOCK_ROUTE_NO_AUTH 0x2u       /* control plane: no X-API-Key needed (e.g. /health) */
-#define MOCK_ROUTE_ACCESS_TOKEN 0x4u  /* data plane: require X-Access-Token == envdAccessToken */
+#define MOCK_ROUTE_PREFIX 0x1u       /* pattern is a path prefix ("/process.Process/") */
+#define MOCK_ROUTE_NO_AUTH 0x2u      /* control plane: no X-API-Key needed (e.g. /health) */
+#define MOCK_ROUTE_ACCESS_TOKEN 0x4u /* data plane: require X-Access-Token == envdAccessToken */
 
 /* A handler returns the response (ownership passes to the server); NULL -> 500.
  * It runs on the connection thread and may block. */
@@ -173,15 +173,15 @@ int mock_route_add_upload(mock_server *s, int port, const char *method, const ch
 
 struct mock_request {
     mock_server *server;
-    const char *method;      /* "GET" ... */
-    const char *path;        /* URL path without the query string, as received (MHD unescapes) */
-    int port;                /* MOCK_PORT_CONTROL or the sandbox port */
-    const char *sandbox_id;  /* NULL on the control plane */
-    mock_sandbox *sandbox;   /* data plane: the target sandbox, referenced for the whole request
-                                (running when dispatched); NULL on the control plane */
-    const char *body;        /* full request body, NUL-terminated (NULL for upload routes) */
+    const char *method;     /* "GET" ... */
+    const char *path;       /* URL path without the query string, as received (MHD unescapes) */
+    int port;               /* MOCK_PORT_CONTROL or the sandbox port */
+    const char *sandbox_id; /* NULL on the control plane */
+    mock_sandbox *sandbox;  /* data plane: the target sandbox, referenced for the whole request
+                               (running when dispatched); NULL on the control plane */
+    const char *body;       /* full request body, NUL-terminated (NULL for upload routes) */
     size_t body_len;
-    void *user;              /* free for the handler / upload hook */
+    void *user;                 /* free for the handler / upload hook */
     struct mock_req_priv *priv; /* internal */
 };
 
@@ -221,7 +221,8 @@ mock_response *mock_resp_json(int status, cJSON *body);
 mock_response *mock_resp_json_str(int status, const char *json);
 
 /* E2B error: {"code":<status>,"message":"<formatted>"}, application/json. */
-mock_response *mock_resp_error(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+mock_response *mock_resp_error(int status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Empty body with Content-Length: 0 (204, 200 ...). */
 mock_response *mock_resp_empty(int status);

@@ -102,9 +102,18 @@ out:
     return rc;
 }
 
-int store_on_destroy(mock_store *st, store_hook_fn fn, void *ud) { return hook_add(st, &st->on_destroy, fn, ud); }
-int store_on_pause(mock_store *st, store_hook_fn fn, void *ud) { return hook_add(st, &st->on_pause, fn, ud); }
-int store_on_resume(mock_store *st, store_hook_fn fn, void *ud) { return hook_add(st, &st->on_resume, fn, ud); }
+int store_on_destroy(mock_store *st, store_hook_fn fn, void *ud)
+{
+    return hook_add(st, &st->on_destroy, fn, ud);
+}
+int store_on_pause(mock_store *st, store_hook_fn fn, void *ud)
+{
+    return hook_add(st, &st->on_pause, fn, ud);
+}
+int store_on_resume(mock_store *st, store_hook_fn fn, void *ud)
+{
+    return hook_add(st, &st->on_resume, fn, ud);
+}
 
 /* Runs hooks without the store lock. Hooks are only added during init, but copy anyway. */
 static void hooks_run(mock_store *st, hook_list *l, mock_sandbox *s)
@@ -125,7 +134,10 @@ static void hooks_run(mock_store *st, hook_list *l, mock_sandbox *s)
 
 static void *reaper_main(void *arg);
 
-mock_store *store_new(const char *root) { return store_new_ex(root, 1); }
+mock_store *store_new(const char *root)
+{
+    return store_new_ex(root, 1);
+}
 
 mock_store *store_new_ex(const char *root, int start_reaper)
 {
@@ -175,7 +187,10 @@ void store_free(mock_store *st)
     free(st);
 }
 
-const char *store_root(const mock_store *st) { return st->root; }
+const char *store_root(const mock_store *st)
+{
+    return st->root;
+}
 
 const char *store_state_name(mock_sbx_state s)
 {
@@ -195,7 +210,8 @@ static cJSON *copy_string_object(const cJSON *in)
         return NULL;
     const cJSON *it;
     if (in && cJSON_IsObject(in)) {
-        cJSON_ArrayForEach(it, in) {
+        cJSON_ArrayForEach(it, in)
+        {
             if (cJSON_IsString(it) && it->string)
                 if (!cJSON_AddStringToObject(out, it->string, it->valuestring)) {
                     cJSON_Delete(out);
@@ -303,13 +319,31 @@ mock_sbx_state store_sandbox_state(mock_sandbox *sbx)
     return (mock_sbx_state)__atomic_load_n(&sbx->priv->state, __ATOMIC_ACQUIRE);
 }
 
-int64_t store_sandbox_end_at_ms(mock_sandbox *sbx) { return __atomic_load_n(&sbx->priv->end_at_ms, __ATOMIC_ACQUIRE); }
-int store_sandbox_auto_pause(mock_sandbox *sbx) { return sbx->priv->auto_pause; }
-int store_sandbox_auto_resume(mock_sandbox *sbx) { return sbx->priv->auto_resume; }
-int store_sandbox_allow_internet(mock_sandbox *sbx) { return sbx->priv->allow_internet; }
+int64_t store_sandbox_end_at_ms(mock_sandbox *sbx)
+{
+    return __atomic_load_n(&sbx->priv->end_at_ms, __ATOMIC_ACQUIRE);
+}
+int store_sandbox_auto_pause(mock_sandbox *sbx)
+{
+    return sbx->priv->auto_pause;
+}
+int store_sandbox_auto_resume(mock_sandbox *sbx)
+{
+    return sbx->priv->auto_resume;
+}
+int store_sandbox_allow_internet(mock_sandbox *sbx)
+{
+    return sbx->priv->allow_internet;
+}
 
-static void set_state(mock_sandbox *s, mock_sbx_state v) { __atomic_store_n(&s->priv->state, v, __ATOMIC_RELEASE); }
-static void set_end(mock_sandbox *s, int64_t v) { __atomic_store_n(&s->priv->end_at_ms, v, __ATOMIC_RELEASE); }
+static void set_state(mock_sandbox *s, mock_sbx_state v)
+{
+    __atomic_store_n(&s->priv->state, v, __ATOMIC_RELEASE);
+}
+static void set_end(mock_sandbox *s, int64_t v)
+{
+    __atomic_store_n(&s->priv->end_at_ms, v, __ATOMIC_RELEASE);
+}
 
 mock_sandbox **store_snapshot(mock_store *st, size_t *n)
 {

@@ -45,34 +45,34 @@ typedef enum mock_sbx_state {
 /* Public, IMMUTABLE after creation: safe to read while holding a reference. Mutable state
  * (state, endAt, ...) is private; use the accessors below. */
 typedef struct mock_sandbox {
-    char id[MOCK_SANDBOX_ID_LEN + 1];              /* 20 lowercase alnum chars */
-    char access_token[MOCK_TOKEN_HEX_LEN + 1];     /* envdAccessToken (128-bit hex) */
+    char id[MOCK_SANDBOX_ID_LEN + 1];          /* 20 lowercase alnum chars */
+    char access_token[MOCK_TOKEN_HEX_LEN + 1]; /* envdAccessToken (128-bit hex) */
     char client_id[9];
-    const char *template_id;                       /* as requested ("base", ...) */
-    const char *alias;                             /* template alias (may equal template_id) */
-    const char *dir;                               /* <root>/<id>, created at create time */
-    const cJSON *env_vars;                         /* object {string: string}, never NULL */
-    const cJSON *metadata;                         /* object {string: string}, never NULL */
-    int64_t started_at_ms;                         /* creation time (mock clock) */
+    const char *template_id; /* as requested ("base", ...) */
+    const char *alias;       /* template alias (may equal template_id) */
+    const char *dir;         /* <root>/<id>, created at create time */
+    const cJSON *env_vars;   /* object {string: string}, never NULL */
+    const cJSON *metadata;   /* object {string: string}, never NULL */
+    int64_t started_at_ms;   /* creation time (mock clock) */
     int cpu_count;
     int memory_mb;
     int disk_size_mb;
-    struct mock_sandbox_priv *priv;                /* internal */
+    struct mock_sandbox_priv *priv; /* internal */
 } mock_sandbox;
 
 /* Options for store_create. */
 typedef struct store_create_opts {
-    const char *template_id;      /* required */
-    const char *alias;            /* NULL = template_id */
-    int64_t timeout_ms;           /* > 0 */
-    const cJSON *metadata;        /* nullable, copied */
-    const cJSON *env_vars;        /* nullable, copied */
-    int auto_pause;               /* on expiry pause instead of kill */
-    int auto_resume;              /* lifecycle.autoResume (reported only) */
-    int allow_internet_access;    /* -1 = null / not given, 0, 1 */
-    int cpu_count;                /* 0 = 2 */
-    int memory_mb;                /* 0 = 512 */
-    int disk_size_mb;             /* 0 = 1024 */
+    const char *template_id;   /* required */
+    const char *alias;         /* NULL = template_id */
+    int64_t timeout_ms;        /* > 0 */
+    const cJSON *metadata;     /* nullable, copied */
+    const cJSON *env_vars;     /* nullable, copied */
+    int auto_pause;            /* on expiry pause instead of kill */
+    int auto_resume;           /* lifecycle.autoResume (reported only) */
+    int allow_internet_access; /* -1 = null / not given, 0, 1 */
+    int cpu_count;             /* 0 = 2 */
+    int memory_mb;             /* 0 = 512 */
+    int disk_size_mb;          /* 0 = 1024 */
 } store_create_opts;
 
 /* ---- lifetime of the store itself (used by server.c) */
@@ -128,8 +128,8 @@ int store_sandbox_allow_internet(mock_sandbox *sbx); /* -1 = null */
 /* Results of state transitions. */
 typedef enum store_result {
     STORE_OK = 0,
-    STORE_NOT_FOUND = 1,  /* killed or unknown */
-    STORE_CONFLICT = 2    /* e.g. pausing a paused sandbox */
+    STORE_NOT_FOUND = 1, /* killed or unknown */
+    STORE_CONFLICT = 2   /* e.g. pausing a paused sandbox */
 } store_result;
 
 /* Kills a sandbox: runs destroy hooks, removes its dir, removes it from the store. */

@@ -29,18 +29,33 @@ int64_t mock_now_ns(void)
            atomic_load(&clock_offset_ms) * 1000000LL;
 }
 
-int64_t mock_now_ms(void) { return mock_now_ns() / 1000000LL; }
+int64_t mock_now_ms(void)
+{
+    return mock_now_ns() / 1000000LL;
+}
 
-void mock_clock_advance_ms(int64_t delta_ms) { atomic_fetch_add(&clock_offset_ms, delta_ms); }
+void mock_clock_advance_ms(int64_t delta_ms)
+{
+    atomic_fetch_add(&clock_offset_ms, delta_ms);
+}
 
-int64_t mock_clock_offset_ms(void) { return atomic_load(&clock_offset_ms); }
+int64_t mock_clock_offset_ms(void)
+{
+    return atomic_load(&clock_offset_ms);
+}
 
 /* ------------------------------------------------------------------ logging */
 
 static _Atomic int log_level = MOCK_LOG_INFO;
 
-void mock_log_set_level(int level) { atomic_store(&log_level, level); }
-int mock_log_level(void) { return atomic_load(&log_level); }
+void mock_log_set_level(int level)
+{
+    atomic_store(&log_level, level);
+}
+int mock_log_level(void)
+{
+    return atomic_load(&log_level);
+}
 
 void mock_log(int level, const char *fmt, ...)
 {
@@ -109,8 +124,8 @@ void mock_format_rfc3339_ms(int64_t ms, char *out, size_t outlen)
     int frac = (int)(ms - (int64_t)sec * 1000);
     struct tm tm;
     gmtime_r(&sec, &tm);
-    snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+    snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
 }
 
 void mock_format_rfc3339_nano(int64_t ns, char *out, size_t outlen)

@@ -175,8 +175,8 @@ static void test_base64url(void **state)
         free(e);
     }
     size_t m;
-    assert_null(mock_base64url_decode("a", &m));       /* impossible length */
-    assert_null(mock_base64url_decode("ab+/", &m));    /* standard alphabet rejected */
+    assert_null(mock_base64url_decode("a", &m));          /* impossible length */
+    assert_null(mock_base64url_decode("ab+/", &m));       /* standard alphabet rejected */
     unsigned char *d = mock_base64url_decode("YWI=", &m); /* padding accepted */
     assert_non_null(d);
     assert_int_equal(m, 2);

@@ -111,8 +111,8 @@ static void test_run_and_sigterm(void **state)
     assert_non_null(mkdtemp(root));
     char sroot[128];
     snprintf(sroot, sizeof sroot, "%s/r", root);
-    const char *args[] = {"--port", "0", "--api-key", "k1", "--api-key", "k2", "--root", sroot,
-                          "--create-latency-ms", "200", "--quiet", NULL};
+    const char *args[] = {"--port", "0",   "--api-key",           "k1",  "--api-key", "k2",
+                          "--root", sroot, "--create-latency-ms", "200", "--quiet",   NULL};
     proc p;
     start(&p, args);
     assert_memory_equal(p.url, "E2B_MOCK_URL=http://127.0.0.1:", 30);
@@ -159,9 +159,9 @@ static void test_options(void **state)
     int ws = stop(&p, 0);
     assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
 
-    const char *bad[][3] = {{"--port", "abc", NULL}, {"--port", "70000", NULL},
+    const char *bad[][3] = {{"--port", "abc", NULL},        {"--port", "70000", NULL},
                             {"--max-timeout-s", "0", NULL}, {"--bogus", NULL, NULL},
-                            {"--api-key", "", NULL}, {"extra", NULL, NULL}};
+                            {"--api-key", "", NULL},        {"extra", NULL, NULL}};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         start(&p, bad[i]);
         assert_string_equal(p.url, ""); /* nothing on stdout */

@@ -187,7 +187,8 @@ static mock_response *h_echo(mock_request *req)
 
 static mock_response *h_prefix(mock_request *req)
 {
-    return mock_resp_bytes(200, "text/plain", mock_req_param(req, "*"), strlen(mock_req_param(req, "*")));
+    return mock_resp_bytes(200, "text/plain", mock_req_param(req, "*"),
+                           strlen(mock_req_param(req, "*")));
 }
 
 static mock_response *h_body(mock_request *req)
@@ -203,7 +204,10 @@ typedef struct upl {
     int calls;
 } upl;
 
-static void upl_done(mock_request *req) { free(req->user); }
+static void upl_done(mock_request *req)
+{
+    free(req->user);
+}
 
 static int on_chunk(mock_request *req, const char *data, size_t len)
 {
@@ -253,7 +257,8 @@ static void *producer(void *arg)
 {
     mock_stream *s = arg;
     for (int i = 1; i <= 3; i++) {
-        mock_stream_printf(s, "{\"line\":%d,\"%s\":true}\n", i, i == 1 || wait_seen(i - 1) ? "ok" : "TIMEOUT");
+        mock_stream_printf(s, "{\"line\":%d,\"%s\":true}\n", i,
+                           i == 1 || wait_seen(i - 1) ? "ok" : "TIMEOUT");
     }
     mock_stream_close(s);
     return NULL;
@@ -270,7 +275,11 @@ static mock_response *h_stream(mock_request *req)
     return r;
 }
 
-static void on_cancel(void *ud) { (void)ud; atomic_store(&cancel_seen, 1); }
+static void on_cancel(void *ud)
+{
+    (void)ud;
+    atomic_store(&cancel_seen, 1);
+}
 
 static void *silent_producer(void *arg)
 {
@@ -317,10 +326,12 @@ static int setup(void **state)
     assert_int_equal(mock_route_add(srv, TPORT, "GET", "/echo/{a}/x", h_echo, 0), 0);
     assert_int_equal(mock_route_add(srv, TPORT, "GET", "/p/", h_prefix, MOCK_ROUTE_PREFIX), 0);
     assert_int_equal(mock_route_add(srv, TPORT, "POST", "/body", h_body, 0), 0);
-    assert_int_equal(mock_route_add_upload(srv, TPORT, "POST", "/upload", h_upload, on_chunk, 0), 0);
+    assert_int_equal(mock_route_add_upload(srv, TPORT, "POST", "/upload", h_upload, on_chunk, 0),
+                     0);
     assert_int_equal(mock_route_add(srv, TPORT, "GET", "/stream", h_stream, 0), 0);
     assert_int_equal(mock_route_add(srv, TPORT, "GET", "/silent", h_silent, 0), 0);
-    assert_int_equal(mock_route_add(srv, TPORT, "GET", "/secret", h_secret, MOCK_ROUTE_ACCESS_TOKEN), 0);
+    assert_int_equal(
+        mock_route_add(srv, TPORT, "GET", "/secret", h_secret, MOCK_ROUTE_ACCESS_TOKEN), 0);
     assert_int_not_equal(mock_route_add(srv, TPORT, "GET", "no-slash", h_secret, 0), 0);
     return 0;
 }
@@ -342,22 +353,26 @@ static void test_route_matching(void **state)
 {
     (void)state;
     int st = 0;
-    assert_string_equal(mock_route_lookup(srv, 0, "GET", "/sandboxes/metrics", &st), "/sandboxes/metrics");
+    assert_string_equal(mock_route_lookup(srv, 0, "GET", "/sandboxes/metrics", &st),
+                        "/sandboxes/metrics");
     assert_string_equal(mock_route_lookup(srv, 0, "GET", "/sandboxes/abc", &st), "/sandboxes/{id}");
-    assert_string_equal(mock_route_lookup(srv, 0, "DELETE", "/sandboxes/abc", &st), "/sandboxes/{id}");
+    assert_string_equal(mock_route_lookup(srv, 0, "DELETE", "/sandboxes/abc", &st),
+                        "/sandboxes/{id}");
     assert_int_equal(st, 200);
     assert_null(mock_route_lookup(srv, 0, "PUT", "/sandboxes/abc", &st));
     assert_int_equal(st, 405);
     assert_null(mock_route_lookup(srv, 0, "GET", "/sandboxes/abc/nope", &st));
     assert_int_equal(st, 404);
     assert_null(mock_route_lookup(srv, 0, "GET", "/sandboxes//timeout", &st)); /* empty capture */
-    assert_null(mock_route_lookup(srv, 0, "GET", "/sandboxes/abc/", &st));      /* extra segment */
+    assert_null(mock_route_lookup(srv, 0, "GET", "/sandboxes/abc/", &st));     /* extra segment */
     assert_int_equal(st, 404);
     assert_string_equal(mock_route_lookup(srv, 0, "GET", "/sandboxes", &st), "/sandboxes");
     assert_string_equal(mock_route_lookup(srv, 0, "HEAD", "/sandboxes/x", &st), "/sandboxes/{id}");
-    assert_string_equal(mock_route_lookup(srv, 0, "POST", "/v2/sandboxes/x/connect", &st), "/v2/sandboxes/{id}/connect");
+    assert_string_equal(mock_route_lookup(srv, 0, "POST", "/v2/sandboxes/x/connect", &st),
+                        "/v2/sandboxes/{id}/connect");
     assert_string_equal(mock_route_lookup(srv, TPORT, "GET", "/p/a/b/c", &st), "/p/");
-    assert_null(mock_route_lookup(srv, TPORT, "GET", "/sandboxes/abc", &st)); /* ports are separate */
+    assert_null(
+        mock_route_lookup(srv, TPORT, "GET", "/sandboxes/abc", &st)); /* ports are separate */
     assert_null(mock_route_lookup(srv, 0, "GET", "/echo/a/x", &st));
 }
 
@@ -394,7 +409,8 @@ static void test_create_get_validation(void **state)
     (void)state;
     char id[64], tok[64];
     create("{\"templateID\":\"code-interpreter-v1\",\"metadata\":{\"k\":\"v\"},"
-           "\"envVars\":{\"FOO\":\"bar\"},\"timeout\":120}", id, tok);
+           "\"envVars\":{\"FOO\":\"bar\"},\"timeout\":120}",
+           id, tok);
     assert_int_equal(strlen(id), 20);
     assert_int_equal(strlen(tok), 32);
 
@@ -403,10 +419,11 @@ static void test_create_get_validation(void **state)
     resp r = api("GET", path, NULL);
     assert_int_equal(r.status, 200);
     cJSON *j = json(&r);
-    static const char *req_fields[] = {"templateID", "sandboxID", "clientID", "startedAt", "cpuCount",
-                                       "memoryMB", "diskSizeMB", "endAt", "state", "envdVersion",
-                                       "alias", "metadata", "envdAccessToken", "domain",
-                                       "allowInternetAccess", "lifecycle"};
+    static const char *req_fields[] = {
+        "templateID", "sandboxID",  "clientID",        "startedAt", "cpuCount",
+        "memoryMB",   "diskSizeMB", "endAt",           "state",     "envdVersion",
+        "alias",      "metadata",   "envdAccessToken", "domain",    "allowInternetAccess",
+        "lifecycle"};
     for (size_t i = 0; i < sizeof req_fields / sizeof *req_fields; i++)
         assert_non_null(cJSON_GetObjectItemCaseSensitive(j, req_fields[i]));
     assert_string_equal(jstr(j, "state"), "running");
@@ -427,7 +444,11 @@ static void test_create_get_validation(void **state)
     assert_string_equal(jstr(s->env_vars, "FOO"), "bar");
     store_release(s);
 
-    struct { const char *body; int status; const char *msg; } bad[] = {
+    struct {
+        const char *body;
+        int status;
+        const char *msg;
+    } bad[] = {
         {"{}", 400, "templateID"},
         {"{\"templateID\":5}", 400, "templateID"},
         {"not json", 400, NULL},
@@ -435,7 +456,8 @@ static void test_create_get_validation(void **state)
         {"{\"templateID\":\"base\",\"timeout\":\"x\"}", 400, "timeout"},
         {"{\"templateID\":\"base\",\"timeout\":1.5}", 400, "timeout"},
         {"{\"templateID\":\"base\",\"timeout\":0}", 400, "Timeout must be greater than 0"},
-        {"{\"templateID\":\"base\",\"timeout\":7201}", 400, "Timeout cannot be greater than 2 hours"},
+        {"{\"templateID\":\"base\",\"timeout\":7201}", 400,
+         "Timeout cannot be greater than 2 hours"},
         {"{\"templateID\":\"base\",\"metadata\":{\"a\":1}}", 400, "metadata"},
         {"{\"templateID\":\"base\",\"envVars\":[]}", 400, "envVars"},
         {"{\"templateID\":\"base\",\"autoPause\":\"yes\"}", 400, "autoPause"},
@@ -580,7 +602,8 @@ static void test_expiry_via_clock(void **state)
     assert_int_equal(r.status, 200);
     cJSON *j = json(&r);
     assert_string_equal(jstr(j, "state"), "paused");
-    assert_string_equal(jstr(cJSON_GetObjectItemCaseSensitive(j, "lifecycle"), "onTimeout"), "pause");
+    assert_string_equal(jstr(cJSON_GetObjectItemCaseSensitive(j, "lifecycle"), "onTimeout"),
+                        "pause");
     cJSON_Delete(j);
     resp_free(&r);
     r = api("DELETE", path, NULL);
@@ -610,7 +633,9 @@ static void test_list_pagination_and_filters(void **state)
     (void)state;
     char ids[5][64];
     for (int i = 0; i < 5; i++) {
-        create("{\"templateID\":\"base\",\"metadata\":{\"group\":\"pg\",\"k y\":\"a b&c=d/\xc3\xa9\"}}", ids[i], NULL);
+        create("{\"templateID\":\"base\",\"metadata\":{\"group\":\"pg\",\"k y\":\"a "
+               "b&c=d/\xc3\xa9\"}}",
+               ids[i], NULL);
         usleep(2000); /* distinct start times (ties are broken by id anyway) */
     }
     char path[512], next[256] = "";
@@ -619,7 +644,8 @@ static void test_list_pagination_and_filters(void **state)
     int64_t prev_start = INT64_MAX;
     for (;;) {
         if (next[0])
-            snprintf(path, sizeof path, "/v2/sandboxes?metadata=group%%3Dpg&limit=2&nextToken=%s", next);
+            snprintf(path, sizeof path, "/v2/sandboxes?metadata=group%%3Dpg&limit=2&nextToken=%s",
+                     next);
         else
             snprintf(path, sizeof path, "/v2/sandboxes?metadata=group%%3Dpg&limit=2");
         resp r = api("GET", path, NULL);
@@ -630,7 +656,8 @@ static void test_list_pagination_and_filters(void **state)
         cJSON *j = json(&r), *it;
         assert_true(cJSON_IsArray(j));
         pages++;
-        cJSON_ArrayForEach(it, j) {
+        cJSON_ArrayForEach(it, j)
+        {
             int64_t st = 0;
             assert_int_equal(mock_parse_rfc3339_ns(jstr(it, "startedAt"), &st), 0);
             assert_true(st <= prev_start); /* default order: newest first */
@@ -661,7 +688,9 @@ static void test_list_pagination_and_filters(void **state)
     resp_free(&r);
 
     /* the JS SDK's triple-encoded metadata, straight off the wire */
-    r = api("GET", "/v2/sandboxes?metadata=k%252520y%3Da%252520b%252526c%25253Dd%25252F%2525C3%2525A9", NULL);
+    r = api("GET",
+            "/v2/sandboxes?metadata=k%252520y%3Da%252520b%252526c%25253Dd%25252F%2525C3%2525A9",
+            NULL);
     assert_int_equal(r.status, 200);
     j = json(&r);
     assert_int_equal(cJSON_GetArraySize(j), 5);
@@ -693,9 +722,9 @@ static void test_list_pagination_and_filters(void **state)
     cJSON_Delete(j);
     resp_free(&r);
 
-    static const char *bad[] = {"/v2/sandboxes?limit=0", "/v2/sandboxes?limit=101",
-                                "/v2/sandboxes?limit=x", "/v2/sandboxes?state=dead",
-                                "/v2/sandboxes?order=up", "/v2/sandboxes?nextToken=%21%21",
+    static const char *bad[] = {"/v2/sandboxes?limit=0",         "/v2/sandboxes?limit=101",
+                                "/v2/sandboxes?limit=x",         "/v2/sandboxes?state=dead",
+                                "/v2/sandboxes?order=up",        "/v2/sandboxes?nextToken=%21%21",
                                 "/v2/sandboxes?metadata=novalue"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         r = api("GET", bad[i], NULL);
@@ -774,7 +803,8 @@ static void test_data_plane_dispatch(void **state)
         r = sbx_req("GET", "/echo/a/x", gone[i], TPORT, NULL);
         assert_int_equal(r.status, 502);
         char ct[128];
-        assert_string_equal(hdr(&r, "Content-Type", ct, sizeof ct), "application/json; charset=utf-8");
+        assert_string_equal(hdr(&r, "Content-Type", ct, sizeof ct),
+                            "application/json; charset=utf-8");
         j = json(&r);
         assert_string_equal(jstr(j, "sandboxId"), gone[i]);
         assert_string_equal(jstr(j, "message"), "The sandbox was not found");
@@ -957,13 +987,13 @@ static void test_cancel_sandbox_streams(void **state)
         pthread_t th;
         pthread_create(&th, NULL, stream_thread, &t);
         assert_true(wait_seen(1)); /* the stream is open and delivered its first line */
-        if (round == 0) { /* another sandbox: untouched */
+        if (round == 0) {          /* another sandbox: untouched */
             mock_server_cancel_streams(srv, "someothersandbox0000");
             usleep(300 * 1000);
             assert_false(atomic_load(&cancel_seen));
         }
         mock_server_cancel_streams(srv, round ? NULL : t.id);
-        pthread_join(th, NULL); /* returns: the server ended the stream */
+        pthread_join(th, NULL);               /* returns: the server ended the stream */
         assert_int_not_equal(t.rc, CURLE_OK); /* cut off, not a clean end */
         assert_string_equal(t.c.all.p, "first\n");
         free(t.c.all.p);

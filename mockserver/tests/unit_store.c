@@ -28,8 +28,16 @@ static void on_destroy(mock_sandbox *s, void *ud)
     struct stat st;
     c->dir_existed_at_destroy = stat(s->dir, &st) == 0;
 }
-static void on_pause(mock_sandbox *s, void *ud) { (void)s; ((counts *)ud)->paused++; }
-static void on_resume(mock_sandbox *s, void *ud) { (void)s; ((counts *)ud)->resumed++; }
+static void on_pause(mock_sandbox *s, void *ud)
+{
+    (void)s;
+    ((counts *)ud)->paused++;
+}
+static void on_resume(mock_sandbox *s, void *ud)
+{
+    (void)s;
+    ((counts *)ud)->resumed++;
+}
 
 typedef struct fx {
     char root[64];
@@ -63,8 +71,10 @@ static int teardown(void **state)
 
 static mock_sandbox *mk(fx *f, int64_t timeout_ms, int auto_pause)
 {
-    store_create_opts o = {.template_id = "base", .timeout_ms = timeout_ms,
-                           .auto_pause = auto_pause, .allow_internet_access = -1};
+    store_create_opts o = {.template_id = "base",
+                           .timeout_ms = timeout_ms,
+                           .auto_pause = auto_pause,
+                           .allow_internet_access = -1};
     return store_create(f->st, &o);
 }
 
@@ -78,8 +88,8 @@ static void test_create_identity(void **state)
 {
     fx *f = *state;
     cJSON *meta = cJSON_Parse("{\"k\":\"v\",\"n\":1}");
-    store_create_opts o = {.template_id = "base", .timeout_ms = 1000, .metadata = meta,
-                           .allow_internet_access = 1};
+    store_create_opts o = {
+        .template_id = "base", .timeout_ms = 1000, .metadata = meta, .allow_internet_access = 1};
     mock_sandbox *s = store_create(f->st, &o);
     cJSON_Delete(meta);
     assert_non_null(s);

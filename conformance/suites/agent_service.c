@@ -265,8 +265,8 @@ static void test_health_unreachable(void **state)
     cJSON_Delete(js);
     /* a message now is an infrastructure failure with a clear reply, not a crash */
     e2b_agent_reply r;
-    harness_assert_ok(e2b_agent_handle_message(svc, "```python\nprint(1)\n```", 24, &r, &err),
-                      &err, "message");
+    const char *msg = "```python\nprint(1)\n```";
+    harness_assert_ok(e2b_agent_handle_message(svc, msg, strlen(msg), &r, &err), &err, "message");
     assert_false(r.success);
     assert_int_equal(r.infra, E2B_ERR_NETWORK);
     assert_non_null(strstr(r.text, "Could not execute the code"));

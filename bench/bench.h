@@ -63,6 +63,8 @@ typedef struct bench_scenario {
     const char *name;
     const char *summary;
     bench_run_fn run;
+    int max_n;      /* cap on -n for this scenario (0 = none): each op is expensive */
+    int max_warmup; /* cap on --warmup (0 = none) */
 } bench_scenario;
 
 /* Appends a series with room for n samples; returns it or NULL (out of memory / full). */

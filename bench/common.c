@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -96,6 +97,7 @@ int bench_target_open(const bench_opts *opts, bench_target *t, bench_report *rep
             return -1;
         }
         if (pid == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGTERM); /* never outlive a killed bench */
             dup2(p[1], 1);
             int devnull = open("/dev/null", O_WRONLY);
             if (devnull >= 0)

@@ -34,28 +34,28 @@
  * in this order. */
 static const bench_scenario k_scenarios[] = {
     {"getinfo", "get_info round trips: libe2b vs JS SDK vs raw curl vs a static MHD floor",
-     bench_scenario_getinfo},
-    {"createkill", "sandbox create + kill: libe2b vs JS SDK", bench_scenario_createkill},
+     bench_scenario_getinfo, 0, 0},
+    {"createkill", "sandbox create + kill: libe2b vs JS SDK", bench_scenario_createkill, 500, 20},
     {"runcode", "run_code('x = 1') in a warm Python context: libe2b vs JS SDK",
-     bench_scenario_runcode},
+     bench_scenario_runcode, 0, 0},
     {"pipefloor", "raw local exec floor: persistent python3 worker, one line in, one line out",
-     bench_scenario_pipefloor},
+     bench_scenario_pipefloor, 0, 0},
     {"stdout", "stdout streaming throughput of one big execution (MB/s): libe2b vs JS SDK",
-     bench_scenario_stdout},
+     bench_scenario_stdout, 0, 0},
     {"files", "file upload/download throughput, 64 MiB and --big MiB (MB/s): libe2b vs JS SDK",
-     bench_scenario_files},
+     bench_scenario_files, 0, 0},
     {"smallfile", "1 KiB file write + read round trip: libe2b vs JS SDK",
-     bench_scenario_smallfile},
+     bench_scenario_smallfile, 0, 0},
     {"concurrency", "N parallel executions on one sandbox; parallel sandboxes each running one",
-     bench_scenario_concurrency},
+     bench_scenario_concurrency, 0, 0},
     {"wrk", "e2b-mock control-plane req/s under wrk vs the static MHD endpoint",
-     bench_scenario_wrk},
+     bench_scenario_wrk, 0, 0},
     {"memory", "peak RSS: libe2b client vs JS SDK (same workload, fresh processes) and e2b-mock",
-     bench_scenario_memory},
+     bench_scenario_memory, 0, 0},
     {"idle", "idle cost (PSS/RSS) of a local Python sandbox after one cell",
-     bench_scenario_idle},
+     bench_scenario_idle, 0, 0},
     {"ttfr", "time to first result of print(1): cold (create + first run) and warm kernel",
-     bench_scenario_ttfr},
+     bench_scenario_ttfr, 50, 3},
 };
 #define N_SCENARIOS (sizeof k_scenarios / sizeof k_scenarios[0])
 
@@ -622,7 +622,12 @@ int main(int argc, char **argv)
         runs[i].sc = chosen[i];
         fprintf(stderr, "e2b-bench: running %s ...\n", chosen[i]->name);
         uint64_t t0 = bench_now_ns();
-        runs[i].rc = chosen[i]->run(&o, &runs[i].r);
+        bench_opts so = o; /* per-scenario caps (cold starts cost ~0.1-0.5 s each) */
+        if (chosen[i]->max_n && so.n > chosen[i]->max_n)
+            so.n = chosen[i]->max_n;
+        if (chosen[i]->max_warmup && so.warmup > chosen[i]->max_warmup)
+            so.warmup = chosen[i]->max_warmup;
+        runs[i].rc = chosen[i]->run(&so, &runs[i].r);
         runs[i].seconds = (double)(bench_now_ns() - t0) / 1e9;
         for (size_t k = 0; k < runs[i].r.nseries; k++)
             runs[i].sm[k] = summarize(&runs[i].r.series[k]);

@@ -122,12 +122,12 @@ int bench_scenario_createkill(const bench_opts *opts, bench_report *r)
     bench_series *c, *s;
     if (frame_open(opts, r, &f, false) != 0)
         goto out;
-    int n = opts->n > 500 ? 500 : opts->n; /* each create makes a sandbox directory */
+    int n = opts->n;
     if (add_pair(r, &f, "create_kill", "e2b_sandbox_create + e2b_sandbox_kill",
                  "Sandbox.create() + sandbox.kill()", (size_t)n, "", &c, &s) != 0)
         goto out;
     rc = bench_interleave(op_create_kill, &f, c, f.sdk, "\"op\":\"create_kill\"", s,
-                          opts->warmup > 20 ? 20 : opts->warmup, batch_for(n));
+                          opts->warmup, batch_for(n));
 out:
     frame_close(&f, r);
     return rc;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -54,6 +55,7 @@ bench_sdk *bench_sdk_start(const bench_opts *opts, const char *url, const char *
     if (pid < 0)
         return NULL;
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         dup2(in[0], 0);
         dup2(out[1], 1);
         execle(NODE, NODE, script, (char *)NULL, envp);

@@ -33,6 +33,12 @@ cmake --build "$build" -j "$(nproc)" --target "${targets[@]/#/fuzz_}" >"$build/f
 /usr/bin/python3 -I "$here/fuzz/gen_seeds.py" "$here" "$build/fuzz-corpus" >/dev/null || exit 2
 echo "fuzz.sh: built in $(( $(date +%s) - t0 )) s; ${secs} s per target"
 
+known_regression() {  # is this crash input already committed under fuzz/regressions/<t>/?
+    local r
+    for r in "$2"/*; do [ -f "$r" ] && cmp -s "$1" "$r" && return 0; done
+    return 1
+}
+
 printf '%-20s %10s %8s %8s %7s %8s  %s\n' target execs exec/s cov ft corpus result
 crashed=0
 for t in "${targets[@]}"; do
@@ -62,7 +68,11 @@ for t in "${targets[@]}"; do
         for a in "$art"/*; do
             [ -f "$a" ] || continue
             echo "    input: $a"
-            echo "    keep it: mkdir -p fuzz/regressions/$t && cp '$a' fuzz/regressions/$t/"
+            if known_regression "$a" "$here/fuzz/regressions/$t"; then
+                echo "    (already a committed regression: the owner's fix is pending)"
+            else
+                echo "    keep it: mkdir -p fuzz/regressions/$t && cp '$a' fuzz/regressions/$t/"
+            fi
         done
         echo "    log: $log"
     fi

@@ -976,8 +976,8 @@ static void check_run(ctx *c, run_outcome *o, const cJSON *expect)
 
 static const char *const k_run_keys[] = {"op",       "code",       "language",
                                          "context",  "env_vars",   "timeout_ms",
-                                         "cancel_on_stdout",       "expect",
-                                         "note",     NULL};
+                                         "cancel_on_stdout",       "max_line_bytes",
+                                         "expect",   "note",       NULL};
 
 static void op_run(ctx *c, const cJSON *step)
 {
@@ -989,6 +989,10 @@ static void op_run(ctx *c, const cJSON *step)
     o.context_id = jstr(c, step, "context");
     o.env_vars = jkv(c, step, "env_vars", &o.env_vars_len);
     o.timeout_ms = jlong(c, step, "timeout_ms", E2B_DEFAULT_EXECUTION_TIMEOUT_MS);
+    long max_line = jlong(c, step, "max_line_bytes", 0);
+    if (max_line < 0)
+        FAIL(c, "\"max_line_bytes\" must be >= 0");
+    o.max_line_bytes = (size_t)max_line;
     recorder *rec = calloc(1, sizeof *rec);
     if (!rec)
         FAIL(c, "out of memory");
@@ -1640,7 +1644,43 @@ static void test_remove_and_kill_during_execution(void **state)
     }
 }
 
+/* e2b_client_cancel_all from another thread ends a running execution with
+ * E2B_ERR_CANCELLED and the partial output; the server interrupts the cell, so the same
+ * context and the same client keep working. */
+static void test_cancel_all_during_execution(void **state)
+{
+    (void)state;
+    harness_target *t = harness_target_start(NULL);
+    e2b_sandbox *s = new_sandbox(t);
+    const char *a = new_context(s, "python");
+    e2b_error err = {0};
+    e2b_execution *ex = NULL;
+    e2b_run_opts o;
+    e2b_run_opts_init(&o);
+    o.context_id = a;
+    harness_assert_ok(e2b_run_code(s, "kept = 'yes'", &o, &ex, &err), &err, "kept = 'yes'");
+    e2b_execution_free(ex);
+    ex = NULL;
+    bg_run *r = bg_start(s, "print('spinning', flush=True)\nwhile True: pass", a);
+    bg_wait_output(r);
+    int64_t t0 = harness_now_ms();
+    e2b_client_cancel_all(t->client);
+    bg_join(r);
+    if (harness_now_ms() - t0 > 10000)
+        fail_msg("run_code took more than 10 s to return after e2b_client_cancel_all");
+    harness_assert_code(r->rc, E2B_ERR_CANCELLED, &r->err, "the cancelled execution");
+    assert_non_null(r->ex);
+    assert_string_equal(stdout_of(r->ex), "spinning\n");
+    assert_false(r->ex->completed);
+    o.timeout_ms = 30000;
+    harness_assert_ok(e2b_run_code(s, "kept", &o, &ex, &err), &err, "the same context after");
+    harness_defer(defer_execution_free, ex);
+    assert_null(ex->error);
+    assert_string_equal(ex->text, "yes");
+}
+
 static const struct CMUnitTest k_handwritten[] = {
+    cmocka_unit_test(test_cancel_all_during_execution),
     cmocka_unit_test(test_concurrent_executions),
     cmocka_unit_test(test_restart_during_execution),
     cmocka_unit_test(test_remove_and_kill_during_execution),

@@ -719,7 +719,11 @@ static mock_response *p_start(mock_request *req, proc_mod *m, int rootfd, const 
     const cJSON *tagj = cJSON_GetObjectItemCaseSensitive(in, "tag");
     if (cJSON_IsString(tagj))
         p->tag = strdup(tagj->valuestring);
-    sbxrt_spec spec = {req->sandbox->dir, vcwd, argv, (const char *const *)env};
+    sbxrt_spec spec = {.dir = req->sandbox->dir,
+                       .cwd = vcwd,
+                       .argv = argv,
+                       .env = (const char *const *)env,
+                       .allow_net = store_sandbox_allow_internet(req->sandbox) == 1};
     char err[512];
     int src = sbxrt_spawn(&spec, &p->rt, err, sizeof err);
     free(argv);

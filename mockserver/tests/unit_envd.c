@@ -1080,13 +1080,15 @@ static void test_poll_watcher(void **state)
             break;
         }
         cJSON *cj = cJSON_Parse(r.body.p);
-        snprintf(ids[made], sizeof ids[made], "%s", jstr(cj, "watcherId"));
+        const char *wid = jstr(cj, "watcherId");
+        assert_non_null(wid);
+        snprintf(ids[made], sizeof ids[made], "%s", wid ? wid : "");
         cJSON_Delete(cj);
         resp_free(&r);
     }
     assert_int_equal(made, 32);
     for (int i = 0; i < made; i++) {
-        snprintf(q, sizeof q, "{\"watcherId\":\"%s\"}", ids[i]);
+        snprintf(q, sizeof q, "{\"watcherId\":\"%.63s\"}", ids[i]);
         j = rpc("filesystem.Filesystem/RemoveWatcher", q, 200);
         cJSON_Delete(j);
     }

@@ -39,6 +39,12 @@ typedef struct bench_series {
     size_t n;
     long new_connections; /* connections opened during the timed loop, -1 unknown */
     char unit[12];        /* unit of the samples: "" = "us" (latency); e.g. "MB/s" */
+    /* CPU time per timed operation in microseconds, -1 = not measured. client: the measuring
+     * process (e2b-bench for libe2b, node for the SDK); server: the e2b-mock process (all its
+     * threads, not its kernels). Load-independent, unlike wall-clock samples. */
+    double client_cpu_us;
+    double server_cpu_us;
+    double kernel_cpu_us; /* the mock's descendants (sandbox kernels, bwrap) */
 } bench_series;
 
 /* A single measured value (memory, throughput under wrk, error counts). */
@@ -117,6 +123,15 @@ int bench_target_open(const bench_opts *opts, bench_target *t, bench_report *rep
 /* Adds the mock's VmHWM/VmRSS as metrics (when it is our child), frees the client, stops
  * the mock. Safe on a zeroed or half-opened target. */
 void bench_target_close(bench_target *t, bench_report *report);
+
+/* pid of the e2b-mock of the open target (0 = none / --url): for server CPU accounting. */
+extern int bench_current_mock_pid;
+/* utime + stime of a process in microseconds (clock-tick resolution), -1 when unreadable. */
+double bench_proc_cpu_us(int pid);
+/* Summed utime + stime of every descendant of pid, in microseconds. */
+double bench_tree_cpu_us(int pid);
+/* CPU time of this whole process in microseconds. */
+double bench_self_cpu_us(void);
 
 /* /proc/<pid>/status field in kB (e.g. "VmHWM"), -1 when unreadable. */
 long bench_proc_status_kb(int pid, const char *field);

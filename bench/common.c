@@ -17,6 +17,62 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+int bench_current_mock_pid;
+
+double bench_proc_cpu_us(int pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *rp = strrchr(buf, ')');
+    unsigned long ut = 0, st = 0;
+    /* after ")": state(3) ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime(14) stime(15) */
+    if (!rp || sscanf(rp + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) * 1e6 / (double)sysconf(_SC_CLK_TCK);
+}
+
+static int proc_ppid(int pid);
+
+double bench_tree_cpu_us(int pid)
+{
+    double sum = 0;
+    DIR *d = opendir("/proc");
+    if (!d)
+        return -1;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!isdigit((unsigned char)e->d_name[0]))
+            continue;
+        int p = atoi(e->d_name);
+        /* walk up to pid (kernels are at most a few levels below the mock) */
+        int cur = proc_ppid(p);
+        for (int depth = 0; depth < 8 && cur > 1; depth++) {
+            if (cur == pid) {
+                double v = bench_proc_cpu_us(p);
+                if (v > 0)
+                    sum += v;
+                break;
+            }
+            cur = proc_ppid(cur);
+        }
+    }
+    closedir(d);
+    return sum;
+}
+
+double bench_self_cpu_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
 #define BENCH_KEY "e2b_bench_0123456789abcdef0123456789abcdef"
 
 void bench_metric_add(bench_report *r, const char *name, const char *what, double value,
@@ -133,6 +189,7 @@ int bench_target_open(const bench_opts *opts, bench_target *t, bench_report *rep
             return -1;
         }
         snprintf(t->api_key, sizeof t->api_key, "%s", BENCH_KEY);
+        bench_current_mock_pid = t->mock_pid;
         pthread_t *th = malloc(sizeof *th);
         if (th && pthread_create(th, NULL, drain_main, (void *)(intptr_t)p[0]) == 0)
             t->drain = th;
@@ -166,6 +223,7 @@ void bench_target_close(bench_target *t, bench_report *report)
     }
     e2b_client_free(t->client);
     t->client = NULL;
+    bench_current_mock_pid = 0;
     if (t->mock_pid > 0) {
         kill(t->mock_pid, SIGTERM);
         int st;
@@ -346,26 +404,58 @@ int bench_interleave(bench_op_fn fn, void *ctx, bench_series *s_c, bench_sdk *sd
             return -1;
     }
     size_t done_c = 0, done_sdk = 0;
+    int mp = bench_current_mock_pid;
+    double c_cpu = 0, c_srv = 0, s_cpu = 0, s_srv = 0, c_k = 0, s_k = 0;
     while (done_c < n || (sdk && s_sdk && done_sdk < s_sdk->n)) {
+        /* /proc scans first: they must not count as the client's CPU */
+        double k0 = mp ? bench_tree_cpu_us(mp) : 0;
+        double srv0 = mp ? bench_proc_cpu_us(mp) : -1;
+        double cpu0 = bench_self_cpu_us();
         for (int k = 0; k < batch && done_c < n; k++) {
             double v = fn(ctx, (int)done_c);
             if (v < 0)
                 return -1;
             s_c->us[done_c++] = v;
         }
+        c_cpu += bench_self_cpu_us() - cpu0;
+        if (mp) {
+            c_srv += bench_proc_cpu_us(mp) - srv0;
+            c_k += bench_tree_cpu_us(mp) - k0;
+        }
         if (sdk && s_sdk && done_sdk < s_sdk->n) {
             size_t want = s_sdk->n - done_sdk < (size_t)batch ? s_sdk->n - done_sdk : (size_t)batch;
             char cmd[1024];
             snprintf(cmd, sizeof cmd, "{%s,\"n\":%zu,\"warmup\":0}", sdk_op_fields, want);
             size_t got = 0;
-            if (bench_sdk_call(sdk, cmd, s_sdk->us + done_sdk, want, &got, NULL) != 0)
+            char *extra = NULL;
+            double srv1 = mp ? bench_proc_cpu_us(mp) : -1;
+            double k1 = mp ? bench_tree_cpu_us(mp) : 0;
+            if (bench_sdk_call(sdk, cmd, s_sdk->us + done_sdk, want, &got, &extra) != 0)
                 return -1;
+            if (mp) {
+                s_srv += bench_proc_cpu_us(mp) - srv1;
+                s_k += bench_tree_cpu_us(mp) - k1;
+            }
+            const char *cu = extra ? strstr(extra, "\"cpu_us\":") : NULL;
+            if (cu)
+                s_cpu += atof(cu + 9);
+            free(extra);
             if (got != want) {
                 fprintf(stderr, "e2b-bench: SDK returned %zu of %zu samples\n", got, want);
                 return -1;
             }
             done_sdk += got;
         }
+    }
+    if (n) {
+        s_c->client_cpu_us = c_cpu / (double)n;
+        s_c->server_cpu_us = mp ? c_srv / (double)n : -1;
+        s_c->kernel_cpu_us = mp ? c_k / (double)n : -1;
+    }
+    if (sdk && s_sdk && s_sdk->n) {
+        s_sdk->client_cpu_us = s_cpu / (double)s_sdk->n;
+        s_sdk->server_cpu_us = mp ? s_srv / (double)s_sdk->n : -1;
+        s_sdk->kernel_cpu_us = mp ? s_k / (double)s_sdk->n : -1;
     }
     return 0;
 }

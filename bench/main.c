@@ -71,6 +71,9 @@ bench_series *bench_series_add(bench_report *r, const char *name, const char *wh
         return NULL;
     }
     s->n = n;
+    s->client_cpu_us = -1;
+    s->server_cpu_us = -1;
+    s->kernel_cpu_us = -1;
     snprintf(s->name, sizeof s->name, "%s", name);
     snprintf(s->what, sizeof s->what, "%s", what);
     r->nseries++;
@@ -315,13 +318,20 @@ static void print_table(const ran *x, const bench_opts *o)
     if (x->rc != 0)
         printf("   FAILED (see stderr)\n");
     if (r->nseries) {
-        printf("   %-30s %6s %9s %9s %9s %9s %9s %5s  %s\n", "series", "unit", "p50", "p90", "p99",
-               "max", "mean", "n", "what");
+        printf("   %-30s %6s %9s %9s %9s %9s %9s %5s %8s %8s %8s  %s\n", "series", "unit", "p50",
+               "p90", "p99", "max", "mean", "n", "cpu/op", "srv/op", "krn/op", "what");
         for (size_t i = 0; i < r->nseries; i++) {
             const summary *m = &x->sm[i];
-            printf("   %-30s %6s %9.1f %9.1f %9.1f %9.1f %9.1f %5zu  %s\n", r->series[i].name,
-                   unit_of(&r->series[i]), m->p50, m->p90, m->p99, m->max, m->mean,
-                   r->series[i].n, r->series[i].what);
+            char cc[16] = "-", sc[16] = "-", kc[16] = "-";
+            if (r->series[i].kernel_cpu_us >= 0)
+                snprintf(kc, sizeof kc, "%.1f", r->series[i].kernel_cpu_us);
+            if (r->series[i].client_cpu_us >= 0)
+                snprintf(cc, sizeof cc, "%.1f", r->series[i].client_cpu_us);
+            if (r->series[i].server_cpu_us >= 0)
+                snprintf(sc, sizeof sc, "%.1f", r->series[i].server_cpu_us);
+            printf("   %-30s %6s %9.1f %9.1f %9.1f %9.1f %9.1f %5zu %8s %8s %8s  %s\n",
+                   r->series[i].name, unit_of(&r->series[i]), m->p50, m->p90, m->p99, m->max,
+                   m->mean, r->series[i].n, cc, sc, kc, r->series[i].what);
         }
     }
     for (size_t i = 0; i < r->nmetrics; i++)
@@ -408,9 +418,12 @@ static void write_json(FILE *f, ran *runs, size_t nrun, const bench_opts *o, int
             fprintf(f, ",\"what\":");
             json_str(f, r->series[k].what);
             fprintf(f, ",\"unit\":\"%s\",\"n\":%zu,\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,"
-                       "\"max\":%.3f,\"mean\":%.3f,\"new_connections\":%ld,\"samples\":[",
+                       "\"max\":%.3f,\"mean\":%.3f,\"new_connections\":%ld,"
+                       "\"client_cpu_us_per_op\":%.3f,\"server_cpu_us_per_op\":%.3f,"
+                       "\"kernel_cpu_us_per_op\":%.3f,\"samples\":[",
                     unit_of(&r->series[k]), r->series[k].n, m->p50, m->p90, m->p99, m->max,
-                    m->mean, r->series[k].new_connections);
+                    m->mean, r->series[k].new_connections, r->series[k].client_cpu_us,
+                    r->series[k].server_cpu_us, r->series[k].kernel_cpu_us);
             for (size_t s = 0; s < r->series[k].n; s++)
                 fprintf(f, "%s%.3f", s ? "," : "", r->series[k].us[s]);
             fprintf(f, "]}");
@@ -464,6 +477,32 @@ static void print_summary(ran *runs, size_t nrun)
                    rt[i].ratio);
         printf("\n");
     }
+    bool cpu_header = false;
+    for (size_t i = 0; i < nrun; i++)
+        for (size_t k = 0; k < runs[i].r.nseries; k++) {
+            const bench_series *c = &runs[i].r.series[k];
+            if (strncmp(c->name, "libe2b_", 7) != 0 || c->client_cpu_us < 0)
+                continue;
+            char sname[80];
+            snprintf(sname, sizeof sname, "sdk_%s", c->name + 7);
+            for (size_t j = 0; j < runs[i].r.nseries; j++) {
+                const bench_series *s = &runs[i].r.series[j];
+                if (strcmp(s->name, sname) != 0 || s->client_cpu_us <= 0)
+                    continue;
+                if (!cpu_header) {
+                    printf("== CPU per operation (us; load-independent): client process, e2b-mock "
+                           "process, sandbox kernels\n");
+                    printf("   %-30s %10s %10s %8s %12s %12s %12s %12s\n", "operation", "libe2b",
+                           "SDK", "ratio", "mock(libe2b)", "mock(SDK)", "krn(libe2b)", "krn(SDK)");
+                    cpu_header = true;
+                }
+                printf("   %-30s %10.1f %10.1f %8.3f %12.1f %12.1f %12.1f %12.1f\n", c->name + 7,
+                       c->client_cpu_us, s->client_cpu_us, c->client_cpu_us / s->client_cpu_us,
+                       c->server_cpu_us, s->server_cpu_us, c->kernel_cpu_us, s->kernel_cpu_us);
+            }
+        }
+    if (cpu_header)
+        printf("\n");
     target t[16];
     size_t nt = eval_targets(runs, nrun, t);
     printf("== targets (reported, not enforced)\n");

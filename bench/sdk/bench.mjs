@@ -191,7 +191,10 @@ for await (const line of rl) {
   const samples = [];
   try {
     for (let i = 0; i < (cmd.warmup ?? 0); i++) await fn(cmd, {});
+    const cpu0 = process.cpuUsage();
     for (let i = 0; i < (cmd.n ?? 1); i++) samples.push(await fn(cmd, extra));
+    const cpu = process.cpuUsage(cpu0);
+    extra.cpu_us = cpu.user + cpu.system; // this process's CPU over the timed ops
     console.log(JSON.stringify({ ok: true, samples, extra }));
   } catch (e) {
     console.log(JSON.stringify({ ok: false, error: String(e && e.stack ? e.stack.split('\n').slice(0, 3).join(' | ') : e) }));

@@ -28,6 +28,8 @@ static void usage(FILE *f)
           "  --max-timeout-s N        largest accepted sandbox timeout (default 3600)\n"
           "  --execute-scripts DIR    scripted /execute answers (*.json, see\n"
           "                           fixtures/execute-scripts/README.md)\n"
+          "  --scenarios PATH         scenario rules: a JSON file or a directory of *.json\n"
+          "                           (see mockserver/ADMIN.md; also POST /_mock/scenarios)\n"
           "  --unisolated             run code without bubblewrap when it is unavailable\n"
           "                           (default: refuse)\n"
           "  --quiet                  log errors only\n"
@@ -60,6 +62,7 @@ int main(int argc, char **argv)
         {"max-timeout-s", required_argument, NULL, 't'},
         {"execute-scripts", required_argument, NULL, 'x'},
         {"unisolated", no_argument, NULL, 'u'},
+        {"scenarios", required_argument, NULL, 's'},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -107,6 +110,7 @@ int main(int argc, char **argv)
         /* read by the code-interpreter module (execute.c) and sandboxrt.c at init */
         case 'x': setenv("E2B_MOCK_EXECUTE_SCRIPTS", optarg, 1); break;
         case 'u': setenv("E2B_MOCK_UNISOLATED", "1", 1); break;
+        case 's': setenv("E2B_MOCK_SCENARIOS", optarg, 1); break; /* read by admin.c */
         case 'q': mock_log_set_level(MOCK_LOG_ERROR); break;
         case 'v': mock_log_set_level(MOCK_LOG_DEBUG); break;
         case 'h':

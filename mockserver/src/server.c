@@ -68,6 +68,7 @@ struct mock_server {
     atomic_int stopping;
     pthread_mutex_t stop_lock;
     pthread_cond_t stop_cond; /* broadcast when stopping is set */
+    mock_hooks hooks;         /* mock_server_set_hooks (admin/scenario module) */
 };
 
 struct mock_stream {
@@ -1073,20 +1074,39 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     /* final call: the body is complete */
-    mock_response *res;
-    if (p->early) {
+    mock_response *res = NULL;
+    if (!p->early && !p->route->upload) {
+        if (!p->buf)
+            p->buf = calloc(1, 1);
+        if (p->buf)
+            p->buf[p->len] = '\0';
+        c->req.body = p->buf;
+        c->req.body_len = p->len;
+    }
+    int hook = 0;
+    if (s->hooks.before) {
+        const char *body = c->req.body;
+        if (!body)
+            c->req.body = ""; /* the hook always sees a string; upload routes keep NULL */
+        hook = s->hooks.before(&c->req, &res, s->hooks.ud);
+        c->req.body = body;
+        if (hook < 0)
+            return MHD_NO; /* scripted fault: MHD closes the connection */
+    }
+    if (hook == 1) {
+        mock_resp_free(p->early);
+        p->early = NULL;
+    } else if (p->early) {
         res = p->early;
         p->early = NULL;
     } else {
-        if (!p->route->upload) {
-            if (!p->buf)
-                p->buf = calloc(1, 1);
-            if (p->buf)
-                p->buf[p->len] = '\0';
-            c->req.body = p->buf;
-            c->req.body_len = p->len;
-        }
         res = p->route->handler(&c->req);
+    }
+    if (s->hooks.after && s->hooks.after(&c->req, res ? res->status : 500, s->hooks.ud) < 0) {
+        if (res && res->stream)
+            stream_cancel(res->stream);
+        mock_resp_free(res);
+        return MHD_NO;
     }
     if (mock_log_level() >= MOCK_LOG_DEBUG)
         mock_log(MOCK_LOG_DEBUG, "%s %s port=%d sandbox=%s -> %d", method, url, c->req.port,
@@ -1146,6 +1166,28 @@ static void cancel_streams(mock_server *s, const char *id)
 void mock_server_cancel_streams(mock_server *s, const char *sandbox_id)
 {
     cancel_streams(s, sandbox_id);
+}
+
+/* ================================================================== hooks */
+
+void mock_server_set_hooks(mock_server *s, const mock_hooks *h)
+{
+    if (h)
+        s->hooks = *h;
+    else
+        memset(&s->hooks, 0, sizeof s->hooks);
+}
+
+int mock_req_fd(mock_request *req)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+        req->priv->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return ci ? ci->connect_fd : -1;
+}
+
+int mock_resp_status(const mock_response *r)
+{
+    return r ? r->status : 0;
 }
 
 /* ================================================================== lifecycle */

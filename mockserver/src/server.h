@@ -285,6 +285,32 @@ int mock_stream_cancelled(mock_stream *s);
  * mock_stream_close (signal your producer instead). Replaces a previous registration. */
 void mock_stream_on_cancel(mock_stream *s, void (*fn)(void *ud), void *ud);
 
+/* ------------------------------------------------------------------ interception hooks */
+
+/* One set of hooks per server (the admin/scenario module installs them at init). Both run on
+ * the connection thread in the request's final call, once the body is complete (req->body is
+ * set; "" for early errors and upload routes).
+ *   before: runs first, also for requests that already got an early error (404/405/401/502).
+ *           Return 0 to proceed normally, 1 to answer with *out instead (ownership passes; an
+ *           early error is discarded), or -1 to drop the connection without an answer (the
+ *           hook may have written raw bytes to mock_req_fd first).
+ *   after:  runs with the status about to be sent (also for answers given by before); return
+ *           0 to send it, -1 to discard it and drop the connection (e.g. a lost create answer).
+ * Either may be NULL. Set before serving (from a module init). */
+typedef struct mock_hooks {
+    int (*before)(mock_request *req, mock_response **out, void *ud);
+    int (*after)(mock_request *req, int status, void *ud);
+    void *ud;
+} mock_hooks;
+void mock_server_set_hooks(mock_server *s, const mock_hooks *h);
+
+/* The client socket of the request's connection (-1 if unknown). Only for hooks that write
+ * raw bytes and then return -1 (the server closes the connection); never close it. */
+int mock_req_fd(mock_request *req);
+
+/* The HTTP status of a response. */
+int mock_resp_status(const mock_response *r);
+
 #ifdef __cplusplus
 }
 #endif

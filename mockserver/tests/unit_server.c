@@ -17,6 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <errno.h>
+#include <fcntl.h>
+
 #include <curl/curl.h>
 
 #include "server.h"
@@ -33,7 +36,7 @@ static char base[128];
 
 typedef struct buf {
     char *p;
-    size_t n;
+    size_t n, cap;
 } buf;
 
 typedef struct resp {
@@ -42,14 +45,25 @@ typedef struct resp {
     long connects;
 } resp;
 
+/* Appends with geometric growth (no quadratic copying of big bodies under valgrind/ASan). */
 static size_t on_data(char *p, size_t sz, size_t n, void *ud)
 {
     buf *b = ud;
-    b->p = realloc(b->p, b->n + sz * n + 1);
-    memcpy(b->p + b->n, p, sz * n);
-    b->n += sz * n;
+    size_t add = sz * n;
+    if (b->n + add + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->n + add + 1)
+            cap *= 2;
+        char *nb = realloc(b->p, cap);
+        if (!nb)
+            return 0;
+        b->p = nb;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, p, add);
+    b->n += add;
     b->p[b->n] = '\0';
-    return sz * n;
+    return add;
 }
 
 static void resp_free(resp *r)
@@ -313,6 +327,93 @@ static mock_response *h_secret(mock_request *req)
     return mock_resp_empty(200);
 }
 
+/* ---- helper routes: fd responses, header iteration, JSON bodies, flags, big streams */
+
+static char fd_path[512];
+
+static mock_response *h_fd(mock_request *req)
+{
+    int fd = open(fd_path, O_RDONLY);
+    if (fd < 0)
+        return mock_resp_error(500, "open: %s", strerror(errno));
+    const char *off = mock_req_query(req, "off");
+    uint64_t o = off ? (uint64_t)atoll(off) : 0;
+    return mock_resp_fd(200, "application/octet-stream", fd, o, 10 - o);
+}
+
+static int collect_meta(const char *k, const char *v, void *ud)
+{
+    if (strncasecmp(k, "X-Metadata-", 11) == 0)
+        cJSON_AddStringToObject(ud, k + 11, v);
+    return 0;
+}
+
+static mock_response *h_meta(mock_request *req)
+{
+    cJSON *o = cJSON_CreateObject();
+    mock_req_each_header(req, collect_meta, o);
+    cJSON *b = mock_req_json(req);
+    cJSON_AddItemToObject(o, "body", b ? b : cJSON_CreateNull());
+    const char *flag = mock_req_query(req, "flag");
+    cJSON_AddStringToObject(o, "flag", flag ? (*flag ? flag : "(empty)") : "(absent)");
+    mock_response *r = mock_resp_json(201, o);
+    mock_resp_header(r, "X-Custom", "yes");
+    return r;
+}
+
+#define BIG_STREAM ((size_t)10 << 20)
+
+static void *big_producer(void *arg)
+{
+    mock_stream *s = arg;
+    char block[65536];
+    size_t sent = 0;
+    while (sent < BIG_STREAM) {
+        for (size_t i = 0; i < sizeof block; i++)
+            block[i] = (char)('A' + (sent + i) % 23);
+        if (mock_stream_write(s, block, sizeof block) != 0)
+            break;
+        sent += sizeof block;
+    }
+    mock_stream_write(s, NULL, 0); /* no-op */
+    mock_stream_close(s);
+    return NULL;
+}
+
+static mock_response *h_big(mock_request *req)
+{
+    (void)req;
+    mock_stream *s = NULL;
+    mock_response *r = mock_resp_stream(200, "application/octet-stream", &s);
+    pthread_t t;
+    pthread_create(&t, NULL, big_producer, s);
+    pthread_detach(t);
+    return r;
+}
+
+/* A handler that creates a stream but answers something else: the producer side sees the
+ * stream cancelled, and nothing leaks. */
+static mock_response *h_stream_abandoned(mock_request *req)
+{
+    (void)req;
+    mock_stream *s = NULL;
+    mock_response *r = mock_resp_stream(200, "text/plain", &s);
+    mock_resp_free(r);
+    int w = mock_stream_write(s, "x", 1);
+    int c = mock_stream_cancelled(s);
+    mock_stream_close(s);
+    char out[32];
+    snprintf(out, sizeof out, "%d %d", w, c);
+    return mock_resp_bytes(200, "text/plain", out, strlen(out));
+}
+
+static int freed_data;
+static void free_data(void *p)
+{
+    freed_data++;
+    free(p);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -333,6 +434,10 @@ static int setup(void **state)
     assert_int_equal(
         mock_route_add(srv, TPORT, "GET", "/secret", h_secret, MOCK_ROUTE_ACCESS_TOKEN), 0);
     assert_int_not_equal(mock_route_add(srv, TPORT, "GET", "no-slash", h_secret, 0), 0);
+    assert_int_equal(mock_route_add(srv, TPORT, "GET", "/fd", h_fd, 0), 0);
+    assert_int_equal(mock_route_add(srv, TPORT, "*", "/meta", h_meta, 0), 0);
+    assert_int_equal(mock_route_add(srv, TPORT, "GET", "/big", h_big, 0), 0);
+    assert_int_equal(mock_route_add(srv, TPORT, "GET", "/abandoned", h_stream_abandoned, 0), 0);
     return 0;
 }
 
@@ -1125,6 +1230,81 @@ static void test_shutdown_with_open_stream(void **state)
     assert_true(atomic_load(&producer_done));
 }
 
+static void test_helpers(void **state)
+{
+    (void)state;
+    /* per-server module data: replacing a key frees the old value */
+    assert_int_equal(mock_server_set_data(srv, "unit.k", strdup("one"), free_data), 0);
+    assert_string_equal(mock_server_get_data(srv, "unit.k"), "one");
+    assert_int_equal(mock_server_set_data(srv, "unit.k", strdup("two"), free_data), 0);
+    assert_int_equal(freed_data, 1);
+    assert_string_equal(mock_server_get_data(srv, "unit.k"), "two");
+    assert_null(mock_server_get_data(srv, "unit.none"));
+    assert_int_equal(mock_server_max_timeout_s(srv), 7200);
+
+    char id[64];
+    create("{\"templateID\":\"base\"}", id, NULL);
+    mock_sandbox *sb = store_get(mock_server_store(srv), id);
+    snprintf(fd_path, sizeof fd_path, "%s/ten.bin", sb->dir);
+    store_release(sb);
+    FILE *f = fopen(fd_path, "w");
+    fputs("0123456789", f);
+    fclose(f);
+
+    resp r = sbx_req("GET", "/fd", id, TPORT, NULL);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.body.n, 10);
+    assert_string_equal(r.body.p, "0123456789");
+    resp_free(&r);
+    r = sbx_req("GET", "/fd?off=4", id, TPORT, NULL);
+    assert_string_equal(r.body.p, "456789");
+    resp_free(&r);
+
+    CURL *h = curl_easy_init();
+    char l1[96];
+    snprintf(l1, sizeof l1, "E2b-Sandbox-Id: %s", id);
+    const char *extra[] = {l1, "E2b-Sandbox-Port: 7777", "X-Metadata-Owner: me", "x-metadata-k: v",
+                           NULL};
+    r = req_on(h, "PUT", "/meta?flag", "{\"a\":[1,2]}", 1, extra);
+    assert_int_equal(r.status, 201);
+    char v[32];
+    assert_string_equal(hdr(&r, "X-Custom", v, sizeof v), "yes");
+    cJSON *j = json(&r);
+    assert_string_equal(jstr(j, "Owner"), "me");
+    assert_string_equal(jstr(j, "k"), "v");
+    assert_string_equal(jstr(j, "flag"), "(empty)");
+    const cJSON *body = cJSON_GetObjectItemCaseSensitive(j, "body");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(body, "a")), 2);
+    cJSON_Delete(j);
+    resp_free(&r);
+    r = req_on(h, "GET", "/meta", NULL, 0, extra);
+    j = json(&r);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(j, "body")));
+    assert_string_equal(jstr(j, "flag"), "(absent)");
+    cJSON_Delete(j);
+    resp_free(&r);
+
+    /* 10 MiB through the 4 MiB backpressure window, byte-exact */
+    r = req_on(h, "GET", "/big", NULL, 0, extra);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.body.n, BIG_STREAM);
+    size_t bad = 0;
+    for (size_t i = 0; i < r.body.n; i++)
+        bad += r.body.p[i] != (char)('A' + i % 23);
+    assert_int_equal(bad, 0);
+    resp_free(&r);
+
+    r = req_on(h, "GET", "/abandoned", NULL, 0, extra);
+    assert_string_equal(r.body.p, "-1 1");
+    resp_free(&r);
+    curl_easy_cleanup(h);
+
+    char path[128];
+    snprintf(path, sizeof path, "/sandboxes/%s", id);
+    r = api("DELETE", path, NULL);
+    resp_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1137,6 +1317,7 @@ int main(void)
         cmocka_unit_test(test_data_plane_dispatch),
         cmocka_unit_test(test_bodies_chunked_and_upload),
         cmocka_unit_test(test_keep_alive),
+        cmocka_unit_test(test_helpers),
         cmocka_unit_test(test_streaming_incremental),
         cmocka_unit_test(test_cancel_sandbox_streams),
         cmocka_unit_test(test_concurrent_lifecycle),

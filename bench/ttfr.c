@@ -118,9 +118,8 @@ int bench_scenario_ttfr(const bench_opts *opts, bench_report *report)
     }
 
     /* cold: create + first print(1), kill after */
-    bench_series *cold = bench_series_add(report, "ttfr_cold",
-                                          "create sandbox + run print(1) until stdout arrives",
-                                          (size_t)opts->n);
+    bench_series *cold = bench_series_add(
+        report, "ttfr_cold", "create sandbox + run print(1) until stdout arrives", (size_t)opts->n);
     bench_series *cold_create = bench_series_add(
         report, "ttfr_cold_create", "the e2b_sandbox_create part of ttfr_cold", (size_t)opts->n);
     if (!cold || !cold_create)
@@ -147,9 +146,8 @@ int bench_scenario_ttfr(const bench_opts *opts, bench_report *report)
     }
 
     /* warm: the kernel of one sandbox is already running */
-    bench_series *ws = bench_series_add(report, "ttfr_warm",
-                                        "run print(1) until stdout arrives, kernel running",
-                                        (size_t)opts->n);
+    bench_series *ws = bench_series_add(
+        report, "ttfr_warm", "run print(1) until stdout arrives, kernel running", (size_t)opts->n);
     if (!ws)
         goto out;
     ws->new_connections = -1;

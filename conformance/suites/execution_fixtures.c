@@ -58,8 +58,8 @@ typedef struct ctx {
     char tmpdir[64]; /* for saved images; created on first use */
 } ctx;
 
-#define FAIL(c, fmt, ...)                                                                  \
-    fail_msg("%s [%s] step %d (%s): " fmt, (c)->fc->name, (c)->fc->path, (c)->step,        \
+#define FAIL(c, fmt, ...)                                                           \
+    fail_msg("%s [%s] step %d (%s): " fmt, (c)->fc->name, (c)->fc->path, (c)->step, \
              (c)->op ? (c)->op : "-", ##__VA_ARGS__)
 
 static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
@@ -84,10 +84,22 @@ static void ctx_free(void *p)
     free(c);
 }
 
-static void defer_sandbox_free(void *p) { e2b_sandbox_free(p); }
-static void defer_execution_free(void *p) { e2b_execution_free(p); }
-static void defer_context_free(void *p) { e2b_context_free(p); }
-static void defer_cjson_delete(void *p) { cJSON_Delete(p); }
+static void defer_sandbox_free(void *p)
+{
+    e2b_sandbox_free(p);
+}
+static void defer_execution_free(void *p)
+{
+    e2b_execution_free(p);
+}
+static void defer_context_free(void *p)
+{
+    e2b_context_free(p);
+}
+static void defer_cjson_delete(void *p)
+{
+    cJSON_Delete(p);
+}
 
 typedef struct pending_kill {
     e2b_client *cl;
@@ -322,9 +334,7 @@ static void match(ctx *c, const char *what, const char *got, const cJSON *m)
         return;
     }
     if (cJSON_IsString(m)) {
-        if (!got)
-            FAIL(c, "%s is absent, expected %s", what, q(c, m->valuestring));
-        if (strcmp(got, m->valuestring) != 0)
+        if (!got || strcmp(got, m->valuestring) != 0)
             FAIL(c, "%s is %s, expected %s", what, q(c, got), q(c, m->valuestring));
         return;
     }
@@ -424,8 +434,8 @@ static unsigned char *b64_decode(ctx *c, const char *what, const char *b64, size
 /* Decodes a PNG fully: signature, chunk CRCs, IHDR first, IEND last, and the zlib stream of
  * the IDAT chunks inflates to exactly height * (1 + row bytes) (non-interlaced). Fails the
  * test with the reason. Returns width and height. */
-static void png_decode(ctx *c, const char *what, const unsigned char *p, size_t n,
-                       uint32_t *w_out, uint32_t *h_out)
+static void png_decode(ctx *c, const char *what, const unsigned char *p, size_t n, uint32_t *w_out,
+                       uint32_t *h_out)
 {
     static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     if (n < 8 + 25 + 12 || memcmp(p, sig, 8) != 0)
@@ -558,8 +568,8 @@ static void check_png(ctx *c, const e2b_result *r, size_t i, uint32_t *w, uint32
     size_t got = fread(saved, 1, n + 1, f);
     fclose(f);
     if (got != n || memcmp(saved, bytes, n) != 0)
-        FAIL(c, "%s: e2b_result_save wrote %zu bytes that differ from the %zu decoded ones",
-             what, got, n);
+        FAIL(c, "%s: e2b_result_save wrote %zu bytes that differ from the %zu decoded ones", what,
+             got, n);
 }
 
 static void check_jpeg(ctx *c, const e2b_result *r, size_t i)
@@ -691,8 +701,8 @@ static void check_callbacks(ctx *c, const recorder *r, const e2b_execution *ex)
     if (li != ex->logs_len)
         FAIL(c, "the execution has %zu log chunks but the callbacks got %zu", ex->logs_len, li);
     if (ri != ex->results_len)
-        FAIL(c, "the execution has %zu results but on_result was called %zu times",
-             ex->results_len, ri);
+        FAIL(c, "the execution has %zu results but on_result was called %zu times", ex->results_len,
+             ri);
     if (ex->error && errors == 0)
         FAIL(c, "execution->error is set (%s) but on_error was never called",
              q(c, ex->error->name));
@@ -726,22 +736,24 @@ static const char *logs_text(ctx *c, const e2b_execution *ex, e2b_log_stream s)
 static const char *result_field(const e2b_result *r, const char *name, bool *known)
 {
     *known = true;
-#define F(x)                                                                               \
-    if (!strcmp(name, #x))                                                                 \
+#define F(x)               \
+    if (!strcmp(name, #x)) \
         return r->x;
-    F(text) F(html) F(markdown) F(svg) F(png) F(jpeg) F(pdf) F(latex) F(json) F(javascript)
-    F(data) F(chart) F(chart_type) F(chart_title) F(extra)
+    F(text)
+    F(html)
+    F(markdown) F(svg) F(png) F(jpeg) F(pdf) F(latex) F(json) F(javascript) F(data) F(chart)
+        F(chart_type) F(chart_title) F(extra)
 #undef F
-    *known = false;
+            *known = false;
     return NULL;
 }
 
 static void check_result_expect(ctx *c, const e2b_execution *ex, size_t i, const cJSON *want)
 {
     static const char *const keys[] = {
-        "main", "has",  "lacks", "text", "html", "markdown", "svg",        "jpeg",
-        "pdf",  "latex", "json", "javascript", "data", "chart", "chart_type", "chart_title",
-        "extra", "png", "png_min_size", NULL};
+        "main",       "has",         "lacks", "text", "html",         "markdown", "svg",
+        "jpeg",       "pdf",         "latex", "json", "javascript",   "data",     "chart",
+        "chart_type", "chart_title", "extra", "png",  "png_min_size", NULL};
     char where[64];
     snprintf(where, sizeof where, "results[%zu]", i);
     check_keys(c, want, where, keys);
@@ -770,14 +782,12 @@ static void check_result_expect(ctx *c, const e2b_execution *ex, size_t i, const
                 FAIL(c, "%s: field %s is missing (has text %s)", where, it->valuestring,
                      q(c, r->text));
             if (pass && val)
-                FAIL(c, "%s: field %s must be absent, it is %s", where, it->valuestring,
-                     q(c, val));
+                FAIL(c, "%s: field %s must be absent, it is %s", where, it->valuestring, q(c, val));
         }
     }
-    static const char *const fields[] = {"text",       "html", "markdown",   "svg",
-                                         "pdf",        "latex", "json",      "javascript",
-                                         "data",       "chart",      "chart_type",
-                                         "chart_title", "extra", NULL};
+    static const char *const fields[] = {"text",       "html",        "markdown",   "svg",  "pdf",
+                                         "latex",      "json",        "javascript", "data", "chart",
+                                         "chart_type", "chart_title", "extra",      NULL};
     for (const char *const *f = fields; *f; f++) {
         if (!(v = cJSON_GetObjectItemCaseSensitive(want, *f)))
             continue;
@@ -808,7 +818,8 @@ static void check_result_expect(ctx *c, const e2b_execution *ex, size_t i, const
             FAIL(c, "%s: png_min_size given but the result has no png", where);
         uint32_t w = 0, h = 0;
         check_png(c, r, i, &w, &h);
-        double mw = cJSON_GetArrayItem(v, 0)->valuedouble, mh = cJSON_GetArrayItem(v, 1)->valuedouble;
+        double mw = cJSON_GetArrayItem(v, 0)->valuedouble,
+               mh = cJSON_GetArrayItem(v, 1)->valuedouble;
         if (w < mw || h < mh)
             FAIL(c, "%s: the png is %ux%u, expected at least %.0fx%.0f", where, w, h, mw, mh);
     }
@@ -841,22 +852,24 @@ static void check_streaming(ctx *c, const run_outcome *o, const cJSON *want)
         FAIL(c, "streaming: %zu stdout callbacks, expected at least %ld", n, min_events);
     long gap = jlong(c, want, "gap_ms_min", -1);
     if (gap >= 0 && last - first < gap)
-        FAIL(c, "streaming: the first and last stdout callbacks are %lld ms apart, expected "
-                ">= %ld ms (output was buffered, not streamed)",
+        FAIL(c,
+             "streaming: the first and last stdout callbacks are %lld ms apart, expected "
+             ">= %ld ms (output was buffered, not streamed)",
              (long long)(last - first), gap);
     long before = jlong(c, want, "before_end_ms_min", -1);
     if (before >= 0 && o->t_end - first < before)
-        FAIL(c, "streaming: the first stdout callback came %lld ms before the call returned, "
-                "expected >= %ld ms",
+        FAIL(c,
+             "streaming: the first stdout callback came %lld ms before the call returned, "
+             "expected >= %ld ms",
              (long long)(o->t_end - first), before);
 }
 
 static void check_run(ctx *c, run_outcome *o, const cJSON *expect)
 {
     static const char *const keys[] = {
-        "error",     "message", "partial",         "stdout",     "stderr",  "text",
-        "results",   "results_count", "exec_error", "execution_count", "streaming",
-        "completed", NULL};
+        "error",   "message",       "partial",    "stdout",          "stderr",    "text",
+        "results", "results_count", "exec_error", "execution_count", "streaming", "completed",
+        NULL};
     if (expect)
         check_keys(c, expect, "run.expect", keys);
     const char *want_err = expect ? jstr(c, expect, "error") : NULL;
@@ -892,8 +905,8 @@ static void check_run(ctx *c, run_outcome *o, const cJSON *expect)
             return;
     } else {
         if (o->rc != E2B_OK)
-            FAIL(c, "run_code failed: %s (HTTP %d): %s", e2b_code_name(o->rc),
-                 o->err.http_status, o->err.message);
+            FAIL(c, "run_code failed: %s (HTTP %d): %s", e2b_code_name(o->rc), o->err.http_status,
+                 o->err.message);
         if (!ex)
             FAIL(c, "run_code returned E2B_OK without an execution");
         if (!ex->completed)
@@ -974,10 +987,17 @@ static void check_run(ctx *c, run_outcome *o, const cJSON *expect)
 
 /* ---- operations ------------------------------------------------------------------------ */
 
-static const char *const k_run_keys[] = {"op",       "code",       "language",
-                                         "context",  "env_vars",   "timeout_ms",
-                                         "cancel_on_stdout",       "max_line_bytes",
-                                         "expect",   "note",       NULL};
+static const char *const k_run_keys[] = {"op",
+                                         "code",
+                                         "language",
+                                         "context",
+                                         "env_vars",
+                                         "timeout_ms",
+                                         "cancel_on_stdout",
+                                         "max_line_bytes",
+                                         "expect",
+                                         "note",
+                                         NULL};
 
 static void op_run(ctx *c, const cJSON *step)
 {
@@ -1044,8 +1064,7 @@ static bool check_call(ctx *c, e2b_code rc, const e2b_error *err, const cJSON *e
 
 static void op_create_context(ctx *c, const cJSON *step)
 {
-    static const char *const keys[] = {"op", "language", "cwd", "save_as", "expect", "note",
-                                       NULL};
+    static const char *const keys[] = {"op", "language", "cwd", "save_as", "expect", "note", NULL};
     static const char *const ekeys[] = {"error", "message", "language", "cwd", NULL};
     check_keys(c, step, "a create_context step", keys);
     const cJSON *expect = cJSON_GetObjectItemCaseSensitive(step, "expect");
@@ -1053,8 +1072,8 @@ static void op_create_context(ctx *c, const cJSON *step)
         check_keys(c, expect, "create_context.expect", ekeys);
     e2b_context *cx = NULL;
     e2b_error err = {0};
-    e2b_code rc = e2b_context_create(c->sbx, jstr(c, step, "language"), jstr(c, step, "cwd"),
-                                     &cx, &err);
+    e2b_code rc = e2b_context_create(c->sbx, jstr(c, step, "language"), jstr(c, step, "cwd"), &cx,
+                                     &err);
     if (!check_call(c, rc, &err, expect)) {
         if (cx)
             FAIL(c, "a failed create_context returned a context");
@@ -1086,8 +1105,8 @@ static void defer_list_free(void *p)
 static void op_list_contexts(ctx *c, const cJSON *step)
 {
     static const char *const keys[] = {"op", "expect", "note", NULL};
-    static const char *const ekeys[] = {"error", "message", "contains", "excludes",
-                                        "languages", "count", NULL};
+    static const char *const ekeys[] = {"error",     "message", "contains", "excludes",
+                                        "languages", "count",   NULL};
     check_keys(c, step, "a list_contexts step", keys);
     const cJSON *expect = cJSON_GetObjectItemCaseSensitive(step, "expect");
     if (expect)
@@ -1240,8 +1259,8 @@ static void run_fixture(void **state)
     harness_defer(ctx_free, c);
 
     const cJSON *steps = cJSON_GetObjectItemCaseSensitive(fc->root, "steps");
-    static const char *const top[] = {"name",    "description", "mock_args", "mock_env",
-                                      "live",    "sandbox",     "steps",     NULL};
+    static const char *const top[] = {"name", "description", "mock_args", "mock_env",
+                                      "live", "sandbox",     "steps",     NULL};
     if (steps) {
         check_keys(c, fc->root, "the fixture", top);
     } else {
@@ -1315,8 +1334,7 @@ static void run_fixture(void **state)
             bool fixture_key = false;
             for (const char *const *a = top; *a; a++)
                 fixture_key = fixture_key || !strcmp(*a, it->string);
-            if (!fixture_key &&
-                !cJSON_AddItemReferenceToObject(run, it->string, (cJSON *)it))
+            if (!fixture_key && !cJSON_AddItemReferenceToObject(run, it->string, (cJSON *)it))
                 FAIL(c, "out of memory");
         }
         op_run(c, run);
@@ -1362,8 +1380,8 @@ static void test_null_arguments(void **state)
     e2b_sandbox *s = new_sandbox(t);
     e2b_error err = {0};
     e2b_execution *ex = (e2b_execution *)&err; /* must be reset to NULL */
-    harness_assert_code(e2b_run_code(NULL, "1", NULL, &ex, &err), E2B_ERR_INVALID_ARGUMENT,
-                        &err, "run_code(NULL sandbox)");
+    harness_assert_code(e2b_run_code(NULL, "1", NULL, &ex, &err), E2B_ERR_INVALID_ARGUMENT, &err,
+                        "run_code(NULL sandbox)");
     assert_null(ex);
     harness_assert_code(e2b_run_code(s, NULL, NULL, &ex, &err), E2B_ERR_INVALID_ARGUMENT, &err,
                         "run_code(NULL code)");
@@ -1393,8 +1411,9 @@ static void test_execution_to_json(void **state)
     e2b_sandbox *s = new_sandbox(t);
     e2b_error err = {0};
     e2b_execution *ex = NULL;
-    harness_assert_ok(e2b_run_code(s, "print('a')\nimport sys; print('b', file=sys.stderr)\n"
-                                      "display('shown')\n'done'",
+    harness_assert_ok(e2b_run_code(s,
+                                   "print('a')\nimport sys; print('b', file=sys.stderr)\n"
+                                   "display('shown')\n'done'",
                                    NULL, &ex, &err),
                       &err, "run_code");
     harness_defer(defer_execution_free, ex);
@@ -1496,8 +1515,8 @@ static e2b_sandbox *second_handle(harness_target *t, e2b_sandbox *s)
 {
     e2b_sandbox *s2 = NULL;
     e2b_error err = {0};
-    harness_assert_ok(e2b_sandbox_connect(t->client, e2b_sandbox_id(s), 300, &s2, NULL, &err),
-                      &err, "connect a second handle");
+    harness_assert_ok(e2b_sandbox_connect(t->client, e2b_sandbox_id(s), 300, &s2, NULL, &err), &err,
+                      "connect a second handle");
     harness_defer(defer_sandbox_free, s2);
     return s2;
 }
@@ -1553,7 +1572,7 @@ static void test_concurrent_executions(void **state)
     assert_string_equal(stdout_of(r1->ex), "one\n");
     assert_string_equal(stdout_of(r2->ex), "two\n");
     int lo = r1->ex->execution_count < r2->ex->execution_count ? r1->ex->execution_count
-                                                                : r2->ex->execution_count;
+                                                               : r2->ex->execution_count;
     int hi = r1->ex->execution_count ^ r2->ex->execution_count ^ lo;
     if (lo != 2 || hi != 3)
         fail_msg("execution counts in context a are %d and %d, expected 2 and 3 (serialized)",
@@ -1637,7 +1656,8 @@ static void test_remove_and_kill_during_execution(void **state)
     if (k->rc == E2B_OK) {
         if (!k->ex->error)
             fail_msg("the sandbox was killed mid-execution but run_code reports a clean "
-                     "success (stdout %s)", stdout_of(k->ex));
+                     "success (stdout %s)",
+                     stdout_of(k->ex));
     } else if (k->rc != E2B_ERR_NETWORK && k->rc != E2B_ERR_PROTOCOL &&
                k->rc != E2B_ERR_SANDBOX_GONE) {
         fail_msg("kill mid-execution: unexpected %s: %s", e2b_code_name(k->rc), k->err.message);
@@ -1729,8 +1749,8 @@ int main(int argc, char **argv)
         }
         for (size_t j = 0; j < i; j++)
             if (!strcmp(cases[j].name, fc->name)) {
-                fprintf(stderr, "%s: fixture name \"%s\" is also used by %s\n", fc->path,
-                        fc->name, cases[j].path);
+                fprintf(stderr, "%s: fixture name \"%s\" is also used by %s\n", fc->path, fc->name,
+                        cases[j].path);
                 rc = 1;
             }
         tests[i].name = fc->name;

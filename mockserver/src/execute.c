@@ -98,7 +98,8 @@ static ci_ctx *ctx_create_locked(ci_sbx *s, mock_sandbox *sbx, const char *lang,
     new_id(c->id);
     snprintf(c->lang, sizeof c->lang, "%s", lang);
     c->cwd = strdup(cwd && cwd[0] ? cwd : SBXRT_HOME);
-    kernel_opts ko = {kind, sbx->dir, c->cwd, sbx->env_vars};
+    kernel_opts ko = {kind, sbx->dir, c->cwd, sbx->env_vars,
+                      store_sandbox_allow_internet(sbx) == 1};
     c->k = c->cwd ? kernel_new_lazy(&ko, err, errlen) : NULL;
     if (!c->k) {
         free(c->cwd);

@@ -51,6 +51,7 @@ struct kernel {
     int running;             /* an execution is in progress */
     int wake[2];
     kernel_linebuf lb;
+    int allow_net;           /* kernel_opts.allow_net */
 };
 
 static pthread_once_t g_sigpipe_once = PTHREAD_ONCE_INIT;
@@ -340,6 +341,7 @@ static kernel *kernel_alloc(const kernel_opts *o, char *err, size_t errlen) {
         return NULL;
     }
     k->kind = o->kind;
+    k->allow_net = o->allow_net;
     k->dir = strdup(o->dir);
     k->cwd = strdup(o->cwd && o->cwd[0] ? o->cwd : SBXRT_HOME);
     k->env = env_from_json(o->env_vars);
@@ -397,7 +399,7 @@ static int proc_start(kernel *k, char *err, size_t errlen) {
     const char *argv_sh[] = {BASH_BIN, "--noprofile", "--norc", "-c", src, NULL};
     const char *const *argv = k->kind == KERNEL_PYTHON ? argv_py
                               : k->kind == KERNEL_JAVASCRIPT ? argv_js : argv_sh;
-    sbxrt_spec spec = {k->dir, k->cwd, argv, (const char *const *)k->env};
+    sbxrt_spec spec = {k->dir, k->cwd, argv, (const char *const *)k->env, k->allow_net};
     sbxrt_proc p;
     if (sbxrt_spawn(&spec, &p, err, errlen) != 0) return -1;
     pthread_mutex_lock(&k->st_lock);

@@ -54,6 +54,7 @@ typedef struct kernel_opts {
     const char *cwd;          /* working directory inside the sandbox; NULL = /home/user */
     const cJSON *env_vars;    /* sandbox-level env vars {str: str} (nullable), set for the
                                  kernel's whole life */
+    int allow_net;            /* allow_internet_access: the kernel shares the host network */
 } kernel_opts;
 
 /* Creates a kernel and starts its process (waits until it is ready: ~0.1 s python/node).

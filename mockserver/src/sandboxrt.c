@@ -18,6 +18,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "sbx_policy.h"
 #include "util.h"
 
 #define BWRAP_DEFAULT "/usr/bin/bwrap"
@@ -103,6 +104,9 @@ static void push_bwrap_base(strvec *a) {
         "--dev", "/dev",
         "--tmpfs", "/tmp",
         "--unshare-all",
+        "--unshare-user",
+        "--uid", "1000",
+        "--gid", "1000",
         "--hostname", "e2b-sandbox",
         "--cap-drop", "ALL",
         "--die-with-parent",
@@ -110,6 +114,30 @@ static void push_bwrap_base(strvec *a) {
         "--clearenv",
         NULL};
     for (size_t i = 0; base[i]; i++) sv_push(a, base[i]);
+    /* the sandbox uid maps to host root for permission checks: hide every /etc entry that is
+     * not world-readable (shadow, gshadow, ssl/private, ...) and show our own passwd/group */
+    const char *rt = sbxpol_runtime_dir();
+    if (rt) {
+        char p[128];
+        const unsigned char *is_dir = NULL;
+        const char *const *m = sbxpol_etc_masks(&is_dir);
+        for (size_t i = 0; m[i]; i++) {
+            snprintf(p, sizeof p, "%s/%s", rt, is_dir[i] ? "emptydir" : "empty");
+            sv_push(a, "--ro-bind");
+            sv_push(a, p);
+            sv_push(a, m[i]);
+        }
+        snprintf(p, sizeof p, "%s/passwd", rt);
+        sv_push(a, "--ro-bind");
+        sv_push(a, p);
+        sv_push(a, "/etc/passwd");
+        snprintf(p, sizeof p, "%s/group", rt);
+        sv_push(a, "--ro-bind");
+        sv_push(a, p);
+        sv_push(a, "/etc/group");
+    } else {
+        a->oom = 1; /* never run with /etc/shadow visible */
+    }
 }
 
 static void probe(void) {
@@ -251,6 +279,7 @@ typedef struct spawn_req {
     const posix_spawnattr_t *at;
     char *const *argv;
     char *const *envp;
+    const char *cg; /* cgroup (sandbox name) the child starts in; NULL = ours */
     pid_t pid;
     int rc;
     int done;
@@ -271,7 +300,11 @@ static void *spawner_main(void *arg) {
         spawn_req *r = sp_head;
         sp_head = r->next;
         pthread_mutex_unlock(&sp_lock);
-        r->rc = posix_spawn(&r->pid, r->path, r->fa, r->at, r->argv, r->envp);
+        /* the child inherits the spawning THREAD's cgroups (v1 moves single tasks) */
+        int in_cg = r->cg && sbxpol_cgroup_enter(r->cg) == 0;
+        if (r->cg && !in_cg) r->rc = EPERM;
+        else r->rc = posix_spawn(&r->pid, r->path, r->fa, r->at, r->argv, r->envp);
+        if (in_cg) sbxpol_cgroup_leave();
         pthread_mutex_lock(&sp_lock);
         r->done = 1;
         pthread_cond_broadcast(&sp_cond);
@@ -293,10 +326,11 @@ static void spawner_start(void) {
 }
 
 static int spawn_on_spawner(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
-                            const posix_spawnattr_t *at, char *const *argv, char *const *envp) {
+                            const posix_spawnattr_t *at, char *const *argv, char *const *envp,
+                            const char *cg) {
     pthread_once(&sp_once, spawner_start);
-    if (!sp_ok) return posix_spawn(pid, path, fa, at, argv, envp);
-    spawn_req r = {path, fa, at, argv, envp, 0, 0, 0, NULL};
+    if (!sp_ok) return cg ? EAGAIN : posix_spawn(pid, path, fa, at, argv, envp);
+    spawn_req r = {path, fa, at, argv, envp, cg, 0, 0, 0, NULL};
     pthread_mutex_lock(&sp_lock);
     spawn_req **pp = &sp_head;
     while (*pp) pp = &(*pp)->next;
@@ -340,8 +374,42 @@ int sbxrt_spawn(const sbxrt_spec *spec, sbxrt_proc *out, char *err, size_t errle
     }
 
     strvec a = {0}, env = {0};
+    int secfd = -1;
+    const char *cg = NULL;
+    char cgname[80] = "";
+    sbxpol_limits lim;
+    sbxpol_get_limits(&lim);
     if (isolated) {
+        /* the cgroup is named after the sandbox directory (= the sandbox id) */
+        const char *b = strrchr(spec->dir, '/');
+        snprintf(cgname, sizeof cgname, "%s", b ? b + 1 : spec->dir);
+        if (sbxpol_cgroup_available()) {
+            if (sbxpol_cgroup_prepare(cgname) != 0) {
+                seterr(err, errlen, "cannot create the sandbox cgroup %s: %s", cgname,
+                       strerror(errno));
+                free(host_cwd);
+                return -1;
+            }
+            cg = cgname;
+        }
         push_bwrap_base(&a);
+        if (spec->allow_net) sv_push(&a, "--share-net");
+#ifdef E2B_HAVE_SECCOMP
+        secfd = sbxpol_seccomp_fd(spec->allow_net);
+        if (secfd >= 0 && secfd < 10) { /* keep it clear of the child's dup2 targets 0..6 */
+            int h = fcntl(secfd, F_DUPFD_CLOEXEC, 10);
+            close(secfd);
+            secfd = h;
+        }
+        if (secfd < 0) {
+            seterr(err, errlen, "cannot build the seccomp filter");
+            free(host_cwd);
+            sv_free(&a);
+            return -1;
+        }
+        sv_push(&a, "--seccomp");
+        sv_push(&a, "6");
+#endif
         sv_push(&a, "--bind");
         sv_push(&a, spec->dir);
         sv_push(&a, SBXRT_HOME);
@@ -368,10 +436,29 @@ int sbxrt_spawn(const sbxrt_spec *spec, sbxrt_proc *out, char *err, size_t errle
             sv_push(&a, eq + 1);
             free(name);
         }
+        sv_push(&a, "--remount-ro"); /* bwrap's root tmpfs: nothing writable outside home, /tmp */
+        sv_push(&a, "/");
         sv_push(&a, "--info-fd");
         sv_push(&a, "5");
         sv_push(&a, "--");
         sv_push(&env, "PATH=/usr/bin:/bin");
+        /* per-process rlimits, applied inside the sandbox right before the program */
+        char v[64];
+        sv_push(&a, "/usr/bin/prlimit");
+        sv_push(&a, "--core=0");
+        if (lim.cpu_seconds > 0) {
+            snprintf(v, sizeof v, "--cpu=%d", lim.cpu_seconds);
+            sv_push(&a, v);
+        }
+        if (lim.fsize_bytes > 0) {
+            snprintf(v, sizeof v, "--fsize=%lld", (long long)lim.fsize_bytes);
+            sv_push(&a, v);
+        }
+        if (!cg && lim.memory_bytes > 0) { /* no memory cgroup: address space per process */
+            snprintf(v, sizeof v, "--as=%lld", (long long)lim.memory_bytes);
+            sv_push(&a, v);
+        }
+        sv_push(&a, "--");
     } else {
         size_t n = strlen(spec->dir) + 6;
         char *home = malloc(n);
@@ -412,7 +499,8 @@ int sbxrt_spawn(const sbxrt_spec *spec, sbxrt_proc *out, char *err, size_t errle
     posix_spawn_file_actions_adddup2(&fa, evp[1], 3);
     posix_spawn_file_actions_adddup2(&fa, reqp[0], 4);
     if (isolated) posix_spawn_file_actions_adddup2(&fa, infop[1], 5);
-    posix_spawn_file_actions_addclosefrom_np(&fa, isolated ? 6 : 5);
+    if (secfd >= 0) posix_spawn_file_actions_adddup2(&fa, secfd, 6); /* read once by bwrap */
+    posix_spawn_file_actions_addclosefrom_np(&fa, isolated ? (secfd >= 0 ? 7 : 6) : 5);
     if (!isolated && host_cwd) posix_spawn_file_actions_addchdir_np(&fa, host_cwd);
     else if (!isolated) posix_spawn_file_actions_addchdir_np(&fa, cwd);
 
@@ -428,7 +516,7 @@ int sbxrt_spawn(const sbxrt_spec *spec, sbxrt_proc *out, char *err, size_t errle
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
                                       POSIX_SPAWN_SETSIGDEF);
     pid_t pid;
-    int src = spawn_on_spawner(&pid, a.v[0], &fa, &at, a.v, env.v);
+    int src = spawn_on_spawner(&pid, a.v[0], &fa, &at, a.v, env.v, cg);
     if (src != 0) {
         seterr(err, errlen, "cannot start %s: %s", a.v[0], strerror(src));
         goto done;
@@ -471,6 +559,7 @@ done:
     close_fd(&evp[0]); close_fd(&evp[1]);
     close_fd(&reqp[0]); close_fd(&reqp[1]);
     close_fd(&infop[0]); close_fd(&infop[1]);
+    close_fd(&secfd);
     sv_free(&a);
     sv_free(&env);
     free(host_cwd);
@@ -511,4 +600,10 @@ void sbxrt_reap(sbxrt_proc *p) {
         return;
     }
     close_all(p);
+}
+
+int sbxrt_sandbox_destroy(const char *dir) {
+    if (!dir) return 0;
+    const char *b = strrchr(dir, '/');
+    return sbxpol_cgroup_destroy(b ? b + 1 : dir);
 }

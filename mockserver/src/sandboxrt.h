@@ -4,8 +4,10 @@
  * environment, file descriptors); future hardening (seccomp, rlimits, cgroups, uid mapping)
  * belongs in sbxrt_spawn only.
  *
- * Isolation: bubblewrap (platform-notes §6): /usr read-only, /etc read-only (matplotlib needs
- * it), fresh /proc /dev /tmp, the sandbox directory bound at /home/user, every namespace
+ * Isolation: bubblewrap (platform-notes §6), policy in sbx_policy.c, see mockserver/ISOLATION.md:
+ * uid/gid 1000 ("user"), /usr read-only, /etc read-only (matplotlib needs it) with every
+ * non-world-readable entry masked and a private passwd/group, seccomp filter, rlimits through
+ * prlimit, per-sandbox cgroups (memory, pids) when writable, fresh /proc /dev /tmp, the sandbox directory bound at /home/user, every namespace
  * unshared (no network), all capabilities dropped, new session, cleared environment, dies
  * with the server. When bwrap is missing or does not work here (probed once), spawning fails
  * unless unisolated mode was allowed (sbxrt_set_unisolated(1) or env E2B_MOCK_UNISOLATED=1):
@@ -35,6 +37,8 @@ typedef struct sbxrt_spec {
     const char *const *argv;      /* NULL-terminated; argv[0] an absolute path */
     const char *const *env;       /* NULL-terminated "K=V" list added to the clean base env
                                      (HOME, PATH, LANG, MPLCONFIGDIR); may be NULL */
+    int allow_net;                /* 1 = share the host network namespace and allow
+                                     AF_INET/AF_INET6 sockets (allow_internet_access) */
 } sbxrt_spec;
 
 typedef struct sbxrt_proc {
@@ -65,6 +69,12 @@ char *sbxrt_host_path(const char *dir, const char *sandbox_path);
  * failure returns -1 with a message in err (nothing to clean up). The SIGINT target pgid is
  * known on return (bwrap --info-fd or our own setsid). */
 int sbxrt_spawn(const sbxrt_spec *spec, sbxrt_proc *out, char *err, size_t errlen);
+
+/* Ends EVERY process of the sandbox whose directory is dir (all kernels and commands, and
+ * anything they forked, setsid'd or daemonized: they all live in the sandbox's cgroup), then
+ * removes its cgroups. Called from the store's destroy hook (kill, expiry, shutdown). Returns
+ * how many processes were killed. No-op without cgroups (the pid namespace still ends them). */
+int sbxrt_sandbox_destroy(const char *dir);
 
 /* Sends sig to the program's process group (and its descendants in that group). Safe to call
  * with a stale proc (pid 0 -> no-op). Returns 0 or -1. */

@@ -142,7 +142,7 @@ static fixture *fixture_new(kernel_kind kind) {
     fixture *f = calloc(1, sizeof *f);
     snprintf(f->dir, sizeof f->dir, "/tmp/e2b-unit-kernel-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
-    kernel_opts ko = {kind, f->dir, NULL, NULL};
+    kernel_opts ko = {kind, f->dir, NULL, NULL, 0};
     char err[512] = "";
     f->k = kernel_new(&ko, err, sizeof err);
     if (!f->k) fprintf(stderr, "kernel_new: %s\n", err);
@@ -561,7 +561,7 @@ static void test_python_isolation(void **state) {
     run(f->k, c, "os.environ.get('HOME')", NULL, 0);
     assert_string_equal(main_text(c), "/home/user");
     /* no network: even loopback of the host is unreachable */
-    run(f->k, c, "import socket\ns = socket.socket()\ntry:\n    s.connect(('1.1.1.1', 80))\n"
+    run(f->k, c, "import socket\ntry:\n    s = socket.socket()\n    s.connect(('1.1.1.1', 80))\n"
                  "    r = 'connected'\nexcept OSError as e:\n    r = 'blocked'\nr", NULL, 0);
     assert_string_equal(main_text(c), "blocked");
     /* /usr is read-only */
@@ -747,7 +747,7 @@ static void test_kernel_outlives_spawning_thread(void **state) {
     fixture *f = calloc(1, sizeof *f);
     snprintf(f->dir, sizeof f->dir, "/tmp/e2b-unit-kernel-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
-    kernel_opts ko = {KERNEL_PYTHON, f->dir, NULL, NULL};
+    kernel_opts ko = {KERNEL_PYTHON, f->dir, NULL, NULL, 0};
     char err[256];
     f->k = kernel_new_lazy(&ko, err, sizeof err);
     assert_non_null(f->k);
@@ -766,7 +766,7 @@ static void test_bad_cwd_and_missing(void **state) {
     char dir[] = "/tmp/e2b-unit-kernel-XXXXXX";
     assert_non_null(mkdtemp(dir));
     char err[512] = "";
-    kernel_opts ko = {KERNEL_BASH, dir, "/home/user/../../etc", NULL};
+    kernel_opts ko = {KERNEL_BASH, dir, "/home/user/../../etc", NULL, 0};
     assert_null(kernel_new(&ko, err, sizeof err));
     assert_true(strlen(err) > 0);
     /* a lazy kernel reports start problems as an error line */
@@ -781,7 +781,7 @@ static void test_bad_cwd_and_missing(void **state) {
     free(c);
     kernel_free(k);
     /* a cwd under /home/user is created */
-    kernel_opts ok = {KERNEL_BASH, dir, "/home/user/app/x", NULL};
+    kernel_opts ok = {KERNEL_BASH, dir, "/home/user/app/x", NULL, 0};
     k = kernel_new(&ok, err, sizeof err);
     assert_non_null(k);
     kernel_free(k);

@@ -58,7 +58,7 @@ static void test_refuses_without_bwrap_then_unisolated(void **state) {
     char dir[] = "/tmp/e2b-unit-sbxrt-XXXXXX";
     assert_non_null(mkdtemp(dir));
     const char *argv[] = {"/usr/bin/sh", "-c", "echo \"out:$HOME:$(pwd)\"; echo ev >&3", NULL};
-    sbxrt_spec spec = {dir, "/home/user/sub", argv, NULL};
+    sbxrt_spec spec = {dir, "/home/user/sub", argv, NULL, 0};
     sbxrt_proc p;
     char err[512] = "";
     assert_int_equal(sbxrt_spawn(&spec, &p, err, sizeof err), -1);

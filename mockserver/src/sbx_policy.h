@@ -1,0 +1,69 @@
+/* sbx_policy.h - security policy of sandboxed processes: limits, seccomp filter, cgroups, and
+ * the private runtime files (/etc/passwd, masks) bubblewrap mounts. Used by sandboxrt.c only
+ * (plus main.c for options and the destroy hook). See mockserver/ISOLATION.md.
+ *
+ * Thread-safety: every function may be called from any thread.
+ */
+#ifndef E2B_MOCK_SBX_POLICY_H
+#define E2B_MOCK_SBX_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SBXPOL_UID 1000 /* "user" inside every sandbox */
+
+typedef struct sbxpol_limits {
+    int64_t memory_bytes;  /* per sandbox (cgroup memory, else RLIMIT_AS per process); 0 = none */
+    int pids;              /* per sandbox (cgroup pids); 0 = none */
+    int cpu_seconds;       /* RLIMIT_CPU per process; 0 = none */
+    int64_t fsize_bytes;   /* RLIMIT_FSIZE per process (largest file); 0 = none */
+    int64_t output_bytes;  /* output kept per stream per execution/command; 0 = none */
+} sbxpol_limits;
+
+/* Defaults: 512 MiB, 256 pids, 3600 s CPU, 512 MiB file size, 16 MiB output per stream. */
+void sbxpol_default_limits(sbxpol_limits *l);
+/* Sets / reads the limits used for later spawns (main.c options). */
+void sbxpol_set_limits(const sbxpol_limits *l);
+void sbxpol_get_limits(sbxpol_limits *l);
+
+/* A fresh memfd (no CLOEXEC, offset 0) holding the seccomp BPF program for sandboxed
+ * processes; allow_inet also permits AF_INET/AF_INET6 sockets. The caller closes it. Returns
+ * -1 when libseccomp is not built in or the filter cannot be built. */
+int sbxpol_seccomp_fd(int allow_inet);
+
+/* 1 if per-sandbox cgroups (v1 memory + pids) can be created here (probed once). */
+int sbxpol_cgroup_available(void);
+
+/* Creates (idempotent) the cgroups of sandbox `name` with the current limits. 0 or -1. */
+int sbxpol_cgroup_prepare(const char *name);
+
+/* Moves the CALLING THREAD into sandbox `name`'s cgroups (children it forks inherit them),
+ * or back to where it was (leave). 0 or -1. */
+int sbxpol_cgroup_enter(const char *name);
+void sbxpol_cgroup_leave(void);
+
+/* SIGKILLs every process in sandbox `name`'s cgroups until they are empty, then removes them.
+ * Returns the number of processes killed (0 when none / no cgroup). */
+int sbxpol_cgroup_destroy(const char *name);
+
+/* Pids currently in sandbox `name`'s pids cgroup (for tests/diagnostics); -1 when none. */
+int sbxpol_cgroup_count(const char *name);
+
+/* The server-private runtime directory (passwd, group, empty file/dir used as masks), created
+ * once (mode 0755, removed at exit); NULL if it cannot be created. */
+const char *sbxpol_runtime_dir(void);
+
+/* Paths under /etc that are not world-readable (e.g. /etc/shadow): bubblewrap masks each with an
+ * empty file/dir, because the sandbox's uid maps to host root for permission checks.
+ * NULL-terminated, owned by the module; *is_dir[i] tells the kind. */
+const char *const *sbxpol_etc_masks(const unsigned char **is_dir);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

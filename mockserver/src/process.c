@@ -1174,7 +1174,9 @@ static int process_init(mock_server *s)
     }
     if (store_on_destroy(mock_server_store(s), process_on_destroy, m) != 0 ||
         store_on_pause(mock_server_store(s), process_on_pause, m) != 0 ||
-        store_on_resume(mock_server_store(s), process_on_resume, m) != 0)
+        store_on_resume(mock_server_store(s), process_on_resume, m) != 0 ||
+        /* after ours: whatever is left in the sandbox's cgroup (kernels, daemons) dies */
+        store_on_destroy(mock_server_store(s), sbxrt_destroy_hook, NULL) != 0)
         return -1;
     return mock_route_add(s, MOCK_PORT_ENVD, "POST", "/process.Process/", h_process,
                           MOCK_ROUTE_PREFIX);

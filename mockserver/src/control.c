@@ -819,29 +819,6 @@ static mock_response *h_logs_v1(mock_request *req)
     return mock_resp_json_str(200, "{\"logs\":[],\"logEntries\":[]}");
 }
 
-/* Mock-only admin API: POST /_mock/clock {"advanceMs": N} moves the mock clock (expiry tests
- * without waiting); answers {"offsetMs": <total offset>, "nowMs": <mock now>}. */
-static mock_response *h_clock(mock_request *req)
-{
-    mock_response *err = NULL;
-    cJSON *b = body_object(req, 1, &err);
-    if (!b)
-        return err;
-    int64_t ms = 0;
-    int present = 0;
-    if (get_int_field(b, "advanceMs", &ms, &present, &err) != 0 || !present) {
-        cJSON_Delete(b);
-        return err ? err : mock_resp_error(400, "property \"advanceMs\" is missing");
-    }
-    cJSON_Delete(b);
-    mock_clock_advance_ms(ms);
-    store_reap(mock_server_store(req->server));
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "offsetMs", (double)mock_clock_offset_ms());
-    cJSON_AddNumberToObject(o, "nowMs", (double)mock_now_ms());
-    return mock_resp_json(200, o);
-}
-
 static mock_response *h_health(mock_request *req)
 {
     (void)req;
@@ -937,7 +914,6 @@ static int control_init(mock_server *s)
     rc |= mock_route_add(s, P, "GET", "/sandboxes/{id}/metrics", h_metrics, 0);
     rc |= mock_route_add(s, P, "GET", "/sandboxes/{id}/logs", h_logs_v1, 0);
     rc |= mock_route_add(s, P, "GET", "/v2/sandboxes/{id}/logs", h_logs_v2, 0);
-    rc |= mock_route_add(s, P, "POST", "/_mock/clock", h_clock, 0);
     return rc ? -1 : 0;
 }
 

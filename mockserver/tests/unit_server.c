@@ -714,23 +714,6 @@ static void test_expiry_via_clock(void **state)
     r = api("DELETE", path, NULL);
     assert_int_equal(r.status, 204);
     resp_free(&r);
-
-    /* the same through the admin endpoint */
-    create("{\"templateID\":\"base\",\"timeout\":30}", id, NULL);
-    int64_t before = mock_clock_offset_ms();
-    r = api("POST", "/_mock/clock", "{\"advanceMs\":31000}");
-    assert_int_equal(r.status, 200);
-    j = json(&r);
-    assert_true((int64_t)jnum(j, "offsetMs") == before + 31000);
-    cJSON_Delete(j);
-    resp_free(&r);
-    snprintf(path, sizeof path, "/sandboxes/%s", id);
-    r = api("GET", path, NULL);
-    assert_int_equal(r.status, 404); /* expired synchronously by the admin call */
-    resp_free(&r);
-    r = api("POST", "/_mock/clock", "{\"advanceMs\":\"x\"}");
-    assert_int_equal(r.status, 400);
-    resp_free(&r);
 }
 
 static void test_list_pagination_and_filters(void **state)

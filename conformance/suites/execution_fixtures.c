@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <regex.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -733,18 +734,32 @@ static const char *logs_text(ctx *c, const e2b_execution *ex, e2b_log_stream s)
     return out;
 }
 
+#define RESULT_FIELD(x)             \
+    {                               \
+#x, offsetof(e2b_result, x) \
+    }
+static const struct {
+    const char *name;
+    size_t off;
+} k_result_fields[] = {
+    RESULT_FIELD(text),       RESULT_FIELD(html),        RESULT_FIELD(markdown),
+    RESULT_FIELD(svg),        RESULT_FIELD(png),         RESULT_FIELD(jpeg),
+    RESULT_FIELD(pdf),        RESULT_FIELD(latex),       RESULT_FIELD(json),
+    RESULT_FIELD(javascript), RESULT_FIELD(data),        RESULT_FIELD(chart),
+    RESULT_FIELD(chart_type), RESULT_FIELD(chart_title), RESULT_FIELD(extra),
+};
+#undef RESULT_FIELD
+
+/* The e2b_result field called name (NULL when absent); *known is false for a bad name. */
 static const char *result_field(const e2b_result *r, const char *name, bool *known)
 {
-    *known = true;
-#define F(x)               \
-    if (!strcmp(name, #x)) \
-        return r->x;
-    F(text)
-    F(html)
-    F(markdown) F(svg) F(png) F(jpeg) F(pdf) F(latex) F(json) F(javascript) F(data) F(chart)
-        F(chart_type) F(chart_title) F(extra)
-#undef F
-            *known = false;
+    for (size_t i = 0; i < sizeof k_result_fields / sizeof k_result_fields[0]; i++) {
+        if (!strcmp(name, k_result_fields[i].name)) {
+            *known = true;
+            return *(char *const *)((const char *)r + k_result_fields[i].off);
+        }
+    }
+    *known = false;
     return NULL;
 }
 

@@ -19,12 +19,14 @@
 #include <cjson/cJSON.h>
 
 #include "sbx_policy.h"
+#include "store.h"
 #include "util.h"
 
 #define BWRAP_DEFAULT "/usr/bin/bwrap"
 #define INFO_TIMEOUT_MS 10000
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t g_cg_lock = PTHREAD_MUTEX_INITIALIZER; /* cgroup create/enter vs rmdir */
 static int g_unisolated = -1; /* -1 = not decided: read the env */
 static pthread_once_t g_probe_once = PTHREAD_ONCE_INIT;
 static int g_bwrap_ok;
@@ -301,10 +303,12 @@ static void *spawner_main(void *arg) {
         sp_head = r->next;
         pthread_mutex_unlock(&sp_lock);
         /* the child inherits the spawning THREAD's cgroups (v1 moves single tasks) */
-        int in_cg = r->cg && sbxpol_cgroup_enter(r->cg) == 0;
-        if (r->cg && !in_cg) r->rc = EPERM;
+        pthread_mutex_lock(&g_cg_lock); /* no rmdir between prepare and spawn */
+        int in_cg = r->cg && sbxpol_cgroup_prepare(r->cg) == 0 && sbxpol_cgroup_enter(r->cg) == 0;
+        if (r->cg && !in_cg) r->rc = errno ? errno : EPERM;
         else r->rc = posix_spawn(&r->pid, r->path, r->fa, r->at, r->argv, r->envp);
         if (in_cg) sbxpol_cgroup_leave();
+        pthread_mutex_unlock(&g_cg_lock);
         pthread_mutex_lock(&sp_lock);
         r->done = 1;
         pthread_cond_broadcast(&sp_cond);
@@ -376,22 +380,14 @@ int sbxrt_spawn(const sbxrt_spec *spec, sbxrt_proc *out, char *err, size_t errle
     strvec a = {0}, env = {0};
     int secfd = -1;
     const char *cg = NULL;
-    char cgname[80] = "";
+    char cgname[64] = "";
     sbxpol_limits lim;
     sbxpol_get_limits(&lim);
     if (isolated) {
         /* the cgroup is named after the sandbox directory (= the sandbox id) */
         const char *b = strrchr(spec->dir, '/');
         snprintf(cgname, sizeof cgname, "%s", b ? b + 1 : spec->dir);
-        if (sbxpol_cgroup_available()) {
-            if (sbxpol_cgroup_prepare(cgname) != 0) {
-                seterr(err, errlen, "cannot create the sandbox cgroup %s: %s", cgname,
-                       strerror(errno));
-                free(host_cwd);
-                return -1;
-            }
-            cg = cgname;
-        }
+        if (sbxpol_cgroup_available()) cg = cgname; /* created by the spawner thread */
         push_bwrap_base(&a);
         if (spec->allow_net) sv_push(&a, "--share-net");
 #ifdef E2B_HAVE_SECCOMP
@@ -518,7 +514,8 @@ int sbxrt_spawn(const sbxrt_spec *spec, sbxrt_proc *out, char *err, size_t errle
     pid_t pid;
     int src = spawn_on_spawner(&pid, a.v[0], &fa, &at, a.v, env.v, cg);
     if (src != 0) {
-        seterr(err, errlen, "cannot start %s: %s", a.v[0], strerror(src));
+        seterr(err, errlen, "cannot start %s%s: %s", a.v[0],
+               cg ? " in the sandbox cgroup" : "", strerror(src));
         goto done;
     }
     close_fd(&outp[1]);
@@ -528,6 +525,7 @@ int sbxrt_spawn(const sbxrt_spec *spec, sbxrt_proc *out, char *err, size_t errle
     close_fd(&infop[1]);
     out->pid = pid;
     out->isolated = isolated;
+    if (cg) snprintf(out->cg, sizeof out->cg, "%s", cg);
     out->req_fd = reqp[1];
     out->ev_fd = evp[0];
     out->out_fd = outp[0];
@@ -587,6 +585,12 @@ void sbxrt_kill(sbxrt_proc *p) {
         if (p->pgid != p->pid) kill(-p->pid, SIGKILL); /* the outer bwrap's own session */
         while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR) {}
     }
+    if (p->cg[0]) { /* the sandbox's last process gone: drop its cgroups (EBUSY otherwise) */
+        pthread_mutex_lock(&g_cg_lock);
+        sbxpol_cgroup_release(p->cg);
+        pthread_mutex_unlock(&g_cg_lock);
+        p->cg[0] = '\0';
+    }
     close_all(p);
     p->pid = 0;
     p->pgid = 0;
@@ -605,5 +609,14 @@ void sbxrt_reap(sbxrt_proc *p) {
 int sbxrt_sandbox_destroy(const char *dir) {
     if (!dir) return 0;
     const char *b = strrchr(dir, '/');
-    return sbxpol_cgroup_destroy(b ? b + 1 : dir);
+    pthread_mutex_lock(&g_cg_lock);
+    int n = sbxpol_cgroup_destroy(b ? b + 1 : dir);
+    pthread_mutex_unlock(&g_cg_lock);
+    return n;
+}
+
+void sbxrt_destroy_hook(struct mock_sandbox *sbx, void *ud) {
+    (void)ud;
+    int n = sbxrt_sandbox_destroy(sbx->dir);
+    if (n > 0) mock_log(MOCK_LOG_DEBUG, "sandboxrt: %d leftover process(es) of %s killed", n, sbx->id);
 }

@@ -49,6 +49,7 @@ typedef struct sbxrt_proc {
     int out_fd;    /* read end of the child's stdout (O_CLOEXEC | O_NONBLOCK) */
     int err_fd;    /* read end of the child's stderr (O_CLOEXEC | O_NONBLOCK) */
     int isolated;  /* 1 when started under bwrap */
+    char cg[72];   /* the sandbox cgroup it runs in ("" = none): removed once empty */
 } sbxrt_proc;
 
 /* Allows (1) or forbids (0) running without bubblewrap when it is unavailable. The default
@@ -75,6 +76,10 @@ int sbxrt_spawn(const sbxrt_spec *spec, sbxrt_proc *out, char *err, size_t errle
  * removes its cgroups. Called from the store's destroy hook (kill, expiry, shutdown). Returns
  * how many processes were killed. No-op without cgroups (the pid namespace still ends them). */
 int sbxrt_sandbox_destroy(const char *dir);
+
+/* store_on_destroy hook form of sbxrt_sandbox_destroy (sbx is a mock_sandbox *). */
+struct mock_sandbox;
+void sbxrt_destroy_hook(struct mock_sandbox *sbx, void *ud);
 
 /* Sends sig to the program's process group (and its descendants in that group). Safe to call
  * with a stale proc (pid 0 -> no-op). Returns 0 or -1. */

@@ -292,6 +292,15 @@ static int kill_listed(const char *dir) {
     return n;
 }
 
+void sbxpol_cgroup_release(const char *name) {
+    if (!sbxpol_cgroup_available() || !valid_name(name)) return;
+    char d[700];
+    for (int c = 0; c < 2; c++) {
+        cg_dir(d, sizeof d, c, name);
+        (void)rmdir(d);
+    }
+}
+
 int sbxpol_cgroup_count(const char *name) {
     if (!sbxpol_cgroup_available() || !valid_name(name)) return -1;
     char d[700], f[800];

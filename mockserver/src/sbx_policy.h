@@ -51,6 +51,9 @@ void sbxpol_cgroup_leave(void);
  * Returns the number of processes killed (0 when none / no cgroup). */
 int sbxpol_cgroup_destroy(const char *name);
 
+/* Removes sandbox `name`'s cgroups if they are empty (EBUSY otherwise: nothing happens). */
+void sbxpol_cgroup_release(const char *name);
+
 /* Pids currently in sandbox `name`'s pids cgroup (for tests/diagnostics); -1 when none. */
 int sbxpol_cgroup_count(const char *name);
 

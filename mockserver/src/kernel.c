@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "sandboxrt.h"
+#include "sbx_policy.h"
 #include "util.h"
 
 struct e2b_embedded_file {
@@ -827,6 +828,8 @@ kernel_exec_status kernel_execute(kernel *k, const kernel_exec_opts *o) {
     int64_t deadline = o->timeout_ms > 0 ? mono_ms() + o->timeout_ms : 0;
     int64_t int_deadline = 0; /* set once we sent SIGINT */
     int finished = 0, lost = wfail;
+    int64_t kept[2] = {0, 0}; /* output bytes per stream (wire lines) */
+    int cut[2] = {0, 0};
     char buf[READ_CHUNK];
 
     while (!finished && !lost) {
@@ -842,6 +845,27 @@ kernel_exec_status kernel_execute(kernel *k, const kernel_exec_opts *o) {
             } else {
                 kernel_event_type et;
                 char *wire = kernel_event_to_wire(ev, &et);
+                if (wire && (et == KEV_STDOUT || et == KEV_STDERR)) {
+                    /* output cap per stream and execution (sbx_policy): drop the excess,
+                     * tell once on stderr */
+                    int si = et == KEV_STDERR;
+                    int64_t cap = sbxpol_output_cap();
+                    if (cut[si]) {
+                        free(wire);
+                        wire = NULL;
+                    } else if (cap > 0 && (kept[si] += (int64_t)strlen(wire)) > cap) {
+                        cut[si] = 1;
+                        free(wire);
+                        char ts[40], note[256];
+                        kernel_timestamp(ts, sizeof ts);
+                        snprintf(note, sizeof note,
+                                 "{\"type\":\"stderr\",\"text\":\"[e2b-mock: output truncated: "
+                                 "more than %lld bytes on %s]\\n\",\"timestamp\":\"%s\"}",
+                                 (long long)cap, si ? "stderr" : "stdout", ts);
+                        wire = strdup(note);
+                        et = KEV_STDERR;
+                    }
+                }
                 if (wire) emit_owned(&c, et, wire);
             }
             cJSON_Delete(ev);

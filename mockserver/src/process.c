@@ -20,6 +20,7 @@
 #include "envd_common.h"
 #include "fs_safe.h"
 #include "sandboxrt.h"
+#include "sbx_policy.h"
 #include "util.h"
 
 #define STDIN_WRITE_TIMEOUT_MS 30000
@@ -96,6 +97,8 @@ typedef struct proc {
     int sent_sig;
     long long deadline; /* monotonic ms from Start's Connect-Timeout-Ms (0 = none): kill */
     bool pty;           /* runs under script(1): output is reported as "pty" data */
+    long long kept[2];  /* output bytes sent per stream (stdout, stderr/pty) */
+    bool cut[2];        /* the stream passed the output cap: the rest is discarded */
     envd_worker *worker;
     pthread_mutex_t in_lock; /* stdin_fd */
     int stdin_fd;
@@ -244,7 +247,26 @@ static ssize_t pump(proc *p, int *fd, const char *name, unsigned char *buf)
         name = "pty"; /* one terminal stream, in chunks of at most 16 KiB like envd */
     ssize_t n = read(*fd, buf, p->pty ? PROCESS_PTY_CHUNK_MAX : PROCESS_CHUNK_MAX);
     if (n > 0) {
-        send_data(p, name, buf, (size_t)n);
+        /* output cap per stream (sbx_policy): the excess is read and dropped, one notice */
+        int si = strcmp(name, "stdout") ? 1 : 0;
+        long long cap = (long long)sbxpol_output_cap();
+        if (p->cut[si])
+            return n;
+        size_t keep = (size_t)n;
+        if (cap > 0 && p->kept[si] + n > cap) {
+            keep = (size_t)(cap - p->kept[si]);
+            p->cut[si] = true;
+        }
+        if (keep)
+            send_data(p, name, buf, keep);
+        p->kept[si] += (long long)keep;
+        if (p->cut[si]) {
+            char note[160];
+            int nl = snprintf(note, sizeof note,
+                              "\n[e2b-mock: output truncated: more than %lld bytes on %s]\n",
+                              cap, name);
+            send_data(p, name, (const unsigned char *)note, (size_t)nl);
+        }
         return n;
     }
     if (n == 0 || (errno != EAGAIN && errno != EINTR)) {

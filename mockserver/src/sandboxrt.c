@@ -598,6 +598,12 @@ void sbxrt_kill(sbxrt_proc *p) {
 
 void sbxrt_reap(sbxrt_proc *p) {
     if (!p) return;
+    if (p->pid <= 0 && p->cg[0]) { /* reaped by the caller */
+        pthread_mutex_lock(&g_cg_lock);
+        sbxpol_cgroup_release(p->cg);
+        pthread_mutex_unlock(&g_cg_lock);
+        p->cg[0] = '\0';
+    }
     if (p->pid > 0) {
         /* the program is gone; make sure nothing of the sandbox lingers, then reap */
         sbxrt_kill(p);

@@ -37,13 +37,53 @@ void sbxpol_default_limits(sbxpol_limits *l) {
     l->output_bytes = (int64_t)16 << 20;
 }
 
+static pthread_once_t g_env_once = PTHREAD_ONCE_INIT;
+
+static int env_ll(const char *name, long long max, long long *out) {
+    const char *v = getenv(name);
+    if (!v || !*v) return 0;
+    char *end = NULL;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno || *end || x < 0 || x > max) {
+        mock_log(MOCK_LOG_WARN, "sbx_policy: ignoring %s=%s (0..%lld)", name, v, max);
+        return 0;
+    }
+    *out = x;
+    return 1;
+}
+
+void sbxpol_load_env(void) {
+    sbxpol_limits l;
+    sbxpol_default_limits(&l);
+    long long x;
+    if (env_ll("E2B_MOCK_LIMIT_MEMORY_MB", 1LL << 30, &x)) l.memory_bytes = x << 20;
+    if (env_ll("E2B_MOCK_LIMIT_PIDS", 1 << 22, &x)) l.pids = (int)x;
+    if (env_ll("E2B_MOCK_LIMIT_CPU_S", 1 << 30, &x)) l.cpu_seconds = (int)x;
+    if (env_ll("E2B_MOCK_LIMIT_FSIZE_MB", 1LL << 30, &x)) l.fsize_bytes = x << 20;
+    if (env_ll("E2B_MOCK_LIMIT_OUTPUT_MB", 1LL << 30, &x)) l.output_bytes = x << 20;
+    pthread_mutex_lock(&g_lock);
+    g_limits = l;
+    pthread_mutex_unlock(&g_lock);
+}
+
+static void env_once(void) { sbxpol_load_env(); }
+
+int64_t sbxpol_output_cap(void) {
+    sbxpol_limits l;
+    sbxpol_get_limits(&l);
+    return l.output_bytes;
+}
+
 void sbxpol_set_limits(const sbxpol_limits *l) {
+    pthread_once(&g_env_once, env_once); /* so a later first get does not override l */
     pthread_mutex_lock(&g_lock);
     g_limits = *l;
     pthread_mutex_unlock(&g_lock);
 }
 
 void sbxpol_get_limits(sbxpol_limits *l) {
+    pthread_once(&g_env_once, env_once);
     pthread_mutex_lock(&g_lock);
     *l = g_limits;
     pthread_mutex_unlock(&g_lock);

@@ -31,6 +31,14 @@ void sbxpol_default_limits(sbxpol_limits *l);
 void sbxpol_set_limits(const sbxpol_limits *l);
 void sbxpol_get_limits(sbxpol_limits *l);
 
+/* The current output cap per stream (bytes; 0 = none). */
+int64_t sbxpol_output_cap(void);
+
+/* Reads limits from the environment once (E2B_MOCK_LIMIT_MEMORY_MB, _PIDS, _CPU_S,
+ * _FSIZE_MB, _OUTPUT_MB; main.c's options set them), over the defaults. Called lazily by
+ * the getters; call it explicitly after changing the environment to re-read. */
+void sbxpol_load_env(void);
+
 /* A fresh memfd (no CLOEXEC, offset 0) holding the seccomp BPF program for sandboxed
  * processes; allow_inet also permits AF_INET/AF_INET6 sockets. The caller closes it. Returns
  * -1 when libseccomp is not built in or the filter cannot be built. */

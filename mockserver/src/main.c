@@ -30,6 +30,13 @@ static void usage(FILE *f)
           "                           fixtures/execute-scripts/README.md)\n"
           "  --scenarios PATH         scenario rules: a JSON file or a directory of *.json\n"
           "                           (see mockserver/ADMIN.md; also POST /_mock/scenarios)\n"
+          "  --limit-memory-mb N      memory per sandbox (cgroup; else RLIMIT_AS per\n"
+          "                           process), default 512, 0 = none\n"
+          "  --limit-pids N           processes per sandbox (cgroup pids), default 256\n"
+          "  --limit-cpu-s N          CPU seconds per process (RLIMIT_CPU), default 3600\n"
+          "  --limit-fsize-mb N       largest file a process may write, default 512\n"
+          "  --limit-output-mb N      output kept per stream per execution/command,\n"
+          "                           default 16 (see mockserver/ISOLATION.md)\n"
           "  --unisolated             run code without bubblewrap when it is unavailable\n"
           "                           (default: refuse)\n"
           "  --quiet                  log errors only\n"
@@ -62,6 +69,11 @@ int main(int argc, char **argv)
         {"max-timeout-s", required_argument, NULL, 't'},
         {"execute-scripts", required_argument, NULL, 'x'},
         {"unisolated", no_argument, NULL, 'u'},
+        {"limit-memory-mb", required_argument, NULL, 1001},
+        {"limit-pids", required_argument, NULL, 1002},
+        {"limit-cpu-s", required_argument, NULL, 1003},
+        {"limit-fsize-mb", required_argument, NULL, 1004},
+        {"limit-output-mb", required_argument, NULL, 1005},
         {"scenarios", required_argument, NULL, 's'},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
@@ -110,6 +122,18 @@ int main(int argc, char **argv)
         /* read by the code-interpreter module (execute.c) and sandboxrt.c at init */
         case 'x': setenv("E2B_MOCK_EXECUTE_SCRIPTS", optarg, 1); break;
         case 'u': setenv("E2B_MOCK_UNISOLATED", "1", 1); break;
+        case 1001: case 1002: case 1003: case 1004: case 1005: {
+            /* read by sbx_policy.c (sbxpol_load_env) */
+            static const char *const names[] = {"E2B_MOCK_LIMIT_MEMORY_MB", "E2B_MOCK_LIMIT_PIDS",
+                                                "E2B_MOCK_LIMIT_CPU_S", "E2B_MOCK_LIMIT_FSIZE_MB",
+                                                "E2B_MOCK_LIMIT_OUTPUT_MB"};
+            if (parse_uint(optarg, 1UL << 30, &v)) {
+                fprintf(stderr, "e2b-mock: bad limit (%s): %s\n", names[c - 1001], optarg);
+                goto out;
+            }
+            setenv(names[c - 1001], optarg, 1);
+            break;
+        }
         case 's': setenv("E2B_MOCK_SCENARIOS", optarg, 1); break; /* read by admin.c */
         case 'q': mock_log_set_level(MOCK_LOG_ERROR); break;
         case 'v': mock_log_set_level(MOCK_LOG_DEBUG); break;

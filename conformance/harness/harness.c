@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 /* ---- deferred cleanup ---------------------------------------------------------------- */
 
 typedef struct deferred {
@@ -280,4 +282,101 @@ e2b_client *harness_target_client(harness_target *t, const char *api_key)
                  e2b_code_name(rc), err.message);
     harness_defer(free_client, c);
     return c;
+}
+
+/* ---- e2b-mock admin API -------------------------------------------------------------- */
+
+typedef struct admin_buf {
+    char *p;
+    size_t len;
+} admin_buf;
+
+static size_t admin_write(char *data, size_t sz, size_t n, void *ud)
+{
+    admin_buf *b = ud;
+    char *np = realloc(b->p, b->len + sz * n + 1);
+    if (!np)
+        return 0;
+    memcpy(np + b->len, data, sz * n);
+    b->p = np;
+    b->len += sz * n;
+    b->p[b->len] = '\0';
+    return sz * n;
+}
+
+char *harness_mock_admin(harness_target *t, const char *method, const char *path,
+                         const char *body, long *status)
+{
+    if (t->live)
+        skip();
+    char url[1024];
+    snprintf(url, sizeof url, "%s%s", t->url, path);
+    CURL *h = curl_easy_init();
+    if (!h)
+        fail_msg("curl_easy_init failed");
+    admin_buf b = {0};
+    struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 30000L);
+    if (body)
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, admin_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    CURLcode rc = curl_easy_perform(h);
+    long st = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
+    curl_slist_free_all(hdr);
+    curl_easy_cleanup(h);
+    if (rc != CURLE_OK) {
+        free(b.p);
+        fail_msg("admin %s %s: %s", method, path, curl_easy_strerror(rc));
+    }
+    if (status)
+        *status = st;
+    if (!b.p && !(b.p = calloc(1, 1)))
+        fail_msg("out of memory");
+    return b.p;
+}
+
+void harness_mock_scenarios(harness_target *t, const char *rules_json)
+{
+    long st = 0;
+    char *r = harness_mock_admin(t, "POST", "/_mock/scenarios", rules_json, &st);
+    if (st != 200) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", r);
+        free(r);
+        fail_msg("loading scenarios: HTTP %ld: %s", st, msg);
+    }
+    free(r);
+}
+
+long harness_mock_journal_count(harness_target *t, const char *query)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "/_mock/journal/count%s%s", query && *query ? "?" : "",
+             query ? query : "");
+    long st = 0;
+    char *r = harness_mock_admin(t, "GET", path, NULL, &st);
+    cJSON *j = cJSON_Parse(r);
+    free(r);
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "count");
+    long n = cJSON_IsNumber(c) ? (long)c->valuedouble : -1;
+    cJSON_Delete(j);
+    if (st != 200 || n < 0)
+        fail_msg("journal count (%s): HTTP %ld", query ? query : "", st);
+    return n;
+}
+
+void harness_mock_advance_clock(harness_target *t, long long ms)
+{
+    char body[64];
+    snprintf(body, sizeof body, "{\"ms\":%lld}", ms);
+    long st = 0;
+    free(harness_mock_admin(t, "POST", "/_mock/clock/advance", body, &st));
+    if (st != 200)
+        fail_msg("clock advance: HTTP %ld", st);
 }

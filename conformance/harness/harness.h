@@ -141,6 +141,25 @@ bool harness_code_from_name(const char *name, e2b_code *out);
 /* Monotonic milliseconds. Callable anywhere. */
 int64_t harness_now_ms(void);
 
+/* ---- e2b-mock admin API (mockserver/ADMIN.md) --------------------------------------- */
+
+/* Sends `method` <target url><path> (path starts with "/_mock/") with an optional JSON body
+ * and returns the response body (malloc'd, freed by the caller; "" when empty); *status
+ * (nullable) receives the HTTP status. Fails the test on a transport error; skips it on a
+ * live target (real E2B has no admin API). */
+char *harness_mock_admin(harness_target *t, const char *method, const char *path,
+                         const char *body, long *status);
+
+/* Loads scenario rules (JSON text) into the target mock, replacing the current ones; fails
+ * the test unless the mock accepts them. */
+void harness_mock_scenarios(harness_target *t, const char *rules_json);
+
+/* GET /_mock/journal/count?<query> -> the count (fails the test on error). */
+long harness_mock_journal_count(harness_target *t, const char *query);
+
+/* POST /_mock/clock/advance {"ms":ms}: expired sandboxes are reaped before it returns. */
+void harness_mock_advance_clock(harness_target *t, long long ms);
+
 #ifdef __cplusplus
 }
 #endif

@@ -858,7 +858,9 @@ int scenario_execute(mock_request *req, const scenario_action *act, mock_respons
         free(body);
         return rc;
     }
-    if (!resp)
+    if (!resp || (!cJSON_GetObjectItemCaseSensitive(resp, "status") &&
+                  !cJSON_GetObjectItemCaseSensitive(resp, "body") &&
+                  !cJSON_GetObjectItemCaseSensitive(resp, "dribble")))
         return 0; /* delay only (or a counter rule): the handler answers */
     const cJSON *dribble = cJSON_GetObjectItemCaseSensitive(resp, "dribble");
     int st = (int)jnum(resp, "status", 200);

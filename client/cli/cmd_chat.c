@@ -146,6 +146,7 @@ static void do_status(chat *ch)
         print_json_line(js);
     } else {
         printf("%s\n\n", text);
+        fflush(stdout);
     }
     free(text);
     cJSON_Delete(js);

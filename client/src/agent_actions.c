@@ -475,7 +475,8 @@ static e2b_code do_create(e2b_agent_service *svc, const e2b_agent_intent *in,
         .timeout_s = (int)in->timeout_s,
         .metadata = md,
         .metadata_len = nmd,
-        .make_current = true,
+        /* code runs in the new sandbox only if it has the code interpreter template */
+        .make_current = !in->template_name[0] || !strcmp(in->template_name, svc->template_id),
     };
     char id[E2B_AGENT_ID_MAX];
     e2b_error e;
@@ -495,13 +496,26 @@ static e2b_code do_create(e2b_agent_service *svc, const e2b_agent_intent *in,
             e2b_strbuf_printf(&b, "%s %s=%s", i ? "," : "", md[i].key, md[i].value);
         e2b_strbuf_puts(&b, "\n");
     }
-    e2b_strbuf_puts(&b, "**Status:** Active and ready for code execution\n\nYou can now "
-                        "execute code, and it will run in this isolated environment.");
+    if (req.make_current) {
+        e2b_strbuf_puts(&b, "**Status:** Active and ready for code execution\n\nYou can now "
+                            "execute code, and it will run in this isolated environment.");
+    } else {
+        char cur[E2B_AGENT_ID_MAX] = "";
+        pthread_mutex_lock(&svc->lock);
+        if (svc->current)
+            snprintf(cur, sizeof cur, "%s", svc->current->id);
+        pthread_mutex_unlock(&svc->lock);
+        e2b_strbuf_printf(&b, "**Status:** Active\n\nCode execution stays %s%s%s (template "
+                              "`%s` is the one with the code interpreter).",
+                          cur[0] ? "in `" : "in a sandbox of the default template", cur,
+                          cur[0] ? "`" : "", svc->template_id);
+    }
     cJSON *data = cJSON_CreateObject();
     cJSON_AddStringToObject(data, "action", "create");
     cJSON_AddStringToObject(data, "sandboxId", id);
     cJSON_AddNumberToObject(data, "timeoutS", timeout);
     cJSON_AddStringToObject(data, "template", tpl);
+    cJSON_AddBoolToObject(data, "current", req.make_current);
     cJSON *mj = cJSON_AddObjectToObject(data, "metadata");
     for (size_t i = 0; mj && i < nmd; i++)
         cJSON_AddStringToObject(mj, md[i].key, md[i].value);

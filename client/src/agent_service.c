@@ -50,8 +50,17 @@ static void table_remove(e2b_agent_service *svc, agent_sbx *sb)
             break;
         }
     }
-    if (svc->current == sb)
+    if (svc->current == sb) {
+        /* code moves on to the most recently active remaining sandbox of the service's
+         * (code interpreter) template, if any; else the next message creates one */
         svc->current = NULL;
+        for (size_t i = 0; i < svc->n; i++) {
+            agent_sbx *c = svc->sbx[i];
+            if (!strcmp(c->tpl, svc->template_id) &&
+                (!svc->current || c->last_ms >= svc->current->last_ms))
+                svc->current = c;
+        }
+    }
 }
 
 static agent_sbx *table_find(e2b_agent_service *svc, const char *id)

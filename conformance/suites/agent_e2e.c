@@ -4,9 +4,40 @@
  * chosen, the reply text, the reply JSON, the attachments and what happened on the control
  * plane.
  *
- * Every file fixtures/agent-e2e/<name>.json is one cmocka test named after its "name"; the
- * format is in fixtures/README.md ("Agent end-to-end fixture format"). The cases are the
- * @elizaos/plugin-e2b examples and each of its known bugs (shared/reference/plugin-e2b.md).
+ * Every file fixtures/agent-e2e/<name>.json is one cmocka test named after its "name"
+ * (`--filter 'kill*'`, E2B_TEST_FILTER). The cases are the @elizaos/plugin-e2b examples and
+ * each of its known bugs (shared/reference/plugin-e2b.md). Each test gets a fresh target,
+ * a fresh service (e2b_agent_service_new; killed at the end) and a temporary output dir.
+ *
+ * Fixture format (unknown keys in a step or an expect are an error, so typos fail loudly):
+ *   {"name", "description", "live": false (mock only; skipped with E2B_LIVE=1),
+ *    "service": {"max_sandboxes", "sandbox_timeout_s", "exec_timeout_ms", "template"},
+ *    "steps": [...]}
+ * Steps ("op", default "message"):
+ *   message         "message": string, or array of lines joined with "
+";
+ *                   "expect": {"action": "EXECUTE_CODE"|"MANAGE_SANDBOX"|"NONE",
+ *                     "success": bool, "infra": <e2b_code_name> (without it the reply must
+ *                     carry no infrastructure error), "text": matcher, "json": subset of the
+ *                     reply JSON, "attachments": {"count", "png": true (each file is in the
+ *                     output dir, >= 100 bytes, starts with the PNG signature)}};
+ *                   without "attachments" the reply must have none;
+ *                   "save": {"var": "data.sandboxId"} stores a string of the reply JSON
+ *                   (dotted path, array items by number)
+ *   sandbox         "id", "expect": {"exists" (default true), "lifetime_s" (endAt-startedAt
+ *                   +-2 s), "template", "metadata" {k: v}} - asked of the control plane
+ *   tracked         "expect": {"count", "contains" [ids], "excludes" [ids], "current": id}
+ *   create_outside  "save_as": a sandbox created directly on the control plane (untracked)
+ *   status          "health": true runs a health check first; "expect": {"text": matcher,
+ *                   "json": subset of the provider JSON}
+ *   sleep           "ms"
+ * "${var}" inside any string is a saved value ("$${" is a literal "${"). A matcher is null
+ * (absent), a string (equal) or {"equals", "contains": s|[..], "not_contains": s|[..],
+ * "regex" (POSIX ERE), "present"}. In a JSON subset, objects match by key, arrays element by
+ * element with the same length, and {"~": matcher | {"min", "max"} | "any"} matches one
+ * value loosely.
+ * Always checked: the reply JSON's text/action/success agree with the reply struct, and every
+ * attachment is listed in the JSON.
  */
 
 #include "harness.h"

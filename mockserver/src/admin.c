@@ -1,6 +1,7 @@
 /* admin.c - the /_mock/ admin API and the scenario/journal hooks; see admin.h, ADMIN.md. */
 #include "admin.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,8 @@
 typedef struct admin {
     scenario_set *sc;
     mock_journal *j;
+    mock_server *srv;
+    _Atomic int cut_streams_on_kill; /* POST /_mock/settings {"cutStreamsOnKill":true} */
 } admin;
 
 /* Per-request state between the before and after hooks: both run on the connection thread in
@@ -302,6 +305,48 @@ static mock_response *h_reset(mock_request *req)
     return mock_resp_json(200, o);
 }
 
+/* Runs before the modules' own destroy hooks (admin registers first): with cutStreamsOnKill the
+ * sandbox's open streams are dropped as E2B's edge does when a sandbox disappears, instead of
+ * the modules' graceful end events. */
+static void on_destroy(mock_sandbox *sbx, void *ud)
+{
+    admin *a = ud;
+    if (atomic_load(&a->cut_streams_on_kill))
+        mock_server_cancel_streams(a->srv, sbx->id);
+}
+
+static mock_response *settings_json(admin *a)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (o)
+        cJSON_AddBoolToObject(o, "cutStreamsOnKill", atomic_load(&a->cut_streams_on_kill));
+    return mock_resp_json(200, o);
+}
+
+static mock_response *h_settings_get(mock_request *req)
+{
+    return settings_json(get_admin(req));
+}
+
+static mock_response *h_settings_post(mock_request *req)
+{
+    admin *a = get_admin(req);
+    cJSON *b = mock_req_json(req);
+    if (!cJSON_IsObject(b)) {
+        cJSON_Delete(b);
+        return mock_resp_error(400, "body must be a JSON object");
+    }
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(b, "cutStreamsOnKill");
+    if (c && !cJSON_IsBool(c)) {
+        cJSON_Delete(b);
+        return mock_resp_error(400, "cutStreamsOnKill must be a boolean");
+    }
+    if (c)
+        atomic_store(&a->cut_streams_on_kill, cJSON_IsTrue(c));
+    cJSON_Delete(b);
+    return settings_json(a);
+}
+
 static void admin_free(void *p)
 {
     admin *a = p;
@@ -319,6 +364,7 @@ static int admin_init(mock_server *s)
         return -1;
     a->sc = scenario_set_new();
     a->j = journal_new();
+    a->srv = s;
     if (!a->sc || !a->j || mock_server_set_data(s, "admin", a, admin_free) != 0) {
         scenario_set_free(a->sc);
         journal_free(a->j);
@@ -345,7 +391,10 @@ static int admin_init(mock_server *s)
         mock_route_add(s, C, "GET", "/_mock/journal/count", h_journal_count, F) ||
         mock_route_add(s, C, "GET", "/_mock/near-misses", h_near_misses, F) ||
         mock_route_add(s, C, "GET", "/_mock/clock", h_clock, F) ||
-        mock_route_add(s, C, "POST", "/_mock/clock/advance", h_clock_advance, F))
+        mock_route_add(s, C, "POST", "/_mock/clock/advance", h_clock_advance, F) ||
+        mock_route_add(s, C, "GET", "/_mock/settings", h_settings_get, F) ||
+        mock_route_add(s, C, "POST", "/_mock/settings", h_settings_post, F) ||
+        store_on_destroy(mock_server_store(s), on_destroy, a) != 0)
         return -1;
     mock_hooks h = {.before = hook_before, .after = hook_after, .ud = a};
     mock_server_set_hooks(s, &h);

@@ -1,0 +1,904 @@
+/* security_attacks.c - attacks against the local sandbox isolation of e2b-mock (ctest label
+ * `security`). Every case is an attack that must FAIL, tried through every surface that could
+ * carry it: code execution (e2b_run_code in python/bash/javascript), commands
+ * (e2b_commands_run), the files HTTP routes (e2b_files_read/write) and the filesystem RPCs
+ * (e2b_files_list/stat/rename). See mockserver/ISOLATION.md for what is enforced.
+ *
+ * Each case leaves an isolate-style record (status OK = the attack failed as it must / FAIL,
+ * CPU and wall time, peak memory of the sandbox, exit code or signal of the attack), printed as
+ * one table line and written to <test bin dir>/security-records.json (build/tests/).
+ *
+ * Mock-only (skipped with E2B_LIVE=1): the cases inspect the host (/proc, cgroups, the sandbox
+ * root). Bombs run only inside the sandbox, with small limits passed to the mock. */
+#include "harness.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CANARY_NAME "E2B_SECURITY_CANARY"
+#define CANARY_VALUE "canary-7d1f3b-must-not-leak"
+
+/* ------------------------------------------------------------------ records */
+
+typedef struct record {
+    char name[64];
+    int ok;
+    double cpu_ms, wall_ms;
+    long long peak_bytes; /* -1 unknown */
+    char exit_desc[64];
+} record;
+
+static record g_recs[64];
+static size_t g_nrecs;
+static record *g_cur;
+static int64_t g_t0;
+static double g_cpu0;
+static pid_t g_mock_pid;
+static char g_sbx_peak_id[32]; /* sandbox whose cgroup peak is reported */
+static char g_mem_cg[512];     /* the mock's memory cgroup path */
+
+/* utime+stime(+children) of the mock, in ms */
+static double mock_cpu_ms(void) {
+    if (g_mock_pid <= 0) return 0;
+    char path[64], buf[2048];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)g_mock_pid);
+    FILE *f = fopen(path, "re");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    if (!p) return 0;
+    unsigned long long v[4] = {0};
+    /* fields after ')': state(3) ... utime(14) stime(15) cutime(16) cstime(17) */
+    int field = 2;
+    for (char *tok = strtok(p + 1, " "); tok; tok = strtok(NULL, " ")) {
+        field++;
+        if (field >= 14 && field <= 17) v[field - 14] = strtoull(tok, NULL, 10);
+        if (field == 17) break;
+    }
+    return (double)(v[0] + v[1] + v[2] + v[3]) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+}
+
+static long long mock_vm_kb(const char *key) {
+    if (g_mock_pid <= 0) return -1;
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)g_mock_pid);
+    FILE *f = fopen(path, "re");
+    if (!f) return -1;
+    long long v = -1;
+    size_t kl = strlen(key);
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, key, kl) && line[kl] == ':') v = atoll(line + kl + 1);
+    fclose(f);
+    return v;
+}
+
+static long long read_ll(const char *path) {
+    FILE *f = fopen(path, "re");
+    if (!f) return -1;
+    long long v = -1;
+    if (fscanf(f, "%lld", &v) != 1) v = -1;
+    fclose(f);
+    return v;
+}
+
+static long long sbx_peak(void) {
+    if (!g_sbx_peak_id[0] || !g_mem_cg[0]) return -1;
+    char p[700];
+    snprintf(p, sizeof p, "/sys/fs/cgroup/memory%s/e2b-mock/%s/memory.max_usage_in_bytes",
+             g_mem_cg, g_sbx_peak_id);
+    return read_ll(p);
+}
+
+static void write_records(void) {
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash) return;
+    snprintf(slash + 1, sizeof exe - (size_t)(slash + 1 - exe), "security-records.json");
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; i < g_nrecs; i++) {
+        record *r = &g_recs[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "case", r->name);
+        cJSON_AddStringToObject(o, "status", r->ok ? "OK" : "FAIL");
+        cJSON_AddNumberToObject(o, "cpu_ms", r->cpu_ms);
+        cJSON_AddNumberToObject(o, "wall_ms", r->wall_ms);
+        if (r->peak_bytes >= 0) cJSON_AddNumberToObject(o, "peak_memory_bytes", (double)r->peak_bytes);
+        else cJSON_AddNullToObject(o, "peak_memory_bytes");
+        cJSON_AddStringToObject(o, "exit", r->exit_desc);
+        cJSON_AddItemToArray(arr, o);
+    }
+    char *s = cJSON_Print(arr);
+    cJSON_Delete(arr);
+    if (!s) return;
+    FILE *f = fopen(exe, "we");
+    if (f) {
+        fputs(s, f);
+        fputc('\n', f);
+        fclose(f);
+    }
+    free(s);
+}
+
+static void rec_finish(void *p) {
+    (void)p;
+    record *r = g_cur;
+    if (!r) return;
+    r->wall_ms = (double)(harness_now_ms() - g_t0);
+    r->cpu_ms = mock_cpu_ms() - g_cpu0;
+    printf("[ RECORD   ] %-28s %-4s cpu %8.0f ms  wall %8.0f ms  peak %10lld B  exit %s\n",
+           r->name, r->ok ? "OK" : "FAIL", r->cpu_ms, r->wall_ms, r->peak_bytes, r->exit_desc);
+    fflush(stdout);
+    g_nrecs++;
+    g_cur = NULL;
+    write_records();
+}
+
+/* starts the record; must be called after the target exists (mock pid known) */
+static void rec_begin(const char *name) {
+    if (g_nrecs >= sizeof g_recs / sizeof g_recs[0]) fail_msg("too many records");
+    g_cur = &g_recs[g_nrecs];
+    memset(g_cur, 0, sizeof *g_cur);
+    snprintf(g_cur->name, sizeof g_cur->name, "%s", name);
+    snprintf(g_cur->exit_desc, sizeof g_cur->exit_desc, "-");
+    g_cur->peak_bytes = -1;
+    g_sbx_peak_id[0] = '\0';
+    g_t0 = harness_now_ms();
+    g_cpu0 = mock_cpu_ms();
+    harness_defer(rec_finish, NULL);
+}
+
+static void rec_exit(const char *fmt, const char *what) {
+    if (g_cur) snprintf(g_cur->exit_desc, sizeof g_cur->exit_desc, fmt, what);
+}
+
+static void rec_ok(void) {
+    if (!g_cur) return;
+    long long pk = sbx_peak();
+    if (pk >= 0) g_cur->peak_bytes = pk;
+    g_cur->ok = 1;
+}
+
+/* ------------------------------------------------------------------ target */
+
+static char g_root[128];
+
+static void rm_root(void *p) {
+    (void)p;
+    /* the mock removes sandbox dirs; the root itself is ours (may keep leftovers of a failed
+     * run: remove only an empty dir) */
+    if (g_root[0]) rmdir(g_root);
+    g_root[0] = '\0';
+    g_mock_pid = 0;
+}
+
+static pid_t find_mock_pid(void) {
+    DIR *d = opendir("/proc");
+    if (!d) return 0;
+    pid_t found = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && !found) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        char p[300], buf[512];
+        snprintf(p, sizeof p, "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(p, "re");
+        if (!f) continue;
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        char *rp = strrchr(buf, ')');
+        int ppid = 0;
+        char st;
+        if (rp && sscanf(rp + 1, " %c %d", &st, &ppid) == 2 && ppid == (int)getpid() &&
+            strstr(buf, "(e2b-mock)"))
+            found = (pid_t)atoi(e->d_name);
+    }
+    closedir(d);
+    return found;
+}
+
+static void read_mem_cg(void) {
+    g_mem_cg[0] = '\0';
+    char p[64], line[600];
+    snprintf(p, sizeof p, "/proc/%d/cgroup", (int)g_mock_pid);
+    FILE *f = fopen(p, "re");
+    if (!f) return;
+    while (fgets(line, sizeof line, f)) {
+        char *a = strstr(line, ":memory:");
+        if (a) {
+            a += 8;
+            a[strcspn(a, "\n")] = '\0';
+            snprintf(g_mem_cg, sizeof g_mem_cg, "%s", strcmp(a, "/") ? a : "");
+        }
+    }
+    fclose(f);
+}
+
+/* A private mock with small limits and a known sandbox root. */
+static harness_target *start(void) {
+    if (harness_live_requested()) skip(); /* inspects the host: mock only */
+    snprintf(g_root, sizeof g_root, "/tmp/e2b-sec-root-XXXXXX");
+    if (!mkdtemp(g_root)) fail_msg("mkdtemp: %s", strerror(errno));
+    harness_defer(rm_root, NULL);
+    static const char *args[] = {"--root", NULL, "--limit-memory-mb", "128", "--limit-pids", "64",
+                                 "--limit-fsize-mb", "16", "--limit-output-mb", "1",
+                                 "--limit-cpu-s", "120", NULL};
+    args[1] = g_root;
+    harness_target_opts o = {.mock_args = args};
+    harness_target *t = harness_target_start(&o);
+    g_mock_pid = find_mock_pid();
+    assert_true(g_mock_pid > 0);
+    read_mem_cg();
+    return t;
+}
+
+static void defer_sandbox(void *p) {
+    e2b_sandbox *sbx = p;
+    e2b_error err;
+    e2b_sandbox_kill(e2b_sandbox_client(sbx), e2b_sandbox_id(sbx), NULL, &err);
+    e2b_sandbox_free(sbx);
+}
+
+static e2b_sandbox *new_sbx(harness_target *t, int allow_inet) {
+    e2b_error err;
+    e2b_sandbox *sbx = NULL;
+    e2b_create_opts co;
+    e2b_create_opts_init(&co);
+    co.allow_internet_access = allow_inet;
+    harness_assert_ok(e2b_sandbox_create(t->client, &co, &sbx, &err), &err, "create");
+    harness_defer(defer_sandbox, sbx);
+    snprintf(g_sbx_peak_id, sizeof g_sbx_peak_id, "%s", e2b_sandbox_id(sbx));
+    return sbx;
+}
+
+/* ------------------------------------------------------------------ attack helpers */
+
+typedef struct out {
+    char *text; /* stdout+stderr (commands) or logs + result text + error (code) */
+    e2b_code rc;
+    int exit_code;
+} out;
+
+static void out_free(void *p) {
+    out *o = p;
+    free(o->text);
+    free(o);
+}
+
+static out *new_out(void) {
+    out *o = calloc(1, sizeof *o);
+    assert_non_null(o);
+    harness_defer(out_free, o);
+    return o;
+}
+
+static void cat(char **dst, const char *s) {
+    if (!s) return;
+    size_t a = *dst ? strlen(*dst) : 0, b = strlen(s);
+    char *n = realloc(*dst, a + b + 2);
+    assert_non_null(n);
+    memcpy(n + a, s, b);
+    n[a + b] = '\n';
+    n[a + b + 1] = '\0';
+    *dst = n;
+}
+
+static out *cmd(e2b_sandbox *sbx, const char *script, long timeout_ms) {
+    out *o = new_out();
+    e2b_command_result r;
+    memset(&r, 0, sizeof r);
+    e2b_command_opts co = {.timeout_ms = timeout_ms};
+    e2b_error err;
+    o->rc = e2b_commands_run(sbx, script, &co, &r, &err);
+    cat(&o->text, r.stdout_data);
+    cat(&o->text, r.stderr_data);
+    cat(&o->text, r.error);
+    if (o->rc != E2B_OK) cat(&o->text, err.message);
+    o->exit_code = r.exit_code;
+    char d[64];
+    snprintf(d, sizeof d, "%s exit=%d", o->rc == E2B_OK ? "ok" : e2b_code_name(o->rc), r.exit_code);
+    rec_exit("%s", d);
+    e2b_command_result_free(&r);
+    return o;
+}
+
+static out *code(e2b_sandbox *sbx, const char *lang, const char *src, long timeout_ms) {
+    out *o = new_out();
+    e2b_run_opts ro;
+    e2b_run_opts_init(&ro);
+    ro.language = lang;
+    ro.timeout_ms = timeout_ms;
+    e2b_execution *ex = NULL;
+    e2b_error err;
+    o->rc = e2b_run_code(sbx, src, &ro, &ex, &err);
+    if (ex) {
+        for (size_t i = 0; i < ex->logs_len; i++) cat(&o->text, ex->logs[i].text);
+        cat(&o->text, ex->text);
+        if (ex->error) {
+            cat(&o->text, ex->error->name);
+            cat(&o->text, ex->error->value);
+        }
+    }
+    if (o->rc != E2B_OK) cat(&o->text, err.message);
+    char d[64];
+    snprintf(d, sizeof d, "%s%s%s", o->rc == E2B_OK ? "ok" : e2b_code_name(o->rc),
+             ex && ex->error ? " " : "", ex && ex->error && ex->error->name ? ex->error->name : "");
+    rec_exit("%s", d);
+    e2b_execution_free(ex);
+    if (!o->text) o->text = strdup("");
+    return o;
+}
+
+#define assert_no(o, needle)                                                                   \
+    do {                                                                                       \
+        const char *t_ = (o)->text ? (o)->text : "";                                           \
+        if (strstr(t_, (needle)))                                                              \
+            fail_msg("attack succeeded: found \"%s\" in output:\n%.2000s", (needle), t_);      \
+    } while (0)
+
+#define assert_has(o, needle)                                                                  \
+    do {                                                                                       \
+        const char *t_ = (o)->text ? (o)->text : "";                                           \
+        if (!strstr(t_, (needle)))                                                             \
+            fail_msg("expected \"%s\" in output:\n%.2000s", (needle), t_);                     \
+    } while (0)
+
+static e2b_code file_read(e2b_sandbox *sbx, const char *path, char **data) {
+    size_t len = 0;
+    e2b_error err;
+    *data = NULL;
+    return e2b_files_read(sbx, path, NULL, data, &len, &err);
+}
+
+/* The file API must refuse to read path (or return nothing containing needle). */
+static void files_read_refused(e2b_sandbox *sbx, const char *path, const char *needle) {
+    char *data = NULL;
+    e2b_code rc = file_read(sbx, path, &data);
+    int leaked = rc == E2B_OK && data && needle && strstr(data, needle);
+    free(data);
+    if (leaked) fail_msg("files read %s leaked \"%s\"", path, needle);
+}
+
+static int host_exists(const char *path) {
+    struct stat sb;
+    return lstat(path, &sb) == 0;
+}
+
+/* ------------------------------------------------------------------ cases */
+
+static void test_read_etc_shadow(void **state) {
+    (void)state;
+    harness_target *t = start();
+    rec_begin("read_etc_shadow");
+    e2b_sandbox *sbx = new_sbx(t, -1);
+    out *o = cmd(sbx, "cat /etc/shadow /etc/gshadow; head -c 200 /etc/shadow", 30000);
+    assert_no(o, "root:");
+    o = code(sbx, "python", "print(open('/etc/shadow').read())", 30000);
+    assert_no(o, "root:");
+    o = code(sbx, "bash", "cat /etc/shadow", 30000);
+    assert_no(o, "root:");
+    o = code(sbx, "javascript",
+             "let r; try { r = require('fs').readFileSync('/etc/shadow', 'utf8') } catch (e) "
+             "{ r = 'denied ' + e.code } r", 30000);
+    assert_no(o, "root:");
+    files_read_refused(sbx, "/etc/shadow", "root:");
+    files_read_refused(sbx, "/home/user/../../etc/shadow", "root:");
+    rec_ok();
+}
+
+static void test_read_project_source(void **state) {
+    (void)state;
+    const char *src = getenv("E2B_SOURCE_DIR");
+    if (!src || !*src) skip();
+    harness_target *t = start();
+    rec_begin("read_project_source");
+    e2b_sandbox *sbx = new_sbx(t, -1);
+    char script[PATH_MAX + 64], rel[PATH_MAX + 64];
+    snprintf(script, sizeof script, "cat %s/CMakeLists.txt; ls %s", src, src);
+    out *o = cmd(sbx, script, 30000);
+    assert_no(o, "cmake_minimum_required");
+    assert_no(o, "mockserver");
+    snprintf(script, sizeof script, "print(open('%s/CMakeLists.txt').read())", src);
+    o = code(sbx, "python", script, 30000);
+    assert_no(o, "cmake_minimum_required");
+    snprintf(script, sizeof script, "%s/CMakeLists.txt", src);
+    files_read_refused(sbx, script, "cmake_minimum_required");
+    snprintf(rel, sizeof rel, "/home/user/../../..%s/CMakeLists.txt", src);
+    files_read_refused(sbx, rel, "cmake_minimum_required");
+    rec_ok();
+}
+
+static void test_read_other_sandbox(void **state) {
+    (void)state;
+    harness_target *t = start();
+    rec_begin("read_other_sandbox");
+    e2b_sandbox *a = new_sbx(t, -1);
+    e2b_sandbox *b = new_sbx(t, -1);
+    e2b_error err;
+    const char *secret = "secret-of-sandbox-a-42";
+    harness_assert_ok(e2b_files_write(a, "/home/user/secret.txt", secret, strlen(secret), NULL,
+                                      NULL, &err), &err, "write secret");
+    char host[300], script[800];
+    snprintf(host, sizeof host, "%s/%s/secret.txt", g_root, e2b_sandbox_id(a));
+    assert_true(host_exists(host)); /* the secret is really there on the host */
+    snprintf(script, sizeof script,
+             "cat %s; cat /home/%s/secret.txt; cat ../%s/secret.txt; "
+             "find / -xdev -name secret.txt 2>/dev/null | head; "
+             "grep -rs secret-of-sandbox /tmp /home /run /var 2>/dev/null | head -3",
+             host, e2b_sandbox_id(a), e2b_sandbox_id(a));
+    out *o = cmd(b, script, 60000);
+    assert_no(o, secret);
+    snprintf(script, sizeof script, "print(open('%s').read())", host);
+    o = code(b, "python", script, 30000);
+    assert_no(o, secret);
+    files_read_refused(b, host, secret);
+    snprintf(script, sizeof script, "/home/user/../%s/secret.txt", e2b_sandbox_id(a));
+    files_read_refused(b, script, secret);
+    rec_ok();
+}
+
+static void test_write_outside_home(void **state) {
+    (void)state;
+    harness_target *t = start();
+    rec_begin("write_outside_home");
+    e2b_sandbox *sbx = new_sbx(t, -1);
+    unlink("/tmp/e2b-sec-escape");
+    out *o = cmd(sbx,
+                 "for p in /etc/e2b-sec-x /usr/e2b-sec-x /e2b-sec-x /proc/e2b-sec-x "
+                 "/tmp/../e2b-sec-x; do (echo x > $p) 2>/dev/null && echo WROTE:$p; done; true",
+                 30000);
+    assert_no(o, "WROTE:");
+    o = code(sbx, "python",
+             "import os\nr=[]\nfor p in ['/etc/e2b-sec-x','/usr/e2b-sec-x','/e2b-sec-x']:\n"
+             "    try:\n        open(p,'w').write('x'); r.append('WROTE:'+p)\n"
+             "    except OSError: pass\nprint(r)", 30000);
+    assert_no(o, "WROTE:");
+    e2b_error err;
+    static const char *const bad[] = {"/etc/e2b-sec-x", "/home/user/../../etc/e2b-sec-x",
+                                      "/home/user/../../../tmp/e2b-sec-escape",
+                                      "/tmp/e2b-sec-escape", NULL};
+    for (size_t i = 0; bad[i]; i++) {
+        e2b_code rc = e2b_files_write(sbx, bad[i], "x", 1, NULL, NULL, &err);
+        (void)rc; /* may be refused or land inside the home; the host must be untouched */
+    }
+    assert_false(host_exists("/etc/e2b-sec-x"));
+    assert_false(host_exists("/usr/e2b-sec-x"));
+    assert_false(host_exists("/e2b-sec-x"));
+    assert_false(host_exists("/tmp/e2b-sec-escape"));
+    rec_ok();
+}
+
+static void test_symlink_escape_via_files_api(void **state) {
+    (void)state;
+    harness_target *t = start();
+    rec_begin("symlink_escape_files_api");
+    e2b_sandbox *sbx = new_sbx(t, -1);
+    /* plant symlinks to host paths from sandbox code */
+    out *o = code(sbx, "python",
+                  "import os\nfor n,t in [('root','/'),('etc','/etc'),('shadow','/etc/shadow'),"
+                  "('up','..')]:\n    os.symlink(t, n)\nprint(sorted(os.listdir('.')))", 30000);
+    assert_has(o, "'root'");
+    e2b_error err;
+    char *data = NULL;
+    e2b_code rc = file_read(sbx, "/home/user/etc/passwd", &data);
+    if (rc == E2B_OK && data && strstr(data, "root:x:0:0")) fail_msg("read through symlink etc");
+    free(data);
+    rc = file_read(sbx, "/home/user/shadow", &data);
+    if (rc == E2B_OK && data && strstr(data, "root:")) fail_msg("read through symlink shadow");
+    free(data);
+    rc = file_read(sbx, "/home/user/root/etc/hostname", &data);
+    assert_int_not_equal(rc, E2B_OK);
+    free(data);
+    /* write through the link must not touch the host */
+    (void)e2b_files_write(sbx, "/home/user/etc/e2b-sec-link", "x", 1, NULL, NULL, &err);
+    (void)e2b_files_write(sbx, "/home/user/root/tmp/e2b-sec-link", "x", 1, NULL, NULL, &err);
+    assert_false(host_exists("/etc/e2b-sec-link"));
+    assert_false(host_exists("/tmp/e2b-sec-link"));
+    /* list / stat / rename through the links */
+    e2b_entry_info *ents = NULL;
+    size_t n = 0;
+    rc = e2b_files_list(sbx, "/home/user/root", 1, NULL, &ents, &n, &err);
+    if (rc == E2B_OK)
+        for (size_t i = 0; i < n; i++)
+            if (ents[i].name && (!strcmp(ents[i].name, "usr") || !strcmp(ents[i].name, "proc")))
+                fail_msg("listed the host root through a symlink");
+    e2b_entry_infos_free(ents, n);
+    rc = e2b_files_list(sbx, "/home/user/etc", 1, NULL, &ents, &n, &err);
+    if (rc == E2B_OK)
+        for (size_t i = 0; i < n; i++)
+            if (ents[i].name && !strcmp(ents[i].name, "passwd"))
+                fail_msg("listed host /etc through a symlink");
+    e2b_entry_infos_free(ents, n);
+    e2b_entry_info *info = NULL;
+    rc = e2b_files_stat(sbx, "/home/user/root/etc/passwd", NULL, &info, &err);
+    assert_int_not_equal(rc, E2B_OK);
+    e2b_entry_info_free(info);
+    info = NULL;
+    rc = e2b_files_rename(sbx, "/home/user/etc/hostname", "/home/user/stolen", NULL, &info, &err);
+    assert_int_not_equal(rc, E2B_OK);
+    e2b_entry_info_free(info);
+    info = NULL;
+    rc = e2b_files_rename(sbx, "/home/user/up", "/home/user/up2", NULL, &info, &err);
+    e2b_entry_info_free(info); /* renaming the link itself is fine; following it is not */
+    assert_true(host_exists("/etc/hostname"));
+    rec_ok();
+}
+
+static void test_network_blocked(void **state) {
+    (void)state;
+    harness_target *t = start();
+    rec_begin("network_blocked");
+    e2b_sandbox *sbx = new_sbx(t, -1);
+    const char *url = t->url, *colon = strrchr(url, ':');
+    int port = colon ? atoi(colon + 1) : 0;
+    assert_true(port > 0);
+    char script[1024];
+    snprintf(script, sizeof script,
+             "(exec 3<>/dev/tcp/127.0.0.1/%d) 2>/dev/null && echo CONNECTED-LOOP; "
+             "(exec 3<>/dev/tcp/1.1.1.1/53) 2>/dev/null && echo CONNECTED-EXT; "
+             "getent hosts example.com && echo RESOLVED; true", port);
+    int64_t t0 = harness_now_ms();
+    out *o = cmd(sbx, script, 30000);
+    assert_no(o, "CONNECTED");
+    assert_no(o, "RESOLVED");
+    snprintf(script, sizeof script,
+             "import socket, time\nr=[]\nfor fam,addr in [(socket.AF_INET,('127.0.0.1',%d)),"
+             "(socket.AF_INET,('1.1.1.1',53)),(socket.AF_INET6,('::1',%d))]:\n"
+             "    t=time.time()\n    try:\n        s=socket.socket(fam); s.settimeout(5); "
+             "s.connect(addr); r.append('CONNECTED')\n    except OSError as e:\n"
+             "        r.append('blocked %%.3f %%s' %% (time.time()-t, e.errno))\n"
+             "try:\n    socket.getaddrinfo('example.com', 80); r.append('RESOLVED')\n"
+             "except OSError: pass\nprint(r)", port, port);
+    o = code(sbx, "python", script, 30000);
+    assert_no(o, "CONNECTED");
+    assert_no(o, "RESOLVED");
+    assert_has(o, "blocked");
+    snprintf(script, sizeof script,
+             "await new Promise(res => { const s = require('net').connect(%d, '127.0.0.1'); "
+             "s.on('connect', () => res('CONNECTED')); s.on('error', e => res('blocked ' + e.code)); })",
+             port);
+    o = code(sbx, "javascript", script, 30000);
+    assert_no(o, "CONNECTED");
+    /* generous: connect must fail at once, not hang until a timeout */
+    assert_true(harness_now_ms() - t0 < 25000);
+    rec_ok();
+}
+
+static void test_fork_bomb(void **state) {
+    (void)state;
+    harness_target *t = start();
+    rec_begin("fork_bomb");
+    e2b_sandbox *sbx = new_sbx(t, -1);
+    e2b_error err;
+    /* runs at most 4 s (command timeout); the pids cgroup (64) bounds it */
+    out *o = cmd(sbx, "bomb() { bomb | bomb & }; bomb; sleep 3", 4000);
+    (void)o;
+    /* the server stays responsive meanwhile and after */
+    e2b_sandbox_info *info = NULL;
+    int64_t t0 = harness_now_ms();
+    harness_assert_ok(e2b_sandbox_get_info(t->client, e2b_sandbox_id(sbx), &info, &err), &err,
+                      "get_info during bomb aftermath");
+    e2b_sandbox_info_free(info);
+    assert_true(harness_now_ms() - t0 < 10000);
+    char p[700];
+    snprintf(p, sizeof p, "/sys/fs/cgroup/pids/e2b-mock/%s/pids.peak", e2b_sandbox_id(sbx));
+    long long peak = read_ll(p);
+    if (peak >= 0) assert_true(peak <= 64);
+    e2b_sandbox *other = new_sbx(t, -1);
+    out *o2 = cmd(other, "echo alive", 30000);
+    assert_has(o2, "alive");
+    snprintf(g_sbx_peak_id, sizeof g_sbx_peak_id, "%s", e2b_sandbox_id(sbx));
+    rec_ok();
+    if (g_cur && peak >= 0) {
+        char d[64];
+        snprintf(d, sizeof d, "killed by timeout, pids.peak=%lld", peak);
+        rec_exit("%s", d);
+    }
+}
+
+static void test_memory_bomb(void **state) {
+    (void)state;
+    harness_target *t = start();
+    rec_begin("memory_bomb");
+    e2b_sandbox *sbx = new_sbx(t, -1);
+    long long hwm0 = mock_vm_kb("VmHWM");
+    out *o = code(sbx, "python",
+                  "a=[]\nwhile True:\n    a.append(bytearray(8 << 20))\n    a[-1][::4096] = b'x' * "
+                  "len(a[-1][::4096])", 60000);
+    /* the kernel is OOM-killed (or raises MemoryError): never a normal completion */
+    assert_true(o->rc != E2B_OK || strstr(o->text, "Error") || strstr(o->text, "Unexpected"));
+    out *c = cmd(sbx, "/usr/bin/python3 -c 'a=[]\nwhile True: a.append(bytearray(8<<20))'", 60000);
+    assert_true(c->rc != E2B_OK || c->exit_code != 0);
+    long long peak = sbx_peak();
+    if (peak >= 0) assert_true(peak <= (128LL << 20) + (8LL << 20));
+    long long hwm1 = mock_vm_kb("VmHWM");
+    assert_true(hwm1 - hwm0 < 64 * 1024); /* the server did not grow with it */
+    /* the sandbox is still usable */
+    out *ok = code(sbx, "python", "print('after', 1+1)", 60000);
+    assert_has(ok, "after 2");
+    rec_ok();
+}
+
+static void test_disk_fill(void **state) {
+    (void)state;
+    harness_target *t = start();
+    rec_begin("disk_fill");
+    e2b_sandbox *sbx = new_sbx(t, -1);
+    out *o = cmd(sbx, "dd if=/dev/zero of=big bs=1M count=64 2>&1; rc=$?; ls -l big; exit $rc",
+                 60000);
+    assert_int_not_equal(o->exit_code, 0);
+    char host[300];
+    snprintf(host, sizeof host, "%s/%s/big", g_root, e2b_sandbox_id(sbx));
+    struct stat sb;
+    if (stat(host, &sb) == 0) assert_true(sb.st_size <= (16LL << 20));
+    out *p = code(sbx, "python",
+                  "try:\n    open('big2','wb').write(b'\\0' * (64 << 20)); print('WROTE')\n"
+                  "except OSError as e:\n    print('refused', e.errno)", 60000);
+    assert_no(p, "WROTE");
+    rec_ok();
+}
+
+static void test_runaway_output(void **state) {
+    (void)state;
+    harness_target *t = start();
+    rec_begin("runaway_output");
+    e2b_sandbox *sbx = new_sbx(t, -1);
+    long long hwm0 = mock_vm_kb("VmHWM");
+    out *o = cmd(sbx, "yes e2b-runaway-output", 10000); /* prints without end for 10 s */
+    assert_int_equal(o->rc, E2B_ERR_OPERATION_TIMEOUT);
+    assert_has(o, "output truncated");
+    assert_true(strlen(o->text) < (3u << 20)); /* 1 MiB cap per stream + notices */
+    out *c = code(sbx, "python", "while True:\n    print('e2b-runaway-output' * 10)", 10000);
+    assert_has(c, "output truncated");
+    assert_true(strlen(c->text) < (4u << 20));
+    long long hwm1 = mock_vm_kb("VmHWM");
+    printf("[ RSS      ] e2b-mock VmHWM before %lld kB, after 2x10 s of endless output %lld kB\n",
+           hwm0, hwm1);
+    assert_true(hwm1 < 256 * 1024); /* generous: bounded, not proportional to the output */
+    rec_ok();
+    if (g_cur) g_cur->peak_bytes = hwm1 * 1024; /* for this case: the SERVER's peak RSS */
+}
+
+static void test_infinite_loop_timeout(void **state) {
+    (void)state;
+    harness_target *t = start();
+    rec_begin("infinite_loop_timeout");
+    e2b_sandbox *sbx = new_sbx(t, -1);
+    int64_t t0 = harness_now_ms();
+    out *o = code(sbx, "python", "while True:\n    pass", 2000);
+    assert_int_equal(o->rc, E2B_ERR_OPERATION_TIMEOUT);
+    out *c = cmd(sbx, "while :; do :; done", 2000);
+    assert_int_equal(c->rc, E2B_ERR_OPERATION_TIMEOUT);
+    assert_true(harness_now_ms() - t0 < 30000);
+    /* the loop does not keep burning: the kernel answers again */
+    out *ok = code(sbx, "python", "print('free')", 30000);
+    assert_has(ok, "free");
+    rec_ok();
+}
+
+static int count_host_procs(const char *needle) {
+    DIR *d = opendir("/proc");
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        char p[300], buf[512];
+        snprintf(p, sizeof p, "/proc/%s/cmdline", e->d_name);
+        FILE *f = fopen(p, "re");
+        if (!f) continue;
+        size_t k = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        for (size_t i = 0; i < k; i++)
+            if (!buf[i]) buf[i] = ' ';
+        buf[k] = '\0';
+        if (strstr(buf, needle)) n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* waits (generously, 5 s) until at least one host process matches */
+static int wait_host_procs(const char *needle) {
+    int n = 0;
+    for (int i = 0; i < 100 && (n = count_host_procs(needle)) < 1; i++) usleep(50 * 1000);
+    return n;
+}
+
+static void test_outlive_kill(void **state) {
+    (void)state;
+    harness_target *t = start();
+    rec_begin("outlive_kill");
+    e2b_sandbox *sbx = new_sbx(t, -1);
+    char id[64];
+    snprintf(id, sizeof id, "%s", e2b_sandbox_id(sbx));
+    /* daemons from the persistent bash kernel and from a background-ish command */
+    out *o = code(sbx, "bash",
+                  "setsid nohup sh -c '(sleep 987651 &) ; (trap \"\" TERM HUP; sleep 987652) & "
+                  "sleep 987653' >/dev/null 2>&1 &\nsleep 0.5; echo planted", 30000);
+    assert_has(o, "planted");
+    (void)code(sbx, "python",
+               "import os\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+               "        os.execv('/bin/sleep', ['sleep', '987654'])\n    os._exit(0)\n", 30000);
+    assert_true(wait_host_procs("sleep 987654") >= 1);
+    assert_true(wait_host_procs("sleep 987653") >= 1);
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/%s", g_root, id);
+    assert_true(host_exists(dir));
+    e2b_error err;
+    bool killed = false;
+    harness_assert_ok(e2b_sandbox_kill(t->client, id, &killed, &err), &err, "kill");
+    int left = -1;
+    for (int i = 0; i < 100; i++) { /* generous: up to 5 s */
+        left = count_host_procs("sleep 98765");
+        if (left == 0) break;
+        usleep(50 * 1000);
+    }
+    assert_int_equal(left, 0);
+    assert_false(host_exists(dir)); /* state left behind: none */
+    char cg[700];
+    snprintf(cg, sizeof cg, "/sys/fs/cgroup/pids/e2b-mock/%s", id);
+    assert_false(host_exists(cg));
+    rec_exit("%s", "sandbox killed, 0 survivors");
+    rec_ok();
+}
+
+static void test_expiry_ends_everything(void **state) {
+    (void)state;
+    harness_target *t = start();
+    rec_begin("expiry_and_shutdown");
+    e2b_sandbox *sbx = new_sbx(t, -1);
+    char id[64], dir[300];
+    snprintf(id, sizeof id, "%s", e2b_sandbox_id(sbx));
+    snprintf(dir, sizeof dir, "%s/%s", g_root, id);
+    out *o = code(sbx, "bash", "setsid nohup sleep 987661 >/dev/null 2>&1 &\necho planted", 30000);
+    assert_has(o, "planted");
+    assert_true(wait_host_procs("sleep 987661") >= 1);
+    e2b_error err;
+    harness_assert_ok(e2b_sandbox_set_timeout(t->client, id, 1, &err), &err, "timeout 1 s");
+    int left = -1;
+    for (int i = 0; i < 200; i++) { /* generous: up to 10 s for the reaper */
+        left = count_host_procs("sleep 987661");
+        if (left == 0 && !host_exists(dir)) break;
+        usleep(50 * 1000);
+    }
+    assert_int_equal(left, 0);
+    assert_false(host_exists(dir));
+    /* server shutdown: a second sandbox with a daemon, then stop the mock */
+    e2b_sandbox *s2 = new_sbx(t, -1);
+    snprintf(dir, sizeof dir, "%s/%s", g_root, e2b_sandbox_id(s2));
+    o = code(s2, "bash", "setsid nohup sleep 987662 >/dev/null 2>&1 &\necho planted", 30000);
+    assert_has(o, "planted");
+    assert_true(wait_host_procs("sleep 987662") >= 1);
+    kill(g_mock_pid, SIGTERM);
+    for (int i = 0; i < 200 && (count_host_procs("sleep 987662") || host_exists(dir)); i++)
+        usleep(50 * 1000);
+    assert_int_equal(count_host_procs("sleep 987662"), 0);
+    assert_false(host_exists(dir));
+    rec_exit("%s", "expired + shutdown, 0 survivors");
+    rec_ok();
+}
+
+static void test_host_env_not_visible(void **state) {
+    (void)state;
+    setenv(CANARY_NAME, CANARY_VALUE, 1); /* inherited by the mock */
+    harness_target *t = start();
+    unsetenv(CANARY_NAME);
+    rec_begin("host_env_canary");
+    e2b_sandbox *sbx = new_sbx(t, -1);
+    out *o = cmd(sbx, "env; cat /proc/1/environ 2>/dev/null | tr '\\0' '\\n'", 30000);
+    assert_no(o, CANARY_VALUE);
+    o = code(sbx, "python", "import os\nprint(dict(os.environ))", 30000);
+    assert_no(o, CANARY_VALUE);
+    o = code(sbx, "javascript", "JSON.stringify(process.env)", 30000);
+    assert_no(o, CANARY_VALUE);
+    o = code(sbx, "bash", "env", 30000);
+    assert_no(o, CANARY_VALUE);
+    char script[128];
+    snprintf(script, sizeof script, "cat /proc/%d/environ; echo", (int)g_mock_pid);
+    o = cmd(sbx, script, 30000);
+    assert_no(o, CANARY_VALUE);
+    rec_ok();
+}
+
+static void test_signals_and_ptrace_host(void **state) {
+    (void)state;
+    harness_target *t = start();
+    rec_begin("signal_ptrace_host");
+    e2b_sandbox *sbx = new_sbx(t, -1);
+    char script[512];
+    snprintf(script, sizeof script,
+             "kill -9 %d && echo KILLED; kill -9 -1; ls /proc | grep -c '^[0-9]'; true",
+             (int)g_mock_pid);
+    out *o = cmd(sbx, script, 30000);
+    assert_no(o, "KILLED");
+    assert_int_equal(kill(g_mock_pid, 0), 0); /* the mock lives */
+    snprintf(script, sizeof script,
+             "import os, ctypes\nr=[]\ntry:\n    os.kill(%d, 9); r.append('KILLED')\n"
+             "except OSError as e: r.append('denied %%d' %% e.errno)\n"
+             "libc = ctypes.CDLL(None, use_errno=True)\n"
+             "rc = libc.ptrace(16, 1, 0, 0)\nr.append('PTRACED' if rc == 0 else 'noptrace %%d' %% "
+             "ctypes.get_errno())\nprint(r)", (int)g_mock_pid);
+    o = code(sbx, "python", script, 30000);
+    assert_no(o, "KILLED");
+    assert_no(o, "PTRACED");
+    assert_int_equal(kill(g_mock_pid, 0), 0);
+    o = code(sbx, "javascript",
+             "let r; try { process.kill(1, 'SIGKILL'); r = 'sent' } catch (e) { r = e.code } r", 30000);
+    (void)o; /* pid 1 is the sandbox's own init at most */
+    assert_int_equal(kill(g_mock_pid, 0), 0);
+    e2b_error err;
+    e2b_sandbox_info *info = NULL;
+    harness_assert_ok(e2b_sandbox_get_info(t->client, e2b_sandbox_id(sbx), &info, &err), &err,
+                      "server still answers");
+    e2b_sandbox_info_free(info);
+    rec_ok();
+}
+
+static void test_privileges_dropped(void **state) {
+    (void)state;
+    harness_target *t = start();
+    rec_begin("privileges_dropped");
+    e2b_sandbox *sbx = new_sbx(t, -1);
+    out *o = cmd(sbx,
+                 "id -u; whoami; grep -E '^(CapEff|Seccomp|NoNewPrivs)' /proc/self/status; "
+                 "unshare -U true 2>/dev/null && echo UNSHARED; "
+                 "mount -t tmpfs x /tmp 2>/dev/null && echo MOUNTED; true", 30000);
+    assert_has(o, "1000");
+    assert_has(o, "user");
+    assert_has(o, "CapEff:\t0000000000000000");
+    assert_has(o, "Seccomp:\t2");
+    assert_no(o, "UNSHARED");
+    assert_no(o, "MOUNTED");
+    rec_ok();
+}
+
+static void test_refuses_without_bwrap(void **state) {
+    (void)state;
+    setenv("E2B_MOCK_BWRAP", "/nonexistent/bwrap", 1); /* inherited by the mock */
+    harness_target *t = start();
+    unsetenv("E2B_MOCK_BWRAP");
+    rec_begin("refuses_unisolated");
+    e2b_sandbox *sbx = new_sbx(t, -1);
+    out *o = cmd(sbx, "echo RAN", 30000);
+    assert_no(o, "RAN\n");
+    assert_int_not_equal(o->rc, E2B_OK);
+    o = code(sbx, "python", "print('RAN')", 30000);
+    assert_no(o, "RAN\n");
+    rec_ok();
+}
+
+int main(int argc, char **argv) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_read_etc_shadow),
+        cmocka_unit_test(test_read_project_source),
+        cmocka_unit_test(test_read_other_sandbox),
+        cmocka_unit_test(test_write_outside_home),
+        cmocka_unit_test(test_symlink_escape_via_files_api),
+        cmocka_unit_test(test_network_blocked),
+        cmocka_unit_test(test_fork_bomb),
+        cmocka_unit_test(test_memory_bomb),
+        cmocka_unit_test(test_disk_fill),
+        cmocka_unit_test(test_runaway_output),
+        cmocka_unit_test(test_infinite_loop_timeout),
+        cmocka_unit_test(test_outlive_kill),
+        cmocka_unit_test(test_expiry_ends_everything),
+        cmocka_unit_test(test_host_env_not_visible),
+        cmocka_unit_test(test_signals_and_ptrace_host),
+        cmocka_unit_test(test_privileges_dropped),
+        cmocka_unit_test(test_refuses_without_bwrap),
+    };
+    return harness_run(argc, argv, "security", tests, sizeof tests / sizeof tests[0]);
+}

@@ -744,9 +744,8 @@ static mock_response *p_start(mock_request *req, proc_mod *m, int rootfd, const 
     sbxrt_spec spec = {.dir = req->sandbox->dir,
                        .cwd = vcwd,
                        .argv = argv,
-                       .env = (const char *const *)env};
-    /* TODO(sandboxrt): add `.allow_net = store_sandbox_allow_internet(req->sandbox) == 1` in the
-     * same commit that gives sbxrt_spec that field (it is not in the committed header yet). */
+                       .env = (const char *const *)env,
+                       .allow_net = store_sandbox_allow_internet(req->sandbox) == 1};
     char err[512];
     int src = sbxrt_spawn(&spec, &p->rt, err, sizeof err);
     free(argv);

@@ -7,6 +7,7 @@
 #include "harness.h"
 
 #include <ftw.h>
+#include <pthread.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -507,9 +508,76 @@ static void test_cli_chat_text_and_exit_codes(void **state)
     assert_int_equal(rc, 2);
 }
 
+/* ---- concurrency: a busy sandbox is never swept or killed -------------------------------- */
+
+typedef struct bg_msg {
+    e2b_agent_service *svc;
+    e2b_agent_reply r;
+    e2b_code rc;
+    e2b_error err;
+} bg_msg;
+
+static void *bg_run(void *p)
+{
+    bg_msg *m = p;
+    const char *msg = "```python\nimport time\nprint('slow start', flush=True)\ntime.sleep(3)\n"
+                      "print('slow end')\n```";
+    m->rc = e2b_agent_handle_message(m->svc, msg, strlen(msg), &m->r, &m->err);
+    return NULL;
+}
+
+static void test_busy_sandbox_not_swept(void **state)
+{
+    (void)state;
+    harness_target *t = harness_target_start(NULL);
+    e2b_agent_service *svc = start(t, NULL);
+    char id[E2B_AGENT_ID_MAX];
+    e2b_error err;
+    harness_assert_ok(e2b_agent_service_default(svc, id, &err), &err, "default");
+    bg_msg m = {.svc = svc};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, bg_run, &m), 0);
+    /* wait until the message is executing (the sandbox is marked busy) */
+    bool busy = false;
+    int64_t t0 = harness_now_ms();
+    while (!busy && harness_now_ms() - t0 < 10000) {
+        e2b_agent_sandbox_status *st;
+        size_t n;
+        harness_assert_ok(e2b_agent_service_list(svc, &st, &n, &err), &err, "list");
+        busy = n == 1 && st[0].busy;
+        free(st);
+        if (!busy)
+            usleep(20 * 1000);
+    }
+    assert_true(busy);
+    /* while it runs: sweeping with idle 0 skips it, killing it is refused, status works */
+    size_t killed = 99;
+    harness_assert_ok(e2b_agent_service_sweep(svc, 0, &killed, &err), &err, "sweep");
+    assert_int_equal(killed, 0);
+    e2b_code rc = e2b_agent_service_kill(svc, id, NULL, &err);
+    harness_assert_code(rc, E2B_ERR_CONFLICT, &err, "kill busy");
+    char *text;
+    cJSON *js;
+    harness_assert_ok(e2b_agent_service_status(svc, &text, &js, &err), &err, "status");
+    assert_non_null(strstr(text, "busy"));
+    free(text);
+    cJSON_Delete(js);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    harness_assert_ok(m.rc, &m.err, "background message");
+    assert_true(m.r.success);
+    assert_non_null(strstr(m.r.text, "slow end"));
+    e2b_agent_reply_free(&m.r);
+    assert_true(exists_on_server(t, id));
+    /* idle now: a sweep with idle 0 takes it */
+    harness_assert_ok(e2b_agent_service_sweep(svc, 0, &killed, &err), &err, "sweep 2");
+    assert_int_equal(killed, 1);
+    assert_false(exists_on_server(t, id));
+}
+
 static const struct CMUnitTest k_tests[] = {
     cmocka_unit_test(test_sweep_kills_only_idle),
     cmocka_unit_test(test_background_sweeper),
+    cmocka_unit_test(test_busy_sandbox_not_swept),
     cmocka_unit_test(test_limit_and_default_reuse),
     cmocka_unit_test(test_health),
     cmocka_unit_test(test_health_unreachable),

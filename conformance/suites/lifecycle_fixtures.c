@@ -831,6 +831,51 @@ static void op_wait_gone(ctx *c, const cJSON *step)
     }
 }
 
+/* e2b-mock only (skipped live): moves the mock clock; due sandboxes expire before it returns. */
+static void op_advance_clock(ctx *c, const cJSON *step)
+{
+    static const char *const keys[] = {"op", "ms", "note", NULL};
+    check_keys(c, step, "an advance_clock step", keys);
+    const cJSON *ms = cJSON_GetObjectItemCaseSensitive(step, "ms");
+    if (!cJSON_IsNumber(ms))
+        FAIL(c, "\"ms\" (a number) is required");
+    harness_mock_advance_clock(c->t, (long long)ms->valuedouble);
+}
+
+/* e2b-mock only: how many requests the mock journaled. "path" may contain {id} (replaced by
+ * the resolved "id"); expect {"count": N}. */
+static void op_journal_count(ctx *c, const cJSON *step)
+{
+    static const char *const keys[] = {"op", "method", "path", "id", "status", "expect", "note",
+                                       NULL};
+    check_keys(c, step, "a journal_count step", keys);
+    const char *method = jstr(c, step, "method");
+    const char *path = jstr(c, step, "path");
+    const char *id = jstr(c, step, "id");
+    int status = jint(c, step, "status", -1);
+    const cJSON *ex = cJSON_GetObjectItemCaseSensitive(step, "expect");
+    const cJSON *want = cJSON_GetObjectItemCaseSensitive(ex, "count");
+    if (!cJSON_IsNumber(want))
+        FAIL(c, "\"expect\": {\"count\": N} is required");
+    char p[512] = "";
+    if (path) {
+        const char *at = strstr(path, "{id}");
+        if (at && !id)
+            FAIL(c, "\"path\" uses {id} but there is no \"id\"");
+        if (at)
+            snprintf(p, sizeof p, "%.*s%s%s", (int)(at - path), path, id, at + 4);
+        else
+            snprintf(p, sizeof p, "%s", path);
+    }
+    char q[768];
+    snprintf(q, sizeof q, "method=%s&path=%s", method ? method : "", p);
+    if (status >= 0)
+        snprintf(q + strlen(q), sizeof q - strlen(q), "&status=%d", status);
+    long n = harness_mock_journal_count(c->t, q);
+    if (n != want->valueint)
+        FAIL(c, "the mock journaled %ld requests matching %s, expected %d", n, q, want->valueint);
+}
+
 /* ---- running one fixture ----------------------------------------------------------- */
 
 static void run_fixture(void **state)
@@ -924,9 +969,13 @@ static void run_fixture(void **state)
             op_metrics(c, st);
         else if (!strcmp(c->op, "wait_gone"))
             op_wait_gone(c, st);
+        else if (!strcmp(c->op, "advance_clock"))
+            op_advance_clock(c, st);
+        else if (!strcmp(c->op, "journal_count"))
+            op_journal_count(c, st);
         else
             FAIL(c, "unknown op (create, get_info, list, iterate, set_timeout, pause, "
-                    "connect, kill, metrics, wait_gone)");
+                    "connect, kill, metrics, wait_gone, advance_clock, journal_count)");
     }
 }
 

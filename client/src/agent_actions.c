@@ -245,8 +245,8 @@ static e2b_code run_block(exec_state *st, const e2b_agent_block *blk, size_t idx
             if (rc != E2B_OK)
                 return rc;
             e2b_strbuf_printf(&st->notes,
-                              "ℹ️ Sandbox `%s` had expired; block %zu ran in a new sandbox "
-                              "`%s` (variables from earlier messages are gone).\n\n",
+                              "ℹ️ Sandbox `%s` had expired; block %zu ran in sandbox `%s` "
+                              "instead (variables from earlier messages are gone).\n\n",
                               old, idx + 1, st->sb->id);
             continue;
         }

@@ -78,7 +78,8 @@ e2b_code e2b_agent_service_new(e2b_client *client, const e2b_agent_service_opts 
                                e2b_agent_service **out, e2b_error *err);
 
 /* Stops the sweeper, kills every tracked sandbox unless opts.keep_sandboxes (errors are
- * ignored: best effort, like the plugin's stop()), frees everything. NULL is a no-op. */
+ * ignored: best effort, like the plugin's stop()), frees everything. No other call on the
+ * service may be in progress or start afterwards. NULL is a no-op. */
 void e2b_agent_service_free(e2b_agent_service *svc);
 
 /* ---- tracked sandboxes -------------------------------------------------------------- */
@@ -236,7 +237,11 @@ void e2b_agent_reply_free(e2b_agent_reply *reply);
  *        Images (png, jpeg, svg, pdf) go to output_dir as
  *        "chat-<time>-<message n>-<block i>-<k>.<ext>" and are attachments. A user-code
  *        error does not stop the following blocks (as in the plugin). If the sandbox
- *        expired the block is re-run once in a new sandbox, and the reply says so.
+ *        expired the block is re-run once in the next current sandbox (another tracked
+ *        code-interpreter sandbox, or a new one), and the reply says so. Code runs in the
+ *        most recent sandbox created with the service's template (by a message or by
+ *        MANAGE_SANDBOX create); when that one is killed, in the most recently active
+ *        remaining one of that template.
  *        data = e2b_agent_format_json's object (+ "sandboxId", "note" when set).
  *  2. else a sandbox request (e2b_agent_parse_intent, and the message mentions a
  *     sandbox) -> MANAGE_SANDBOX: create (timeout, template, metadata + createdBy),

@@ -9,6 +9,7 @@
 #include <microhttpd.h>
 
 #include "journal.h"
+#include "record.h"
 #include "scenario.h"
 #include "store.h"
 #include "util.h"
@@ -19,6 +20,7 @@ typedef struct admin {
     scenario_set *sc;
     mock_journal *j;
     mock_server *srv;
+    recorder *rec; /* record mode (--record), else NULL */
     _Atomic int cut_streams_on_kill; /* POST /_mock/settings {"cutStreamsOnKill":true} */
 } admin;
 
@@ -139,6 +141,10 @@ static int hook_before(mock_request *req, mock_response **out, void *ud)
     if (is_admin(req))
         return 0;
     tl.active = 1;
+    if (a->rec) { /* record mode: everything goes upstream */
+        tl.rule = strdup("record");
+        return record_handle(a->rec, req, out);
+    }
     scenario_req q = {.method = req->method,
                       .path = req->path,
                       .sandbox_id = req->sandbox_id,
@@ -352,6 +358,7 @@ static void admin_free(void *p)
     admin *a = p;
     scenario_set_free(a->sc);
     journal_free(a->j);
+    record_free(a->rec);
     free(a);
     free(tl.rule);
     memset(&tl, 0, sizeof tl);
@@ -371,6 +378,9 @@ static int admin_init(mock_server *s)
         free(a);
         return -1;
     }
+    const char *up = getenv("E2B_MOCK_RECORD");
+    if (up && *up && !(a->rec = record_new_from_env()))
+        return -1;
     const char *path = getenv("E2B_MOCK_SCENARIOS");
     if (path && *path) {
         char err[512];

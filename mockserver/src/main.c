@@ -37,6 +37,9 @@ static void usage(FILE *f)
           "  --limit-fsize-mb N       largest file a process may write, default 512\n"
           "  --limit-output-mb N      output kept per stream per execution/command,\n"
           "                           default 16 (see mockserver/ISOLATION.md)\n"
+          "  --record URL             proxy to an upstream E2B-compatible URL and write each\n"
+          "                           exchange as a replayable scenario rule\n"
+          "  --record-dir DIR         where --record writes (default ./recorded)\n"
           "  --unisolated             run code without bubblewrap when it is unavailable\n"
           "                           (default: refuse)\n"
           "  --quiet                  log errors only\n"
@@ -75,6 +78,8 @@ int main(int argc, char **argv)
         {"limit-fsize-mb", required_argument, NULL, 1004},
         {"limit-output-mb", required_argument, NULL, 1005},
         {"scenarios", required_argument, NULL, 's'},
+        {"record", required_argument, NULL, 'R'},
+        {"record-dir", required_argument, NULL, 'D'},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -135,6 +140,8 @@ int main(int argc, char **argv)
             break;
         }
         case 's': setenv("E2B_MOCK_SCENARIOS", optarg, 1); break; /* read by admin.c */
+        case 'R': setenv("E2B_MOCK_RECORD", optarg, 1); break;    /* read by admin.c */
+        case 'D': setenv("E2B_MOCK_RECORD_DIR", optarg, 1); break;
         case 'q': mock_log_set_level(MOCK_LOG_ERROR); break;
         case 'v': mock_log_set_level(MOCK_LOG_DEBUG); break;
         case 'h':

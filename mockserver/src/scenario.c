@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+
 #include "connect.h"
 #include "store.h"
 #include "util.h"
@@ -624,7 +626,26 @@ static char *substitute(const char *in, const mock_request *req, size_t *len_out
 static char *body_text(const cJSON *resp, const mock_request *req, size_t *len)
 {
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(resp, "body");
+    const cJSON *b64 = cJSON_GetObjectItemCaseSensitive(resp, "bodyBase64");
     *len = 0;
+    if (!b && cJSON_IsString(b64)) { /* binary bodies (recorded Connect streams ...) */
+        size_t in = strlen(b64->valuestring);
+        char *out = malloc(in / 4 * 3 + 4);
+        int n = out ? EVP_DecodeBlock((unsigned char *)out, (const unsigned char *)b64->valuestring,
+                                      (int)in)
+                    : -1;
+        if (n < 0) {
+            free(out);
+            return strdup("");
+        }
+        while (n > 0 && in > 0 && b64->valuestring[in - 1] == '=') { /* padding bytes */
+            n--;
+            in--;
+        }
+        out[n] = '\0';
+        *len = (size_t)n;
+        return out;
+    }
     if (!b)
         return strdup("");
     char *raw = cJSON_IsString(b) ? strdup(b->valuestring) : cJSON_PrintUnformatted(b);
@@ -860,6 +881,7 @@ int scenario_execute(mock_request *req, const scenario_action *act, mock_respons
     }
     if (!resp || (!cJSON_GetObjectItemCaseSensitive(resp, "status") &&
                   !cJSON_GetObjectItemCaseSensitive(resp, "body") &&
+                  !cJSON_GetObjectItemCaseSensitive(resp, "bodyBase64") &&
                   !cJSON_GetObjectItemCaseSensitive(resp, "dribble")))
         return 0; /* delay only (or a counter rule): the handler answers */
     const cJSON *dribble = cJSON_GetObjectItemCaseSensitive(resp, "dribble");
@@ -870,6 +892,8 @@ int scenario_execute(mock_request *req, const scenario_action *act, mock_respons
     if (!body)
         return fault_reset(req);
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(resp, "body");
+    if (!b)
+        b = cJSON_GetObjectItemCaseSensitive(resp, "bodyBase64");
     if (!ct && b)
         ct = cJSON_IsString(b) ? "text/plain" : "application/json";
     if (dribble) {

@@ -360,6 +360,63 @@ static void test_hang_does_not_block_shutdown(void **state)
     srv = keep;
 }
 
+/* record one e2b-mock through another, then replay the recording in a third */
+static void test_record_replay(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/unit-record-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    mock_server *up = mock_server_new(NULL);
+    assert_non_null(up);
+    setenv("E2B_MOCK_RECORD", mock_server_url(up), 1);
+    setenv("E2B_MOCK_RECORD_DIR", dir, 1);
+    mock_server *rec = mock_server_new(NULL);
+    unsetenv("E2B_MOCK_RECORD");
+    unsetenv("E2B_MOCK_RECORD_DIR");
+    assert_non_null(rec);
+    int rst;
+    size_t n;
+    srv = rec;
+    char *r1 = http("POST", "/v2/sandboxes", "{\"templateID\":\"base\"}", &rst, &n);
+    char *idp = strstr(r1, "\"sandboxID\":\"");
+    assert_non_null(idp);
+    char id[32] = "";
+    sscanf(idp + 13, "%20[a-z0-9]", id);
+    assert_int_equal(strlen(id), 20);
+    char path[64];
+    snprintf(path, sizeof path, "/sandboxes/%s", id);
+    char *r2 = http("GET", path, NULL, &rst, &n);
+    assert_non_null(strstr(r2, "HTTP/1.1 200"));
+    /* the upstream really served both */
+    srv = up;
+    char *cnt = http("GET", "/_mock/journal/count", NULL, &rst, &n);
+    assert_non_null(strstr(cnt, "{\"count\":2}"));
+    free(cnt);
+    mock_server_free(rec);
+    mock_server_free(up); /* the sandbox is gone: only the recording can answer now */
+    setenv("E2B_MOCK_SCENARIOS", dir, 1);
+    mock_server *replay = mock_server_new(NULL);
+    unsetenv("E2B_MOCK_SCENARIOS");
+    assert_non_null(replay);
+    srv = replay;
+    char *p1 = http("POST", "/v2/sandboxes", "{\"templateID\":\"base\"}", &rst, &n);
+    assert_non_null(strstr(p1, id));
+    assert_non_null(strstr(p1, "HTTP/1.1 201"));
+    char *p2 = http("GET", path, NULL, &rst, &n);
+    assert_non_null(strstr(p2, "HTTP/1.1 200"));
+    assert_non_null(strstr(p2, id));
+    char *p3 = http("GET", path, NULL, &rst, &n); /* each recorded answer is used once */
+    assert_non_null(strstr(p3, "HTTP/1.1 404"));
+    free(r1);
+    free(r2);
+    free(p1);
+    free(p2);
+    free(p3);
+    mock_server_free(replay);
+    srv = NULL;
+    mock_rm_rf(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -370,6 +427,7 @@ int main(void)
         cmocka_unit_test(test_create_validation),
         cmocka_unit_test_setup_teardown(test_admin_and_faults, setup_srv, teardown_srv),
         cmocka_unit_test(test_hang_does_not_block_shutdown),
+        cmocka_unit_test(test_record_replay),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,18 @@
+/* record.h - record mode (e2b-mock --record URL --record-dir DIR); see record.c. */
+#ifndef E2B_MOCK_RECORD_H
+#define E2B_MOCK_RECORD_H
+
+#include "server.h"
+
+typedef struct recorder recorder;
+
+/* From E2B_MOCK_RECORD (upstream URL) and E2B_MOCK_RECORD_DIR (set by main.c's --record /
+ * --record-dir); NULL when recording is off or the directory cannot be created. */
+recorder *record_new_from_env(void);
+void record_free(recorder *r);
+
+/* Proxies req upstream, writes the exchange as a rule, and sets *out to the upstream's answer
+ * (502 when the upstream failed). Returns 1 when it answered. */
+int record_handle(recorder *r, mock_request *req, mock_response **out);
+
+#endif

@@ -576,6 +576,30 @@ static void test_network_blocked(void **state) {
     rec_ok();
 }
 
+/* Not an attack: allow_internet_access=true is honoured (shared host network, inet sockets),
+ * while an explicit false and the default stay offline. */
+static void test_internet_opt_in(void **state) {
+    (void)state;
+    harness_target *t = start();
+    rec_begin("internet_opt_in");
+    const char *colon = strrchr(t->url, ':');
+    int port = colon ? atoi(colon + 1) : 0;
+    char script[512];
+    snprintf(script, sizeof script,
+             "import socket\ntry:\n    s=socket.create_connection(('127.0.0.1',%d),5)\n"
+             "    print('CONNECTED')\nexcept OSError as e:\n    print('blocked', e.errno)", port);
+    e2b_sandbox *on = new_sbx(t, 1);
+    out *o = code(on, "python", script, 30000);
+    assert_has(o, "CONNECTED");
+    snprintf(script, sizeof script, "(exec 3<>/dev/tcp/127.0.0.1/%d) && echo CONNECTED", port);
+    o = cmd(on, script, 30000);
+    assert_has(o, "CONNECTED");
+    e2b_sandbox *off = new_sbx(t, 0);
+    o = cmd(off, script, 30000);
+    assert_no(o, "CONNECTED");
+    rec_ok();
+}
+
 static void test_fork_bomb(void **state) {
     (void)state;
     harness_target *t = start();
@@ -888,6 +912,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_write_outside_home),
         cmocka_unit_test(test_symlink_escape_via_files_api),
         cmocka_unit_test(test_network_blocked),
+        cmocka_unit_test(test_internet_opt_in),
         cmocka_unit_test(test_fork_bomb),
         cmocka_unit_test(test_memory_bomb),
         cmocka_unit_test(test_disk_fill),

@@ -234,7 +234,7 @@ static void cg_init(void) {
     fclose(f);
     if (found != 3) return;
     for (int c = 0; c < 2; c++) {
-        char d[700];
+        char d[1600];
         cg_dir(d, sizeof d, c, NULL);
         if (mkdir(d, 0755) != 0 && errno != EEXIST) {
             mock_log(MOCK_LOG_WARN, "sbx_policy: no cgroup %s (%s): rlimits only", d,
@@ -261,7 +261,7 @@ int sbxpol_cgroup_prepare(const char *name) {
     if (!sbxpol_cgroup_available() || !valid_name(name)) return -1;
     sbxpol_limits l;
     sbxpol_get_limits(&l);
-    char d[700], f[800], v[64];
+    char d[1600], f[1700], v[64];
     for (int c = 0; c < 2; c++) {
         cg_dir(d, sizeof d, c, name);
         if (mkdir(d, 0755) != 0 && errno != EEXIST) return -1;
@@ -284,7 +284,7 @@ int sbxpol_cgroup_prepare(const char *name) {
 }
 
 static int move_self(const char *dir) {
-    char f[800], v[32];
+    char f[1700], v[32];
     snprintf(f, sizeof f, "%s/tasks", dir);
     snprintf(v, sizeof v, "%ld", (long)syscall(SYS_gettid));
     return write_str(f, v);
@@ -292,7 +292,7 @@ static int move_self(const char *dir) {
 
 int sbxpol_cgroup_enter(const char *name) {
     if (!sbxpol_cgroup_available() || !valid_name(name)) return -1;
-    char d[700];
+    char d[1600];
     for (int c = 0; c < 2; c++) {
         cg_dir(d, sizeof d, c, name);
         if (move_self(d) != 0) {
@@ -305,7 +305,7 @@ int sbxpol_cgroup_enter(const char *name) {
 
 void sbxpol_cgroup_leave(void) {
     if (!g_cg_ok) return;
-    char d[700];
+    char d[1600];
     for (int c = 0; c < 2; c++) {
         snprintf(d, sizeof d, CG_MNT "/%s%s", g_ctrls[c], strcmp(g_own[c], "/") ? g_own[c] : "");
         if (move_self(d) != 0)
@@ -316,7 +316,7 @@ void sbxpol_cgroup_leave(void) {
 
 /* Kills every pid listed in dir/cgroup.procs; returns how many were listed. */
 static int kill_listed(const char *dir) {
-    char f[800];
+    char f[1700];
     snprintf(f, sizeof f, "%s/cgroup.procs", dir);
     FILE *fp = fopen(f, "re");
     if (!fp) return 0;
@@ -334,7 +334,7 @@ static int kill_listed(const char *dir) {
 
 void sbxpol_cgroup_release(const char *name) {
     if (!sbxpol_cgroup_available() || !valid_name(name)) return;
-    char d[700];
+    char d[1600];
     for (int c = 0; c < 2; c++) {
         cg_dir(d, sizeof d, c, name);
         (void)rmdir(d);
@@ -343,7 +343,7 @@ void sbxpol_cgroup_release(const char *name) {
 
 int sbxpol_cgroup_count(const char *name) {
     if (!sbxpol_cgroup_available() || !valid_name(name)) return -1;
-    char d[700], f[800];
+    char d[1600], f[1700];
     cg_dir(d, sizeof d, 1, name);
     snprintf(f, sizeof f, "%s/cgroup.procs", d);
     FILE *fp = fopen(f, "re");
@@ -358,7 +358,7 @@ int sbxpol_cgroup_count(const char *name) {
 int sbxpol_cgroup_destroy(const char *name) {
     if (!sbxpol_cgroup_available() || !valid_name(name)) return 0;
     int killed = 0;
-    char d[700];
+    char d[1600];
     for (int c = 0; c < 2; c++) {
         cg_dir(d, sizeof d, c, name);
         struct stat sb;

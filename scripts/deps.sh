@@ -20,6 +20,8 @@ pkgs=(
   python3-pandas                            # DataFrame results in the local kernel
   python3-sklearn                           # the README's scikit-learn example (execution fixtures)
   nodejs                                    # the local JavaScript kernel and the official SDK tests
+  python3-pip                               # pip inside sandboxes (commands fixture pip_npm_versions)
+  npm                                       # npm inside sandboxes (same fixture; NodeSource's nodejs bundles it)
   gcovr valgrind                            # coverage and memcheck gates
   clang                                     # sanitizer and fuzz builds
   wrk hyperfine                             # benchmarks
@@ -30,6 +32,8 @@ for p in "${pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     # nodejs may come from NodeSource under the same name; any node binary will do
     if [ "$p" = nodejs ] && command -v node >/dev/null 2>&1; then continue; fi
+    # npm: NodeSource's nodejs ships /usr/bin/npm (Debian's npm package would conflict with it)
+    if [ "$p" = npm ] && [ -x /usr/bin/npm ]; then continue; fi
     missing+=("$p")
   fi
 done

@@ -91,6 +91,25 @@ async function envdTests() {
     assert.ok(!top.find((e) => e.name.includes('deep')));
   });
 
+  // Issue 4 also asks for watch remove events and killing through the background handle.
+  test('files.watchDir reports write and remove events; CommandHandle.kill', T, async () => {
+    await sbx.files.makeDir('wr');
+    await sbx.files.write('wr/gone.txt', 'x');
+    const ev = [];
+    const h = await sbx.files.watchDir('wr', (e) => ev.push(e));
+    await sbx.files.write('wr/gone.txt', 'rewritten');
+    await sbx.files.remove('wr/gone.txt');
+    for (let i = 0; i < 100 && !ev.find((e) => e.type === 'remove'); i++) await new Promise((r) => setTimeout(r, 50));
+    await h.stop();
+    assert.ok(ev.find((e) => e.name === 'gone.txt' && e.type === 'write'), JSON.stringify(ev));
+    assert.ok(ev.find((e) => e.name === 'gone.txt' && e.type === 'remove'), JSON.stringify(ev));
+
+    const bg = await sbx.commands.run('echo up; sleep 30', { background: true });
+    assert.equal(await bg.kill(), true);
+    await assert.rejects(bg.wait(), (e) => e instanceof e2b.CommandExitError && e.error === 'signal: killed');
+    assert.ok(!(await sbx.commands.list()).find((p) => p.pid === bg.pid));
+  });
+
   test('commands.run with onStdout/envs/cwd; CommandExitError; bad cwd', T, async () => {
     let out = '';
     const r = await sbx.commands.run('echo hi; pwd; echo $FOO', { onStdout: (d) => { out += d; }, envs: { FOO: 'bar' } });

@@ -52,8 +52,8 @@ typedef struct ctx {
     size_t nhandles;
 } ctx;
 
-#define FAIL(c, fmt, ...)                                                                  \
-    fail_msg("%s [%s] step %d (%s): " fmt, (c)->fc->name, (c)->fc->path, (c)->step,        \
+#define FAIL(c, fmt, ...)                                                           \
+    fail_msg("%s [%s] step %d (%s): " fmt, (c)->fc->name, (c)->fc->path, (c)->step, \
              (c)->op ? (c)->op : "-", ##__VA_ARGS__)
 
 /* ---- fixture JSON accessors ------------------------------------------------------------ */
@@ -132,7 +132,8 @@ static void match(ctx *c, const char *what, const cJSON *m, const char *val, siz
             FAIL(c, "%s: absent", what);
         return;
     }
-    if ((v = jget(m, "equals")) && (strlen(v->valuestring) != len || memcmp(v->valuestring, val, len)))
+    if ((v = jget(m, "equals")) &&
+        (strlen(v->valuestring) != len || memcmp(v->valuestring, val, len)))
         FAIL(c, "%s: expected \"%s\", got \"%s\"", what, v->valuestring, val);
     if ((v = jget(m, "contains"))) {
         const cJSON *it = cJSON_IsArray(v) ? v->child : v;
@@ -303,9 +304,9 @@ static e2b_command_result *new_result(void)
     return r;
 }
 
-static const char *const k_result_keys[] = {"error",  "message", "exit_code",  "exited",
-                                            "finished", "stdout", "stderr",    "error_text",
-                                            "max_ms", "stdout_chunks_min", NULL};
+static const char *const k_result_keys[] = {
+    "error",      "message", "exit_code",         "exited", "finished", "stdout", "stderr",
+    "error_text", "max_ms",  "stdout_chunks_min", NULL};
 
 static void check_result(ctx *c, e2b_code rc, const e2b_error *err, const e2b_command_result *r,
                          const seen *s, const cJSON *expect, int64_t elapsed_ms)
@@ -354,7 +355,10 @@ static void check_result(ctx *c, e2b_code rc, const e2b_error *err, const e2b_co
 
 /* ---- ops -------------------------------------------------------------------------------------- */
 
-static void defer_handle(void *p) { e2b_command_handle_free(p); }
+static void defer_handle(void *p)
+{
+    e2b_command_handle_free(p);
+}
 
 static slot *find_slot(ctx *c, const char *name)
 {
@@ -382,7 +386,7 @@ static slot *new_slot(ctx *c, const char *name, const char *cmd)
 
 static void op_run(ctx *c, const cJSON *step, const cJSON *expect)
 {
-    static const char *const keys[] = {"op",   "note",       "cmd",   "envs",  "cwd",
+    static const char *const keys[] = {"op",   "note",       "cmd",   "envs",   "cwd",
                                        "user", "timeout_ms", "stdin", "expect", NULL};
     check_keys(c, step, "a run step", keys);
     const char *cmd = get_cmd(c, step);
@@ -411,9 +415,9 @@ static void op_run(ctx *c, const cJSON *step, const cJSON *expect)
 
 static void op_start(ctx *c, const cJSON *step, const cJSON *expect)
 {
-    static const char *const keys[] = {"op",         "note",       "cmd",     "envs",  "cwd",
-                                       "user",       "timeout_ms", "stdin_open", "save_as",
-                                       "expect",     NULL};
+    static const char *const keys[] = {"op",      "note",   "cmd",        "envs",
+                                       "cwd",     "user",   "timeout_ms", "stdin_open",
+                                       "save_as", "expect", NULL};
     check_keys(c, step, "a start step", keys);
     const char *cmd = get_cmd(c, step);
     slot *sl = new_slot(c, jstr(c, step, "save_as"), cmd);
@@ -434,8 +438,9 @@ static void op_connect(ctx *c, const cJSON *step, const cJSON *expect)
 {
     static const char *const keys[] = {"op", "note", "handle", "pid", "save_as", "expect", NULL};
     check_keys(c, step, "a connect step", keys);
-    uint32_t pid = jget(step, "pid") ? (uint32_t)jll(c, step, "pid", 0)
-                                     : e2b_command_handle_pid(find_slot(c, jstr(c, step, "handle"))->h);
+    uint32_t pid = jget(step, "pid")
+                       ? (uint32_t)jll(c, step, "pid", 0)
+                       : e2b_command_handle_pid(find_slot(c, jstr(c, step, "handle"))->h);
     e2b_error err = {0};
     slot *sl = new_slot(c, jstr(c, step, "save_as") ? jstr(c, step, "save_as") : "-", NULL);
     e2b_command_opts o = {.on_stdout = on_stdout, .on_stderr = on_stderr, .ud = sl->s};
@@ -541,7 +546,8 @@ static void op_kill(ctx *c, const cJSON *step, const cJSON *expect)
     if (jget(step, "pid"))
         rc = e2b_commands_kill(c->sbx, (uint32_t)jll(c, step, "pid", 0), &killed, &err);
     else if (jbool(c, step, "by_pid", false))
-        rc = e2b_commands_kill(c->sbx, e2b_command_handle_pid(find_slot(c, jstr(c, step, "handle"))->h),
+        rc = e2b_commands_kill(c->sbx,
+                               e2b_command_handle_pid(find_slot(c, jstr(c, step, "handle"))->h),
                                &killed, &err);
     else
         rc = e2b_command_kill(find_slot(c, jstr(c, step, "handle"))->h, &killed, &err);
@@ -584,8 +590,7 @@ static void run_fixture(void **state)
     assert_non_null(c);
     c->fc = fc;
     harness_defer(free, c);
-    static const char *const top[] = {"name", "description", "live", "mock_args", "steps",
-                                      NULL};
+    static const char *const top[] = {"name", "description", "live", "mock_args", "steps", NULL};
     check_keys(c, fc->root, "the fixture", top);
     if (!jbool(c, fc->root, "live", true) && harness_live_requested()) {
         print_message("SKIP: %s is mock only\n", fc->name);
@@ -668,8 +673,7 @@ int main(int argc, char **argv)
             const char *base = strrchr(fc->path, '/') ? strrchr(fc->path, '/') + 1 : fc->path;
             fc->name = strndup(base, strlen(base) - 5);
             if (fc->root)
-                snprintf(fc->load_error, sizeof fc->load_error, "%s: no \"name\" string",
-                         fc->path);
+                snprintf(fc->load_error, sizeof fc->load_error, "%s: no \"name\" string", fc->path);
             cJSON_Delete(fc->root);
             fc->root = NULL;
         }

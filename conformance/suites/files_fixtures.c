@@ -51,8 +51,8 @@ typedef struct ctx {
     size_t nwatches;
 } ctx;
 
-#define FAIL(c, fmt, ...)                                                                  \
-    fail_msg("%s [%s] step %d (%s): " fmt, (c)->fc->name, (c)->fc->path, (c)->step,        \
+#define FAIL(c, fmt, ...)                                                           \
+    fail_msg("%s [%s] step %d (%s): " fmt, (c)->fc->name, (c)->fc->path, (c)->step, \
              (c)->op ? (c)->op : "-", ##__VA_ARGS__)
 
 /* ---- fixture JSON accessors ------------------------------------------------------------ */
@@ -131,7 +131,8 @@ static void match(ctx *c, const char *what, const cJSON *m, const char *val, siz
             FAIL(c, "%s: absent", what);
         return;
     }
-    if ((v = jget(m, "equals")) && (strlen(v->valuestring) != len || memcmp(v->valuestring, val, len)))
+    if ((v = jget(m, "equals")) &&
+        (strlen(v->valuestring) != len || memcmp(v->valuestring, val, len)))
         FAIL(c, "%s: expected \"%s\", got \"%s\"", what, v->valuestring, val);
     if ((v = jget(m, "contains"))) {
         const cJSON *it = cJSON_IsArray(v) ? v->child : v;
@@ -161,8 +162,8 @@ static void match(ctx *c, const char *what, const cJSON *m, const char *val, siz
 /* ---- content: text, base64, all_bytes N, or generate {bytes, seed} ------------------------ */
 
 typedef struct content {
-    const char *text;          /* text (NUL-free) */
-    unsigned char *buf;        /* decoded/built bytes (deferred free) */
+    const char *text;   /* text (NUL-free) */
+    unsigned char *buf; /* decoded/built bytes (deferred free) */
     size_t len;
     bool generated;
     unsigned long long gen_bytes;
@@ -318,7 +319,10 @@ static bool check_rc(ctx *c, e2b_code rc, const e2b_error *err, const cJSON *exp
 
 /* ---- ops ---------------------------------------------------------------------------------- */
 
-static void defer_entry(void *p) { e2b_entry_info_free(p); }
+static void defer_entry(void *p)
+{
+    e2b_entry_info_free(p);
+}
 
 static void check_entry(ctx *c, const char *what, const e2b_entry_info *e, const cJSON *expect)
 {
@@ -339,8 +343,8 @@ static void check_entry(ctx *c, const char *what, const e2b_entry_info *e, const
 
 static void op_write(ctx *c, const cJSON *step, const cJSON *expect)
 {
-    static const char *const keys[] = {"op", "note", "path", "text", "base64", "all_bytes",
-                                       "generate", "stream", "expect", NULL};
+    static const char *const keys[] = {"op",        "note",     "path",   "text",   "base64",
+                                       "all_bytes", "generate", "stream", "expect", NULL};
     check_keys(c, step, "a write step", keys);
     static const char *const ek[] = {"error", "message", "type", "name", "path", "size", NULL};
     if (expect)
@@ -445,8 +449,8 @@ static void op_read(ctx *c, const cJSON *step, const cJSON *expect)
 {
     static const char *const keys[] = {"op", "note", "path", "stream", "expect", NULL};
     check_keys(c, step, "a read step", keys);
-    static const char *const ek[] = {"error",    "message",   "text",   "base64", "all_bytes",
-                                     "generate", "sha256", "size", NULL};
+    static const char *const ek[] = {"error",    "message", "text", "base64", "all_bytes",
+                                     "generate", "sha256",  "size", NULL};
     if (expect)
         check_keys(c, expect, "read \"expect\"", ek);
     const char *path = jstr(c, step, "path");
@@ -499,8 +503,7 @@ static void op_read(ctx *c, const cJSON *step, const cJSON *expect)
             size_t i = 0;
             while (i < len && i < want.len && (unsigned char)data[i] == want.buf[i])
                 i++;
-            FAIL(c, "read %zu bytes, expected %zu; first difference at byte %zu", len, want.len,
-                 i);
+            FAIL(c, "read %zu bytes, expected %zu; first difference at byte %zu", len, want.len, i);
         }
     }
     const char *sha = expect ? jstr(c, expect, "sha256") : NULL;
@@ -535,8 +538,8 @@ static void op_list(ctx *c, const cJSON *step, const cJSON *expect)
 {
     static const char *const keys[] = {"op", "note", "path", "depth", "expect", NULL};
     check_keys(c, step, "a list step", keys);
-    static const char *const ek[] = {"error", "message", "entries", "contains", "excludes",
-                                     "count", NULL};
+    static const char *const ek[] = {"error",    "message", "entries", "contains",
+                                     "excludes", "count",   NULL};
     if (expect)
         check_keys(c, expect, "list \"expect\"", ek);
     const char *path = jstr(c, step, "path");
@@ -673,8 +676,8 @@ static void op_rename(ctx *c, const cJSON *step, const cJSON *expect)
         check_keys(c, expect, "rename \"expect\"", ek);
     e2b_error err = {0};
     e2b_entry_info *e = NULL;
-    e2b_code rc =
-        e2b_files_rename(c->sbx, jstr(c, step, "from"), jstr(c, step, "to"), NULL, &e, &err);
+    e2b_code rc = e2b_files_rename(c->sbx, jstr(c, step, "from"), jstr(c, step, "to"), NULL, &e,
+                                   &err);
     harness_defer(defer_entry, e);
     if (check_rc(c, rc, &err, expect))
         return;
@@ -709,7 +712,10 @@ static e2b_code on_event(void *ud, const e2b_fs_event *ev)
     return E2B_OK;
 }
 
-static void defer_watch(void *p) { e2b_watch_free(p); }
+static void defer_watch(void *p)
+{
+    e2b_watch_free(p);
+}
 
 static watch_slot *find_watch(ctx *c, const char *name)
 {
@@ -724,8 +730,8 @@ static watch_slot *find_watch(ctx *c, const char *name)
 
 static void op_watch_start(ctx *c, const cJSON *step, const cJSON *expect)
 {
-    static const char *const keys[] = {"op", "note", "path", "recursive", "save_as", "expect",
-                                       NULL};
+    static const char *const keys[] = {"op",      "note",   "path", "recursive",
+                                       "save_as", "expect", NULL};
     check_keys(c, step, "a watch_start step", keys);
     const char *name = jstr(c, step, "save_as");
     if (!expect && (!name || strlen(name) >= sizeof c->watches[0].name))
@@ -734,9 +740,8 @@ static void op_watch_start(ctx *c, const cJSON *step, const cJSON *expect)
         FAIL(c, "at most %d watches", MAX_WATCHES);
     watch_slot *w = &c->watches[c->nwatches];
     snprintf(w->name, sizeof w->name, "%s", name ? name : "");
-    e2b_watch_opts wo = {.recursive = jbool(c, step, "recursive", false),
-                         .on_event = on_event,
-                         .ud = w};
+    e2b_watch_opts wo = {
+        .recursive = jbool(c, step, "recursive", false), .on_event = on_event, .ud = w};
     e2b_error err = {0};
     e2b_code rc = e2b_files_watch_dir(c->sbx, jstr(c, step, "path"), &wo, &w->w, &err);
     if (check_rc(c, rc, &err, expect))
@@ -758,8 +763,8 @@ static bool has_event(watch_slot *w, const char *type, const char *name)
 
 static void op_watch_expect(ctx *c, const cJSON *step)
 {
-    static const char *const keys[] = {"op", "note", "watch", "events", "not_events",
-                                       "within_ms", "stop", NULL};
+    static const char *const keys[] = {"op",         "note",      "watch", "events",
+                                       "not_events", "within_ms", "stop",  NULL};
     check_keys(c, step, "a watch_expect step", keys);
     watch_slot *w = find_watch(c, jstr(c, step, "watch"));
     long long within = jll(c, step, "within_ms", 10000);
@@ -826,8 +831,7 @@ static void run_fixture(void **state)
     for (size_t i = 0; i < MAX_WATCHES; i++)
         pthread_mutex_init(&c->watches[i].mu, NULL);
     harness_defer(ctx_free, c);
-    static const char *const top[] = {"name", "description", "live", "mock_args", "steps",
-                                      NULL};
+    static const char *const top[] = {"name", "description", "live", "mock_args", "steps", NULL};
     check_keys(c, fc->root, "the fixture", top);
     if (!jbool(c, fc->root, "live", true) && harness_live_requested()) {
         print_message("SKIP: %s is mock only\n", fc->name);
@@ -912,8 +916,7 @@ int main(int argc, char **argv)
             const char *base = strrchr(fc->path, '/') ? strrchr(fc->path, '/') + 1 : fc->path;
             fc->name = strndup(base, strlen(base) - 5);
             if (fc->root)
-                snprintf(fc->load_error, sizeof fc->load_error, "%s: no \"name\" string",
-                         fc->path);
+                snprintf(fc->load_error, sizeof fc->load_error, "%s: no \"name\" string", fc->path);
             cJSON_Delete(fc->root);
             fc->root = NULL;
         }

@@ -9,6 +9,11 @@
 # Env: BUILD_DIR (default build-valgrind), VG_JOBS (default nproc), VG_TIMEOUT (per test,
 #      default 900 s), VG_CTEST_ARGS (test selection, default "-L unit|conformance|fuzz-regress"),
 #      KEEP_GOING=1 (run what builds when some test does not link; still exits 2).
+# Cost (2 shared vCPUs): pass tests ~7 min for unit+conformance+fuzz-regress; pass mock is
+# much slower (every suite starts several mocks, each under valgrind) and suites with tight
+# start/stop timing time out under it - in CI run it on a subset, e.g.
+#   VG_CTEST_ARGS="-R mock_unit_main|conformance_lifecycle" scripts/valgrind.sh mock
+# A mock killed by the harness before it exits writes no summary and is not judged.
 # Flags: --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode;
 # third-party noise is suppressed by scripts/valgrind.supp (each entry commented).
 set -uo pipefail

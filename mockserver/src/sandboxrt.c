@@ -579,13 +579,35 @@ static void close_all(sbxrt_proc *p) {
 
 void sbxrt_kill(sbxrt_proc *p) {
     if (!p) return;
+    pid_t pgid = p->pid > 0 ? p->pgid : 0;
     if (p->pid > 0) {
+        int reaped = 0;
         if (p->pgid > 0) kill(-p->pgid, SIGKILL);
-        kill(p->pid, SIGKILL);
-        if (p->pgid != p->pid) kill(-p->pid, SIGKILL); /* the outer bwrap's own session */
-        while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR) {}
+        if (p->isolated && p->pgid > 0 && p->pgid != p->pid) {
+            /* let the outer bwrap reap its sandbox init itself (it exits when init dies):
+             * killed at once, init's zombie would be orphaned to the host's pid 1, which in
+             * some containers never reaps, and would keep the sandbox cgroup busy */
+            for (int i = 0; i < 50; i++) {
+                pid_t r = waitpid(p->pid, NULL, WNOHANG);
+                if (r == p->pid) { reaped = 1; break; }
+                if (r < 0 && errno != EINTR) break;
+                struct timespec ts = {0, 2 * 1000 * 1000};
+                nanosleep(&ts, NULL);
+            }
+        }
+        if (!reaped) {
+            kill(p->pid, SIGKILL);
+            if (p->pgid != p->pid) kill(-p->pid, SIGKILL); /* the outer bwrap's own session */
+            while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR) {}
+        }
     }
     if (p->cg[0]) { /* the sandbox's last process gone: drop its cgroups (EBUSY otherwise) */
+        /* the SIGKILLed sandbox init exits asynchronously (it is not our child): give it a
+         * moment so the cgroup can be empty; bounded to ~100 ms */
+        for (int i = 0; i < 50 && pgid > 0 && (kill(-pgid, 0) == 0 || errno != ESRCH); i++) {
+            struct timespec ts = {0, 2 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
         pthread_mutex_lock(&g_cg_lock);
         sbxpol_cgroup_release(p->cg);
         pthread_mutex_unlock(&g_cg_lock);

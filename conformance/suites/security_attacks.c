@@ -164,6 +164,12 @@ static void rec_exit(const char *fmt, const char *what) {
     if (g_cur) snprintf(g_cur->exit_desc, sizeof g_cur->exit_desc, fmt, what);
 }
 
+/* records the sandbox cgroup's peak now (before a kill removes the cgroup) */
+static void rec_peak_now(void) {
+    long long pk = sbx_peak();
+    if (g_cur && pk >= 0) g_cur->peak_bytes = pk;
+}
+
 static void rec_ok(void) {
     if (!g_cur) return;
     long long pk = sbx_peak();
@@ -763,6 +769,7 @@ static void test_outlive_kill(void **state) {
     assert_true(host_exists(dir));
     e2b_error err;
     bool killed = false;
+    rec_peak_now();
     harness_assert_ok(e2b_sandbox_kill(t->client, id, &killed, &err), &err, "kill");
     int left = -1;
     for (int i = 0; i < 100; i++) { /* generous: up to 5 s */
@@ -791,6 +798,7 @@ static void test_expiry_ends_everything(void **state) {
     assert_has(o, "planted");
     assert_true(wait_host_procs("sleep 987661") >= 1);
     e2b_error err;
+    rec_peak_now();
     harness_assert_ok(e2b_sandbox_set_timeout(t->client, id, 1, &err), &err, "timeout 1 s");
     int left = -1;
     for (int i = 0; i < 200; i++) { /* generous: up to 10 s for the reaper */

@@ -14,7 +14,7 @@ int e2bc_cmd_chat(int argc, char **argv);  /* cmd_chat.c */
 
 /* Add new commands here (run, files, cmd, chat, ...). */
 static const e2bc_cmd COMMANDS[] = {
-    {"demo", "create, list, inspect, extend and kill a sandbox (local mock by default)",
+    {"demo", "run the sine-wave example in a sandbox, save the plot, walk the lifecycle",
      e2bc_cmd_demo},
     {"sandbox", "sandbox lifecycle: create|list|info|timeout|pause|connect|kill",
      e2bc_cmd_sandbox},

@@ -384,8 +384,10 @@ static char **g_masks;
 static unsigned char *g_mask_dir;
 static size_t g_nmasks, g_capmasks;
 
+static pid_t g_rt_owner;
+
 static void rt_cleanup(void) {
-    if (!g_rt[0]) return;
+    if (!g_rt[0] || getpid() != g_rt_owner) return; /* a forked child exiting: not ours */
     static const char *const files[] = {"passwd", "group", "empty", NULL};
     char p[128];
     for (size_t i = 0; files[i]; i++) {
@@ -463,11 +465,13 @@ static void rt_init(void) {
         write_file(tmpl, "empty", "") || mkdir(p, 0555)) {
         mock_log(MOCK_LOG_WARN, "sbx_policy: cannot fill the runtime dir %s", tmpl);
         snprintf(g_rt, sizeof g_rt, "%s", tmpl);
+        g_rt_owner = getpid();
         rt_cleanup();
         g_rt[0] = '\0';
         return;
     }
     snprintf(g_rt, sizeof g_rt, "%s", tmpl);
+    g_rt_owner = getpid();
     nftw("/etc", etc_walk, 16, FTW_PHYS | FTW_MOUNT | FTW_ACTIONRETVAL);
     atexit(rt_cleanup);
 }

@@ -2,6 +2,7 @@
 #
 # Wire protocol (driven by mockserver/src/kernel.c):
 #   fd 4 (in)  : one JSON request per line: {"code": str, "env_vars": {str: str} | null}
+#                or {"set_env": {str: str}} (one-way, no events: kernel_adopt)
 #   fd 3 (out) : JSON event lines:
 #       {"type":"ready"}                                  once, after start-up
 #       {"type":"number_of_executions","execution_count":n}
@@ -445,6 +446,10 @@ def main():
             break
         try:
             msg = json.loads(line)
+            if isinstance(msg, dict) and isinstance(msg.get("set_env"), dict):
+                # one-way (no answer): sandbox env vars of an adopted warm-pool kernel
+                os.environ.update({str(k): str(v) for k, v in msg["set_env"].items()})
+                continue
             code = msg.get("code")
             if not isinstance(code, str):
                 raise ValueError("code must be a string")

@@ -12,6 +12,7 @@
 #include "server.h"
 #include "store.h"
 #include "util.h"
+#include "warmpool.h"
 
 #define ENVD_VERSION "0.6.13"
 #define DEFAULT_TIMEOUT_V2_S 300
@@ -373,7 +374,11 @@ static mock_response *create(mock_request *req, int v2)
     o.cpu_count = tmpl_int(t, "cpuCount");
     o.memory_mb = tmpl_int(t, "memoryMB");
     o.disk_size_mb = tmpl_int(t, "diskSizeMB");
+    /* warm pool (warmpool.h): adopt a pre-started directory + python kernel */
+    warmpool_entry *warm = warmpool_take(req->server, o.allow_internet_access == 1);
+    o.adopt_dir = warmpool_entry_dir(warm);
     mock_sandbox *s = store_create(mock_server_store(req->server), &o);
+    warmpool_attach(req->server, warm, s);
     if (!s) {
         res = mock_resp_error(500, "cannot create sandbox: %s", strerror(errno));
         goto out;

@@ -17,6 +17,7 @@
 #include "sandboxrt.h"
 #include "store.h"
 #include "util.h"
+#include "warmpool.h"
 
 #define CI_KEY "code_interpreter"
 #define TEXT_PLAIN "text/plain; charset=utf-8"
@@ -54,6 +55,16 @@ typedef struct ci_state {
     ci_script *scripts;
     size_t nscripts;
     int active;      /* producer threads running */
+    mock_server *srv;
+    /* Reused producer threads (a thread per /execute cost ~40% of the mock's CPU in
+     * clone + glibc's thread-exit madvise): jobs queue here, idle workers take them, a new
+     * worker starts only when none is idle; idle workers exit after WORKER_IDLE_S. */
+    struct ci_job *queue_head, *queue_tail;
+    pthread_cond_t work;
+    int workers;      /* worker threads alive */
+    int idle_workers; /* of which waiting for work */
+    int queued;       /* jobs in the queue */
+    int stopping;
 } ci_state;
 
 static ci_state *state_of(mock_server *s) { return mock_server_get_data(s, CI_KEY); }
@@ -124,7 +135,14 @@ static ci_sbx *sbx_touch(ci_state *st, mock_sandbox *sbx) {
     snprintf(s->id, sizeof s->id, "%s", sbx->id);
     char err[256];
     /* like the E2B template: python and javascript contexts exist from the start */
-    ctx_create_locked(s, sbx, "python", SBXRT_HOME, 1, err, sizeof err);
+    ci_ctx *py = ctx_create_locked(s, sbx, "python", SBXRT_HOME, 1, err, sizeof err);
+    kernel *warm = warmpool_claim(st->srv, sbx->id); /* pre-started by the warm pool */
+    if (warm && py) {
+        kernel_free(py->k);
+        py->k = warm;
+    } else {
+        kernel_free(warm);
+    }
     ctx_create_locked(s, sbx, "javascript", SBXRT_HOME, 1, err, sizeof err);
     s->next = st->sbxs;
     st->sbxs = s;
@@ -416,6 +434,7 @@ typedef struct ci_job {
     cJSON *env;
     cJSON *script;        /* scripted events, or NULL for the kernel */
     atomic_int cancel;    /* set when the client went away */
+    struct ci_job *qnext; /* ci_state's queue */
 } ci_job;
 
 static int job_emit(void *ud, kernel_event_type t, const char *line, size_t len) {
@@ -500,8 +519,7 @@ static void job_free(ci_job *j) {
     free(j);
 }
 
-static void *job_run(void *p) {
-    ci_job *j = p;
+static void job_run(ci_job *j) {
     ci_state *st = j->st;
     if (j->script) {
         play_script(j);
@@ -519,7 +537,65 @@ static void *job_run(void *p) {
     pthread_mutex_lock(&st->lock);
     if (--st->active == 0) pthread_cond_broadcast(&st->idle);
     pthread_mutex_unlock(&st->lock);
+}
+
+#define WORKER_IDLE_S 30
+
+static void *worker_main(void *p) {
+    ci_state *st = p;
+    pthread_mutex_lock(&st->lock);
+    for (;;) {
+        while (!st->queue_head && !st->stopping) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += WORKER_IDLE_S;
+            st->idle_workers++;
+            int rc = pthread_cond_timedwait(&st->work, &st->lock, &ts);
+            st->idle_workers--;
+            if (rc == ETIMEDOUT && !st->queue_head) goto out;
+        }
+        if (!st->queue_head) break; /* stopping */
+        ci_job *j = st->queue_head;
+        st->queue_head = j->qnext;
+        if (!st->queue_head) st->queue_tail = NULL;
+        st->queued--;
+        pthread_mutex_unlock(&st->lock);
+        job_run(j);
+        pthread_mutex_lock(&st->lock);
+    }
+out:
+    /* st may be freed as soon as the lock is released after this */
+    st->workers--;
+    pthread_cond_broadcast(&st->idle);
+    pthread_mutex_unlock(&st->lock);
     return NULL;
+}
+
+/* Queues j for a worker (st->active already counts it). Returns 0, or -1 (j not queued)
+ * when no worker is idle and none can be started. */
+static int job_dispatch(ci_state *st, ci_job *j) {
+    int rc = 0;
+    j->qnext = NULL;
+    pthread_mutex_lock(&st->lock);
+    /* a job can run for minutes: never queue behind a busy worker */
+    if (st->idle_workers <= st->queued) {
+        pthread_attr_t at;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        pthread_t th;
+        rc = pthread_create(&th, &at, worker_main, st) == 0 ? 0 : -1;
+        pthread_attr_destroy(&at);
+        if (rc == 0) st->workers++;
+    }
+    if (rc == 0) {
+        if (st->queue_tail) st->queue_tail->qnext = j;
+        else st->queue_head = j;
+        st->queue_tail = j;
+        st->queued++;
+        pthread_cond_signal(&st->work);
+    }
+    pthread_mutex_unlock(&st->lock);
+    return rc;
 }
 
 static mock_response *text_resp(int status, const char *msg) {
@@ -617,12 +693,7 @@ static mock_response *h_execute(mock_request *req) {
     pthread_mutex_lock(&st->lock);
     st->active++;
     pthread_mutex_unlock(&st->lock);
-    pthread_attr_t at;
-    pthread_attr_init(&at);
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    pthread_t th;
-    int rc = pthread_create(&th, &at, job_run, j);
-    pthread_attr_destroy(&at);
+    int rc = job_dispatch(st, j);
     if (rc != 0) {
         const char *line = "{\"type\":\"error\",\"name\":\"ExecutionAborted\",\"value\":"
                            "\"Execution was aborted\",\"traceback\":\"\"}\n"
@@ -753,6 +824,9 @@ static void state_free(void *p) {
     /* sandboxes are gone (destroy hooks ran) and MHD stopped: wait for producers to finish */
     pthread_mutex_lock(&st->lock);
     while (st->active > 0) pthread_cond_wait(&st->idle, &st->lock);
+    st->stopping = 1;
+    pthread_cond_broadcast(&st->work);
+    while (st->workers > 0) pthread_cond_wait(&st->idle, &st->lock);
     ci_sbx *s = st->sbxs;
     st->sbxs = NULL;
     pthread_mutex_unlock(&st->lock);
@@ -770,6 +844,7 @@ static void state_free(void *p) {
     for (size_t i = 0; i < st->nscripts; i++) script_clear(&st->scripts[i]);
     free(st->scripts);
     pthread_cond_destroy(&st->idle);
+    pthread_cond_destroy(&st->work);
     pthread_mutex_destroy(&st->lock);
     free(st);
 }
@@ -779,6 +854,8 @@ static int ci_init(mock_server *s) {
     if (!st) return -1;
     pthread_mutex_init(&st->lock, NULL);
     pthread_cond_init(&st->idle, NULL);
+    pthread_cond_init(&st->work, NULL);
+    st->srv = s;
     if (mock_server_set_data(s, CI_KEY, st, state_free) != 0) {
         state_free(st);
         return -1;

@@ -570,6 +570,66 @@ void kernel_free(kernel *k) {
     free(k);
 }
 
+static int write_all(int fd, const char *p, size_t n);
+
+int kernel_adopt(kernel *k, const char *dir, const cJSON *env_vars, char *err, size_t errlen) {
+    if (!k || !dir) {
+        seterr(err, errlen, "invalid kernel adoption");
+        return -1;
+    }
+    char *nd = strdup(dir);
+    cJSON *add = cJSON_CreateObject();
+    const cJSON *it;
+    size_t n = 0;
+    cJSON_ArrayForEach(it, env_vars) {
+        if (!it->string || !cJSON_IsString(it) || !it->string[0] || strchr(it->string, '='))
+            continue;
+        cJSON_AddStringToObject(add, it->string, it->valuestring);
+        n++;
+    }
+    size_t old = 0;
+    while (k->env && k->env[old]) old++;
+    char **extra = add ? env_from_json(add) : NULL;
+    char **ne = extra ? calloc(old + n + 1, sizeof *ne) : NULL;
+    cJSON *req = add ? cJSON_CreateObject() : NULL;
+    char *line = NULL;
+    if (req && cJSON_AddItemReferenceToObject(req, "set_env", add)) line = cJSON_PrintUnformatted(req);
+    if (!nd || !ne || !line) {
+        free(nd);
+        free(ne);
+        env_free(extra);
+        cJSON_Delete(req);
+        cJSON_Delete(add);
+        free(line);
+        seterr(err, errlen, "out of memory");
+        return -1;
+    }
+    pthread_mutex_lock(&k->exec_lock);
+    /* the sandbox's variables win over the (sandbox-independent) start-up environment */
+    size_t j = 0;
+    for (size_t i = 0; k->env && k->env[i]; i++) ne[j++] = k->env[i];
+    for (size_t i = 0; extra[i]; i++) ne[j++] = extra[i];
+    free(extra);
+    free(k->env);
+    k->env = ne;
+    free(k->dir);
+    k->dir = nd;
+    int rc = 0;
+    if (n && k->kind == KERNEL_PYTHON && k->alive && k->proc.req_fd >= 0) {
+        /* a one-way request: the kernel updates os.environ / process.env and answers nothing */
+        size_t len = strlen(line);
+        line[len] = '\n';
+        rc = write_all(k->proc.req_fd, line, len + 1);
+        line[len] = '\0';
+        if (rc != 0) seterr(err, errlen, "cannot pass env vars to the kernel");
+    }
+    pthread_mutex_unlock(&k->exec_lock);
+    free(line);
+    cJSON_Delete(req);
+    cJSON_Delete(add);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ execution */
 
 typedef struct exec_ctx {

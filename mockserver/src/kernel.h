@@ -66,6 +66,15 @@ kernel *kernel_new(const kernel_opts *opts, char *err, size_t errlen);
  * (and reports a start failure as an error line). Returns NULL only on OOM / bad options. */
 kernel *kernel_new_lazy(const kernel_opts *opts, char *err, size_t errlen);
 
+/* Hands a started kernel over to a sandbox (e2b-mock's warm pool, warmpool.h): later
+ * (re)starts use dir, and env_vars ({str: str}, nullable) are added to the kernel's
+ * environment for its whole life - a running python kernel gets them at once through a
+ * one-way "set_env" request that is processed before any later execution. The caller must
+ * have renamed the kernel's old directory to dir (the running process keeps its bind mount).
+ * Returns 0, or -1 with err (OOM, the kernel pipe is gone: the next execution then
+ * reports/restarts as usual). Not concurrently with kernel_execute on the same kernel. */
+int kernel_adopt(kernel *k, const char *dir, const cJSON *env_vars, char *err, size_t errlen);
+
 /* Event classes reported with each line. */
 typedef enum kernel_event_type {
     KEV_NUMBER_OF_EXECUTIONS,

@@ -28,6 +28,8 @@ static void usage(FILE *f)
           "  --max-timeout-s N        largest accepted sandbox timeout (default 3600)\n"
           "  --execute-scripts DIR    scripted /execute answers (*.json, see\n"
           "                           fixtures/execute-scripts/README.md)\n"
+          "  --warm-pool N            pre-started python sandboxes served to creates\n"
+          "                           (default 2, env E2B_MOCK_WARM_POOL, 0 = off)\n"
           "  --scenarios PATH         scenario rules: a JSON file or a directory of *.json\n"
           "                           (see mockserver/ADMIN.md; also POST /_mock/scenarios)\n"
           "  --limit-memory-mb N      memory per sandbox (cgroup; else RLIMIT_AS per\n"
@@ -77,6 +79,7 @@ int main(int argc, char **argv)
         {"limit-cpu-s", required_argument, NULL, 1003},
         {"limit-fsize-mb", required_argument, NULL, 1004},
         {"limit-output-mb", required_argument, NULL, 1005},
+        {"warm-pool", required_argument, NULL, 'w'},
         {"scenarios", required_argument, NULL, 's'},
         {"record", required_argument, NULL, 'R'},
         {"record-dir", required_argument, NULL, 'D'},
@@ -91,6 +94,7 @@ int main(int argc, char **argv)
         return 1;
     unsigned long v;
     int c, rc = 1;
+    setenv("E2B_MOCK_WARM_POOL", "2", 0); /* the binary's default; an env value wins */
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'H': cfg.host = optarg; break;
@@ -139,6 +143,13 @@ int main(int argc, char **argv)
             setenv(names[c - 1001], optarg, 1);
             break;
         }
+        case 'w': /* read by warmpool.c */
+            if (parse_uint(optarg, 64, &v)) {
+                fprintf(stderr, "e2b-mock: --warm-pool: bad value (0..64): %s\n", optarg);
+                goto out;
+            }
+            setenv("E2B_MOCK_WARM_POOL", optarg, 1);
+            break;
         case 's': setenv("E2B_MOCK_SCENARIOS", optarg, 1); break; /* read by admin.c */
         case 'R': setenv("E2B_MOCK_RECORD", optarg, 1); break;    /* read by admin.c */
         case 'D': setenv("E2B_MOCK_RECORD_DIR", optarg, 1); break;

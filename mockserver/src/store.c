@@ -251,7 +251,7 @@ mock_sandbox *store_create(mock_store *st, const store_create_opts *o)
         errno = ENOMEM;
         return NULL;
     }
-    if (mkdir(p->dir, 0755) != 0) {
+    if (o->adopt_dir ? rename(o->adopt_dir, p->dir) != 0 : mkdir(p->dir, 0755) != 0) {
         int e = errno;
         mock_log(MOCK_LOG_ERROR, "cannot create sandbox dir %s: %s", p->dir, strerror(e));
         sandbox_free(s);

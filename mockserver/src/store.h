@@ -73,6 +73,8 @@ typedef struct store_create_opts {
     int cpu_count;             /* 0 = 2 */
     int memory_mb;             /* 0 = 512 */
     int disk_size_mb;          /* 0 = 1024 */
+    const char *adopt_dir;     /* nullable: an existing directory under the root (warm pool)
+                                  that is rename()d to <root>/<id> instead of a fresh mkdir */
 } store_create_opts;
 
 /* ---- lifetime of the store itself (used by server.c) */

@@ -334,6 +334,12 @@ static size_t on_read(char *buf, size_t size, size_t nitems, void *ud)
     return n;
 }
 
+/* Whether url's scheme is http or https (case-insensitive), the schemes libe2b speaks. */
+static bool url_is_http(const char *url)
+{
+    return url && (!strncasecmp(url, "http://", 7) || !strncasecmp(url, "https://", 8));
+}
+
 static e2b_code map_curl(CURLcode cc, const xfer *x, const char *errbuf, e2b_error *err)
 {
     const e2b_http_request *req = x->req;
@@ -345,8 +351,13 @@ static e2b_code map_curl(CURLcode cc, const xfer *x, const char *errbuf, e2b_err
         code = req->timeout_code != E2B_OK ? req->timeout_code : E2B_ERR_REQUEST_TIMEOUT;
         return e2b_error_set(err, code, 0, "%s %s: timed out (%s)", method, req->url, detail);
     case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
         code = E2B_ERR_INVALID_ARGUMENT;
+        break;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        /* The caller's fault only for a URL scheme libcurl cannot speak. With an http(s)
+         * URL it is the server's: "Received HTTP/0.9 when not allowed" (curl >= 7.66) for
+         * a reply that is not HTTP at all, or an unsupported HTTP version in the reply. */
+        code = url_is_http(req->url) ? E2B_ERR_PROTOCOL : E2B_ERR_INVALID_ARGUMENT;
         break;
     case CURLE_OUT_OF_MEMORY:
         code = E2B_ERR_NO_MEMORY;

@@ -517,6 +517,137 @@ static void test_url_builder(void **state)
     free(e);
 }
 
+/* ---- a raw TCP server for replies MHD cannot produce ---------------------------------- */
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+/* Per request (one read of the request head; bodies here are small and sent at once):
+ *   path /garbage -> writes non-HTTP bytes and closes;
+ *   path /drop    -> counts it, then resets the connection without a byte of answer (as a
+ *                    server that did the work but whose answer was lost);
+ *   anything else -> "200 ok", connection kept alive. */
+typedef struct raw_server {
+    int lfd;
+    int port;
+    pthread_t th;
+    atomic_int stop;
+    atomic_int drops;    /* /drop requests received */
+    atomic_int accepted; /* TCP connections accepted */
+} raw_server;
+
+static void raw_reset(int fd)
+{
+    struct linger lg = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(fd);
+}
+
+static void *raw_main(void *arg)
+{
+    raw_server *rs = arg;
+    int conns[16];
+    size_t nconns = 0;
+    while (!atomic_load(&rs->stop)) {
+        struct pollfd p[17];
+        p[0].fd = rs->lfd;
+        p[0].events = POLLIN;
+        for (size_t i = 0; i < nconns; i++) {
+            p[i + 1].fd = conns[i];
+            p[i + 1].events = POLLIN;
+        }
+        if (poll(p, nconns + 1, 50) <= 0)
+            continue;
+        for (size_t i = nconns; i-- > 0;) {
+            if (!(p[i + 1].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            char buf[4096];
+            ssize_t n = recv(conns[i], buf, sizeof buf - 1, 0);
+            bool keep = n > 0;
+            if (n > 0) {
+                buf[n] = '\0';
+                if (strstr(buf, " /garbage ")) {
+                    const char g[] = "\x01\x02 this is not HTTP at all \xff\xfe\r\n\r\n";
+                    (void)!send(conns[i], g, sizeof g - 1, MSG_NOSIGNAL);
+                    close(conns[i]);
+                    keep = false;
+                } else if (strstr(buf, " /drop ")) {
+                    atomic_fetch_add(&rs->drops, 1);
+                    raw_reset(conns[i]);
+                    keep = false;
+                } else {
+                    const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+                    (void)!send(conns[i], ok, sizeof ok - 1, MSG_NOSIGNAL);
+                }
+            } else {
+                close(conns[i]);
+            }
+            if (!keep)
+                conns[i] = conns[--nconns];
+        }
+        if ((p[0].revents & POLLIN) && nconns < 16) {
+            int fd = accept(rs->lfd, NULL, NULL);
+            if (fd >= 0) {
+                conns[nconns++] = fd;
+                atomic_fetch_add(&rs->accepted, 1);
+            }
+        }
+    }
+    for (size_t i = 0; i < nconns; i++)
+        close(conns[i]);
+    return NULL;
+}
+
+static raw_server *raw_start(void)
+{
+    raw_server *rs = calloc(1, sizeof *rs);
+    assert_non_null(rs);
+    rs->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(rs->lfd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    assert_int_equal(bind(rs->lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(rs->lfd, 16), 0);
+    assert_int_equal(getsockname(rs->lfd, (struct sockaddr *)&a, &al), 0);
+    rs->port = ntohs(a.sin_port);
+    assert_int_equal(pthread_create(&rs->th, NULL, raw_main, rs), 0);
+    return rs;
+}
+
+static void raw_stop(raw_server *rs)
+{
+    atomic_store(&rs->stop, 1);
+    pthread_join(rs->th, NULL);
+    close(rs->lfd);
+    free(rs);
+}
+
+static void test_garbage_reply_is_protocol(void **state)
+{
+    (void)state;
+    raw_server *rs = raw_start();
+    e2b_client *c;
+    assert_int_equal(e2b_client_new(NULL, &c, NULL), E2B_OK);
+    char url[96];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/garbage", rs->port);
+    e2b_http_request req = {.url = url, .timeout_ms = 5000};
+    e2b_http_response r;
+    e2b_error err;
+    /* curl 7.66+: CURLE_UNSUPPORTED_PROTOCOL "Received HTTP/0.9 when not allowed"; the
+     * server's fault, so not invalid_argument */
+    assert_int_equal(e2b_http_perform(c, &req, &r, &err), E2B_ERR_PROTOCOL);
+    assert_non_null(strstr(err.message, url));
+    e2b_http_response_free(&r);
+    /* the caller's own bad scheme stays invalid_argument */
+    e2b_http_request bad = {.url = "gopherx://127.0.0.1/x", .timeout_ms = 5000};
+    assert_int_equal(e2b_http_perform(c, &bad, &r, &err), E2B_ERR_INVALID_ARGUMENT);
+    e2b_http_response_free(&r);
+    e2b_client_free(c);
+    raw_stop(rs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -532,6 +663,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cancel_flag_during_retry_wait, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads_share_client, setup, teardown),
         cmocka_unit_test(test_network_error),
+        cmocka_unit_test(test_garbage_reply_is_protocol),
         cmocka_unit_test(test_status_mapping),
         cmocka_unit_test(test_url_builder),
     };

@@ -211,7 +211,13 @@ int mock_parse_rfc3339_ns(const char *s, int64_t *ns_out)
     tm.tm_min = m;
     tm.tm_sec = sec;
     time_t t = timegm(&tm);
-    *ns_out = ((int64_t)t - off_s) * 1000000000LL + frac;
+    /* Nanoseconds since the epoch fit int64 only up to 2262: reject what would overflow
+     * (a hostile nextToken reaches this parser). */
+    int64_t secs = (int64_t)t - off_s, ns;
+    if (__builtin_mul_overflow(secs, (int64_t)1000000000, &ns) ||
+        __builtin_add_overflow(ns, frac, &ns))
+        return -1;
+    *ns_out = ns;
     return 0;
 }
 

@@ -23,7 +23,8 @@ pkgs=(
   python3-pip                               # pip inside sandboxes (commands fixture pip_npm_versions)
   npm                                       # npm inside sandboxes (same fixture; NodeSource's nodejs bundles it)
   gcovr valgrind                            # coverage and memcheck gates
-  clang                                     # sanitizer and fuzz builds
+  clang                                     # sanitizer and fuzz builds (libFuzzer)
+  clang-format cppcheck                     # style and lint gates (scripts/style.sh, lint.sh)
   wrk hyperfine                             # benchmarks
 )
 

@@ -584,6 +584,8 @@ e2b_code e2b_connect_unary(const e2b_envd *e, const char *method, e2b_connect_se
     if (resp.status != 200) {
         rc = e2b_connect_unary_error((int)resp.status, resp.content_type, resp.body,
                                      resp.body_len, svc, err);
+        if (rc == E2B_ERR_RATE_LIMITED && err) /* as the REST planes: keep Retry-After */
+            err->retry_after_s = e2b_http_response_retry_after(&resp);
         goto done;
     }
     if (!e2b_connect_content_type_is(resp.content_type, "application/json")) {
@@ -697,6 +699,8 @@ e2b_code e2b_connect_stream(const e2b_envd *e, const char *method, e2b_connect_s
                                (int)resp.status, "%s: HTTP %ld (%s)%s%s", method, resp.status,
                                e2b_connect_code_for_status((int)resp.status),
                                text[0] ? ": " : "", text);
+            if (rc == E2B_ERR_RATE_LIMITED && err)
+                err->retry_after_s = e2b_http_response_retry_after(&resp);
         } else {
             rc = e2b_connect_decoder_finish(&s.dec, err);
         }

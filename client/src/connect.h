@@ -200,7 +200,8 @@ void e2b_connect_envd_headers(const e2b_envd *e, const char **hdrs, size_t *n);
 /* Unary RPC: POST <base><method> (method like "/filesystem.Filesystem/Stat") with req as
  * the JSON body. timeout_ms 0 = the client's request timeout. On success *out (may be
  * NULL when the reply is not needed) is the parsed reply object (cJSON_Delete).
- * Errors: e2b_connect_unary_error mapping of a non-200 reply; E2B_ERR_PROTOCOL (200 with a
+ * Errors: e2b_connect_unary_error mapping of a non-200 reply (a 429 keeps its integer
+ * Retry-After in err->retry_after_s, else -1); E2B_ERR_PROTOCOL (200 with a
  * non-JSON content type or a body that is not a JSON object); transport errors of
  * e2b_http_perform. */
 e2b_code e2b_connect_unary(const e2b_envd *e, const char *method, e2b_connect_service svc,
@@ -225,7 +226,8 @@ typedef struct e2b_connect_stream_opts {
 /* Server-streaming RPC: sends req as one envelope, decodes the reply envelopes as they
  * arrive, calling fn for each data message (on the calling thread). Returns E2B_OK only
  * after a successful end-stream envelope. Errors: a non-200 status mapped from the status
- * alone (as connect-web; 502 -> SANDBOX_GONE); 200 with a content type other than
+ * alone (as connect-web; 502 -> SANDBOX_GONE; 429 -> RATE_LIMITED with the integer
+ * Retry-After in err->retry_after_s, else -1); 200 with a content type other than
  * application/connect+json -> E2B_ERR_PROTOCOL; decoder errors (missing EndStreamResponse,
  * end-stream error codes, ...); fn's code; transport errors (the deadline gives
  * E2B_ERR_OPERATION_TIMEOUT, the cancel flag E2B_ERR_CANCELLED). */

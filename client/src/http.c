@@ -183,6 +183,11 @@ static int parse_retry_after(const char *v)
     return (int)s;
 }
 
+int e2b_http_response_retry_after(const e2b_http_response *resp)
+{
+    return resp ? parse_retry_after(e2b_http_response_header(resp, "Retry-After")) : -1;
+}
+
 static void abort_with(xfer *x, e2b_code code, const e2b_error *e)
 {
     if (x->cb_code != E2B_OK)

@@ -129,6 +129,10 @@ void e2b_http_response_free(e2b_http_response *resp);
  * resp. */
 const char *e2b_http_response_header(const e2b_http_response *resp, const char *name);
 
+/* Integer seconds of resp's Retry-After header (0..86400), or -1 when absent, an HTTP date
+ * or malformed: what e2b_error.retry_after_s carries. */
+int e2b_http_response_retry_after(const e2b_http_response *resp);
+
 /* Which surface answered, for error mapping. */
 typedef enum e2b_http_plane {
     E2B_PLANE_CONTROL = 0, /* the REST API (api_url) */

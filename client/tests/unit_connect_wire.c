@@ -152,6 +152,12 @@ static bool handle(int fd, const req *r) {
         else send_str(fd, "HTTP/1.1 204 No Content\r\n\r\n");
         return true;
     }
+    if (!strcmp(sc, "rl429") && (!strncmp(p, "/filesystem.", 12) || !strncmp(p, "/process.", 9))) {
+        /* envd's edge rate-limits every RPC, unary and stream alike */
+        send_reply(fd, 429, "application/json", "Retry-After: 7\r\n",
+                   "{\"code\":429,\"message\":\"rate limit exceeded\"}", 44);
+        return true;
+    }
     if (!strcmp(p, "/files") && !strcmp(r->method, "GET") && strstr(sc, "drop")) {
         /* promise 1000 bytes, send 10, drop the connection */
         send_str(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\n0123456789");
@@ -932,6 +938,25 @@ static void test_dropped_connection_probes_health(void **state) {
     assert_null(data);
 }
 
+static void test_rate_limited_keeps_retry_after(void **state) {
+    fx *f = *state;
+    e2b_error err;
+    set_scenario("rl429");
+    /* unary RPC */
+    e2b_entry_info *e = NULL;
+    assert_int_equal(e2b_files_stat(f->sbx, "/there", NULL, &e, &err), E2B_ERR_RATE_LIMITED);
+    assert_null(e);
+    assert_int_equal(err.http_status, 429);
+    assert_int_equal(err.retry_after_s, 7);
+    /* server-streaming RPC */
+    e2b_command_result r;
+    assert_int_equal(e2b_commands_run(f->sbx, "x", NULL, &r, &err), E2B_ERR_RATE_LIMITED);
+    assert_int_equal(err.http_status, 429);
+    assert_int_equal(err.retry_after_s, 7);
+    e2b_command_result_free(&r);
+    set_scenario("");
+}
+
 static void test_background_handle(void **state) {
     fx *f = *state;
     e2b_error err;
@@ -1012,6 +1037,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_run_foreground, setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_failures_keep_partial_output, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dropped_connection_probes_health, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rate_limited_keeps_retry_after, setup, teardown),
         cmocka_unit_test_setup_teardown(test_background_handle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_by_pid, setup, teardown),
     };

@@ -39,7 +39,12 @@ typedef struct e2b_config {
     const char *domain;      /* default "e2b.app" */
     bool debug;              /* E2B_DEBUG: api http://localhost:3000, sandboxes on localhost */
     long request_timeout_ms; /* per request; default 60000; 0 = no timeout */
-    int max_retries_429;     /* 429 + integer Retry-After retries; default 3; 0 = none */
+    int max_retries_429;     /* 429 + integer Retry-After retries; default 3; 0 = none.
+                                Control plane (api_url) only: the data planes (envd REST
+                                and RPC, /execute) never retry a 429, as E2B's official SDKs
+                                do not; they fail with E2B_ERR_RATE_LIMITED and
+                                e2b_error.retry_after_s (integer Retry-After, else -1) so
+                                the caller can back off. */
     const char *user_agent;  /* default "libe2b/<version>" */
 } e2b_config;
 

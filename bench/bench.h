@@ -16,6 +16,7 @@
 
 typedef struct bench_opts {
     int n;                 /* timed operations per series (default 2000) */
+    bool n_given;          /* -n was on the command line (scenarios with their own default) */
     int warmup;            /* untimed operations first (default 200) */
     bool json;             /* machine-readable output */
     const char *url;       /* target an existing server instead of starting e2b-mock */
@@ -181,6 +182,13 @@ int bench_scenario_wrk(const bench_opts *opts, bench_report *report);
 int bench_scenario_memory(const bench_opts *opts, bench_report *report);
 int bench_scenario_pipefloor(const bench_opts *opts, bench_report *report);
 int bench_scenario_idle(const bench_opts *opts, bench_report *report);
+/* live.c: create -> print(1) -> kill against real E2B (E2B_LIVE=1 + E2B_API_KEY, client from
+ * e2b_config_from_env); without them it reports "skipped: ..." and returns 0. */
+int bench_scenario_live(const bench_opts *opts, bench_report *report);
+/* True when E2B_LIVE is 1/true/yes and E2B_API_KEY is non-empty (`all` includes "live"). */
+bool bench_live_enabled(void);
+/* Published third-party create -> exec -> kill figures in ms: p50, p95, p99. */
+extern const double bench_live_published_ms[3];
 /* Hidden: the libe2b memory workload, run in a fresh e2b-bench process by "memory". */
 int bench_memory_worker(const char *url, const char *api_key, int n);
 

@@ -56,6 +56,8 @@ static const bench_scenario k_scenarios[] = {
      bench_scenario_idle, 0, 0},
     {"ttfr", "time to first result of print(1): cold (create + first run) and warm kernel",
      bench_scenario_ttfr, 50, 3},
+    {"live", "real E2B (E2B_LIVE=1 + E2B_API_KEY): create -> print(1) -> kill, -n rounds (20)",
+     bench_scenario_live, 200, 0},
 };
 #define N_SCENARIOS (sizeof k_scenarios / sizeof k_scenarios[0])
 
@@ -88,7 +90,7 @@ void bench_report_free(bench_report *r)
 }
 
 typedef struct summary {
-    double p50, p90, p99, max, mean;
+    double p50, p90, p95, p99, max, mean;
 } summary;
 
 static int cmp_double(const void *a, const void *b)
@@ -119,6 +121,7 @@ static summary summarize(bench_series *s)
         sum += s->us[i];
     m.p50 = pct(s->us, s->n, 50);
     m.p90 = pct(s->us, s->n, 90);
+    m.p95 = pct(s->us, s->n, 95);
     m.p99 = pct(s->us, s->n, 99);
     m.max = s->us[s->n - 1];
     m.mean = sum / (double)s->n;
@@ -318,8 +321,9 @@ static void print_table(const ran *x, const bench_opts *o)
     if (x->rc != 0)
         printf("   FAILED (see stderr)\n");
     if (r->nseries) {
-        printf("   %-30s %6s %9s %9s %9s %9s %9s %5s %8s %8s %8s  %s\n", "series", "unit", "p50",
-               "p90", "p99", "max", "mean", "n", "cpu/op", "srv/op", "krn/op", "what");
+        printf("   %-30s %6s %9s %9s %9s %9s %9s %9s %5s %8s %8s %8s  %s\n", "series", "unit",
+               "p50", "p90", "p95", "p99", "max", "mean", "n", "cpu/op", "srv/op", "krn/op",
+               "what");
         for (size_t i = 0; i < r->nseries; i++) {
             const summary *m = &x->sm[i];
             char cc[16] = "-", sc[16] = "-", kc[16] = "-";
@@ -329,9 +333,9 @@ static void print_table(const ran *x, const bench_opts *o)
                 snprintf(cc, sizeof cc, "%.1f", r->series[i].client_cpu_us);
             if (r->series[i].server_cpu_us >= 0)
                 snprintf(sc, sizeof sc, "%.1f", r->series[i].server_cpu_us);
-            printf("   %-30s %6s %9.1f %9.1f %9.1f %9.1f %9.1f %5zu %8s %8s %8s  %s\n",
-                   r->series[i].name, unit_of(&r->series[i]), m->p50, m->p90, m->p99, m->max,
-                   m->mean, r->series[i].n, cc, sc, kc, r->series[i].what);
+            printf("   %-30s %6s %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %5zu %8s %8s %8s  %s\n",
+                   r->series[i].name, unit_of(&r->series[i]), m->p50, m->p90, m->p95, m->p99,
+                   m->max, m->mean, r->series[i].n, cc, sc, kc, r->series[i].what);
         }
     }
     for (size_t i = 0; i < r->nmetrics; i++)
@@ -389,6 +393,18 @@ static void machine_json(FILE *f)
     fprintf(f, ",\"sdk\":\"e2b@2.51.0 + @e2b/code-interpreter@2.8.0\",\"date\":\"%s\"}", when);
 }
 
+/* The "live" scenario's whole-round summary (ms) when it measured anything. */
+static bool live_round_ms(ran *runs, size_t nrun, summary *ms)
+{
+    summary m;
+    const bench_series *s = find_series(runs, nrun, "live_round", &m);
+    if (!s || s->n == 0)
+        return false;
+    *ms = (summary){m.p50 / 1e3, m.p90 / 1e3, m.p95 / 1e3, m.p99 / 1e3, m.max / 1e3,
+                    m.mean / 1e3};
+    return true;
+}
+
 static void write_json(FILE *f, ran *runs, size_t nrun, const bench_opts *o, int argc,
                        char **argv)
 {
@@ -417,12 +433,12 @@ static void write_json(FILE *f, ran *runs, size_t nrun, const bench_opts *o, int
             json_str(f, r->series[k].name);
             fprintf(f, ",\"what\":");
             json_str(f, r->series[k].what);
-            fprintf(f, ",\"unit\":\"%s\",\"n\":%zu,\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,"
-                       "\"max\":%.3f,\"mean\":%.3f,\"new_connections\":%ld,"
+            fprintf(f, ",\"unit\":\"%s\",\"n\":%zu,\"p50\":%.3f,\"p90\":%.3f,\"p95\":%.3f,"
+                       "\"p99\":%.3f,\"max\":%.3f,\"mean\":%.3f,\"new_connections\":%ld,"
                        "\"client_cpu_us_per_op\":%.3f,\"server_cpu_us_per_op\":%.3f,"
                        "\"kernel_cpu_us_per_op\":%.3f,\"samples\":[",
-                    unit_of(&r->series[k]), r->series[k].n, m->p50, m->p90, m->p99, m->max,
-                    m->mean, r->series[k].new_connections, r->series[k].client_cpu_us,
+                    unit_of(&r->series[k]), r->series[k].n, m->p50, m->p90, m->p95, m->p99,
+                    m->max, m->mean, r->series[k].new_connections, r->series[k].client_cpu_us,
                     r->series[k].server_cpu_us, r->series[k].kernel_cpu_us);
             for (size_t s = 0; s < r->series[k].n; s++)
                 fprintf(f, "%s%.3f", s ? "," : "", r->series[k].us[s]);
@@ -462,11 +478,33 @@ static void write_json(FILE *f, ran *runs, size_t nrun, const bench_opts *o, int
         else
             fprintf(f, ",\"value\":null,\"met\":null}");
     }
-    fprintf(f, "]}\n");
+    summary lm;
+    const double *pub = bench_live_published_ms;
+    fprintf(f, "],\"live_vs_published\":");
+    if (live_round_ms(runs, nrun, &lm))
+        fprintf(f, "{\"measured_ms\":{\"p50\":%.3f,\"p95\":%.3f,\"p99\":%.3f,\"max\":%.3f},"
+                   "\"published_ms\":{\"p50\":%.0f,\"p95\":%.0f,\"p99\":%.0f}}",
+                lm.p50, lm.p95, lm.p99, lm.max, pub[0], pub[1], pub[2]);
+    else
+        fprintf(f, "null");
+    fprintf(f, "}\n");
+}
+
+static void print_live(ran *runs, size_t nrun)
+{
+    summary m;
+    if (!live_round_ms(runs, nrun, &m))
+        return;
+    const double *pub = bench_live_published_ms;
+    printf("== live create -> exec -> kill round (ms) beside the published third-party figures\n");
+    printf("   %-12s %10s %10s %10s %10s\n", "", "p50", "p95", "p99", "max");
+    printf("   %-12s %10.1f %10.1f %10.1f %10.1f\n", "measured", m.p50, m.p95, m.p99, m.max);
+    printf("   %-12s %10.1f %10.1f %10.1f %10s\n\n", "published", pub[0], pub[1], pub[2], "-");
 }
 
 static void print_summary(ran *runs, size_t nrun)
 {
+    print_live(runs, nrun);
     ratio rt[64];
     size_t nr = collect_ratios(runs, nrun, rt, 64);
     if (nr) {
@@ -598,6 +636,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "e2b-bench: bad -n '%s'\n", next);
                 return 2;
             }
+            o.n_given = true;
             i++;
         } else if (!strcmp(a, "--warmup") && next) {
             if (parse_count(next, &o.warmup, 0) != 0) {
@@ -628,8 +667,10 @@ int main(int argc, char **argv)
             usage(stderr);
             return 2;
         } else if (!strcmp(a, "all")) {
+            /* "live" costs real sandboxes: only when it is switched on */
             for (size_t k = 0; k < N_SCENARIOS && nchosen < N_SCENARIOS * 2; k++)
-                chosen[nchosen++] = &k_scenarios[k];
+                if (k_scenarios[k].run != bench_scenario_live || bench_live_enabled())
+                    chosen[nchosen++] = &k_scenarios[k];
         } else {
             const bench_scenario *sc = scenario_named(a);
             if (!sc) {

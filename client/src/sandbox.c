@@ -61,9 +61,12 @@ static e2b_code id_url(e2b_client *c, const char *prefix, const char *id, const 
 }
 
 /* One control-plane call: X-API-Key, JSON body, 429 retries. Returns E2B_OK when a response
- * arrived (any status) - the caller maps it. */
-static e2b_code api_call(e2b_client *c, const char *method, const char *url, const char *body,
-                         e2b_http_response *resp, e2b_error *err)
+ * arrived (any status) - the caller maps it. non_idempotent: never silently re-sent after a
+ * dropped connection (see e2b_http_request.non_idempotent); a 429 is still retried, since
+ * the server refused it without acting. */
+static e2b_code api_call_x(e2b_client *c, const char *method, const char *url,
+                           const char *body, bool non_idempotent, e2b_http_response *resp,
+                           e2b_error *err)
 {
     if (!e2b_client_api_key(c) && !e2b_client_debug(c))
         return e2b_error_set(err, E2B_ERR_AUTH, 0,
@@ -77,8 +80,16 @@ static e2b_code api_call(e2b_client *c, const char *method, const char *url, con
         .body = body,
         .body_len = body ? strlen(body) : 0,
         .max_retries_429 = E2B_HTTP_RETRIES_CLIENT,
+        .non_idempotent = non_idempotent,
     };
     return e2b_http_perform(c, &req, resp, err);
+}
+
+/* An idempotent control-plane call (GET, DELETE, connect, set_timeout). */
+static e2b_code api_call(e2b_client *c, const char *method, const char *url, const char *body,
+                         e2b_http_response *resp, e2b_error *err)
+{
+    return api_call_x(c, method, url, body, false, resp, err);
 }
 
 /* Maps a non-2xx answer to a sandbox-specific operation: any 404 means the sandbox. */
@@ -293,7 +304,7 @@ e2b_code e2b_sandbox_create(e2b_client *client, const e2b_create_opts *opts, e2b
         rc = e2b_http_url(&url, e2b_client_api_url(client), "/v2/sandboxes", NULL, err);
     e2b_http_response resp = {0};
     if (rc == E2B_OK)
-        rc = api_call(client, "POST", url, text, &resp, err);
+        rc = api_call_x(client, "POST", url, text, true, &resp, err); /* a second sandbox */
     if (rc == E2B_OK) {
         rc = e2b_http_check(&resp, E2B_PLANE_CONTROL, err);
         if (rc == E2B_ERR_SANDBOX_NOT_FOUND) { /* a 404 on create is about the template */
@@ -408,6 +419,8 @@ e2b_code e2b_sandbox_info_from_json(const cJSON *o, e2b_sandbox_info *i, e2b_err
         (rc = e2b_json_get_int(o, "memoryMB", false, &i->memory_mb, err)) ||
         (rc = e2b_json_get_int(o, "diskSizeMB", false, &i->disk_size_mb, err)))
         return rc;
+    if (!i->sandbox_id[0]) /* as e2b_sandbox_from_json: an empty id names nothing */
+        return e2b_error_set(err, E2B_ERR_PROTOCOL, 0, "sandbox info has an empty sandboxID");
     if (i->started_at && !e2b_parse_rfc3339(i->started_at, &i->started_at_unix))
         i->started_at_unix = 0;
     if (i->end_at && !e2b_parse_rfc3339(i->end_at, &i->end_at_unix))
@@ -831,7 +844,7 @@ e2b_code e2b_sandbox_pause(e2b_client *client, const char *sandbox_id, bool *pau
     e2b_http_response resp = {0};
     rc = id_url(client, "/sandboxes/", sandbox_id, "/pause", NULL, &url, err);
     if (rc == E2B_OK)
-        rc = api_call(client, "POST", url, "{}", &resp, err);
+        rc = api_call_x(client, "POST", url, "{}", true, &resp, err); /* a re-send: 409 */
     if (rc == E2B_OK && resp.status != 409) {
         rc = check_sandbox_status(&resp, sandbox_id, "Sandbox", err);
         if (rc == E2B_OK && paused)

@@ -10,6 +10,7 @@
 
 #include "execution.h"
 #include "http.h"
+#include "json_util.h"
 
 /* ---- shared request plumbing --------------------------------------------------------- */
 
@@ -248,7 +249,10 @@ static e2b_code ci_call(e2b_sandbox *sbx, const char *method, const char *path,
     if (rc == E2B_OK) rc = e2b_http_check(&resp, E2B_PLANE_CODE, err);
     if (rc == E2B_OK && json) {
         *json = cJSON_ParseWithLength(resp.body, resp.body_len);
-        if (!*json)
+        if (!*json && e2b_json_valid(resp.body, resp.body_len))
+            rc = e2b_error_set(err, E2B_ERR_NO_MEMORY, 0, "%s %s: out of memory parsing the reply",
+                               method, path);
+        else if (!*json)
             rc = e2b_error_set(err, E2B_ERR_PROTOCOL, (int)resp.status,
                                "%s %s: the reply is not JSON", method, path);
     }

@@ -1,6 +1,7 @@
 /* execution.c - the /execute event model: NDJSON lines -> e2b_execution, callbacks, JSON
  * output and saving images. See e2b/code.h and execution.h for the contracts. */
 #include "execution.h"
+#include "json_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -346,6 +347,9 @@ e2b_code e2b_execution_handle_line(e2b_execution *ex, const e2b_run_opts *opts,
     line_ctx lc = {line, len, line_no, "?"};
     const char *end = NULL;
     cJSON *obj = cJSON_ParseWithLengthOpts(line, len, &end, 0);
+    if (!obj && e2b_json_valid(line, len)) /* cJSON failed on valid JSON: out of memory */
+        return e2b_error_set(err, E2B_ERR_NO_MEMORY, 0, "out of memory parsing line %zu",
+                             line_no);
     if (!obj) return bad_line(&lc, err, "not valid JSON");
     /* cJSON stops after the first value: anything but whitespace after it is garbage */
     for (const char *p = end; p && p < line + len; p++) {

@@ -7,6 +7,171 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Strict RFC 8259 check that allocates nothing. Only a subset of what cJSON 1.7.15 accepts
+ * passes (nesting <= 256, numbers <= 63 characters - cJSON's number buffer -, surrogate
+ * escapes paired), so "valid here but cJSON failed" can only mean cJSON ran out of memory. */
+static size_t skip_ws(const char *s, size_t i, size_t n)
+{
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+        i++;
+    return i;
+}
+
+static int hex4(const char *s, size_t i, size_t n)
+{
+    if (n - i < 4)
+        return -1;
+    int v = 0;
+    for (size_t k = i; k < i + 4; k++) {
+        int c = (unsigned char)s[k], d;
+        if (c >= '0' && c <= '9')
+            d = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            d = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            d = c - 'A' + 10;
+        else
+            return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+/* s[i] == '"'; returns the index after the closing quote, or 0. */
+static size_t valid_string(const char *s, size_t i, size_t n)
+{
+    for (i++; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"')
+            return i + 1;
+        if (c < 0x20)
+            return 0;
+        if (c != '\\')
+            continue;
+        if (++i >= n)
+            return 0;
+        if (s[i] && strchr("\"\\/bfnrt", s[i]))
+            continue;
+        if (s[i] != 'u')
+            return 0;
+        int u = hex4(s, i + 1, n);
+        if (u < 0 || (u >= 0xDC00 && u <= 0xDFFF))
+            return 0;
+        i += 4;
+        if (u >= 0xD800 && u <= 0xDBFF) {
+            if (n - i < 7 || s[i + 1] != '\\' || s[i + 2] != 'u')
+                return 0;
+            int lo = hex4(s, i + 3, n);
+            if (lo < 0xDC00 || lo > 0xDFFF)
+                return 0;
+            i += 6;
+        }
+    }
+    return 0;
+}
+
+static size_t valid_number(const char *s, size_t i, size_t n)
+{
+    size_t start = i;
+#define DIGIT(k) ((k) < n && s[k] >= '0' && s[k] <= '9')
+    if (i < n && s[i] == '-')
+        i++;
+    if (i < n && s[i] == '0')
+        i++;
+    else if (DIGIT(i))
+        while (DIGIT(i))
+            i++;
+    else
+        return 0;
+    if (i < n && s[i] == '.') {
+        if (!DIGIT(i + 1))
+            return 0;
+        for (i++; DIGIT(i); i++)
+            ;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        if (!DIGIT(i))
+            return 0;
+        while (DIGIT(i))
+            i++;
+    }
+#undef DIGIT
+    return i - start <= 63 ? i : 0;
+}
+
+bool e2b_json_valid(const char *s, size_t n)
+{
+    char stack[256]; /* '{' or '[' per open container */
+    if (!s)
+        return false;
+    size_t depth = 0, i = skip_ws(s, 0, n);
+    for (;;) {
+        /* expect a value at s[i] */
+        if (i >= n)
+            return false;
+        char c = s[i];
+        if (c == '{' || c == '[') {
+            if (depth == sizeof stack)
+                return false;
+            stack[depth++] = c;
+            i = skip_ws(s, i + 1, n);
+            if (i < n && s[i] == (c == '{' ? '}' : ']')) {
+                depth--;
+                i++;
+            } else if (c == '{') {
+                goto key;
+            } else {
+                continue;
+            }
+        } else if (c == '"') {
+            if (!(i = valid_string(s, i, n)))
+                return false;
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            if (!(i = valid_number(s, i, n)))
+                return false;
+        } else if (n - i >= 4 && !memcmp(s + i, "true", 4)) {
+            i += 4;
+        } else if (n - i >= 5 && !memcmp(s + i, "false", 5)) {
+            i += 5;
+        } else if (n - i >= 4 && !memcmp(s + i, "null", 4)) {
+            i += 4;
+        } else {
+            return false;
+        }
+        /* after a value: close containers, or a comma */
+        for (;;) {
+            i = skip_ws(s, i, n);
+            if (depth == 0)
+                return i == n;
+            if (i >= n)
+                return false;
+            char close = stack[depth - 1] == '{' ? '}' : ']';
+            if (s[i] == close) {
+                depth--;
+                i++;
+                continue;
+            }
+            if (s[i] != ',')
+                return false;
+            i = skip_ws(s, i + 1, n);
+            if (stack[depth - 1] == '{')
+                goto key;
+            break;
+        }
+        continue;
+    key:
+        if (i >= n || s[i] != '"' || !(i = valid_string(s, i, n)))
+            return false;
+        i = skip_ws(s, i, n);
+        if (i >= n || s[i] != ':')
+            return false;
+        i = skip_ws(s, i + 1, n);
+    }
+}
+
 cJSON *e2b_json_parse(const char *buf, size_t len, const char *what, e2b_error *err)
 {
     if (!buf)
@@ -28,6 +193,9 @@ cJSON *e2b_json_parse(const char *buf, size_t len, const char *what, e2b_error *
             e2b_error_set(err, E2B_ERR_PROTOCOL, 0, "%s: invalid JSON (NUL byte)", what);
         else if (len == 0)
             e2b_error_set(err, E2B_ERR_PROTOCOL, 0, "%s: empty body where JSON was expected",
+                          what);
+        else if (e2b_json_valid(copy, len))
+            e2b_error_set(err, E2B_ERR_NO_MEMORY, 0, "%s: out of memory while parsing JSON",
                           what);
         else
             e2b_error_set(err, E2B_ERR_PROTOCOL, 0, "%s: invalid JSON at byte %zu", what, off);

@@ -14,9 +14,19 @@
 
 /* Parses exactly one JSON value from buf[0..len) (need not be NUL-terminated); trailing
  * whitespace is allowed, anything else is E2B_ERR_PROTOCOL ("<what>: invalid JSON at byte
- * N"). Returns NULL on error (err set; E2B_ERR_NO_MEMORY if a copy fails). Free with
- * cJSON_Delete. */
+ * N"). Returns NULL on error (err set). cJSON returns NULL both for a syntax error and when
+ * one of its allocations fails; a failed parse of text that e2b_json_valid() accepts is
+ * therefore reported as E2B_ERR_NO_MEMORY, as is a failed copy. Free with cJSON_Delete. */
 cJSON *e2b_json_parse(const char *buf, size_t len, const char *what, e2b_error *err);
+
+/* True if buf[0..len) is one strict RFC 8259 JSON value with optional surrounding
+ * whitespace. Allocates nothing; accepts only a subset of what cJSON 1.7.15 parses (nesting
+ * <= 256, numbers <= 63 characters, paired surrogate escapes), so a NULL from cJSON on input
+ * this accepts means cJSON ran out of memory. Used instead of cJSON_GetErrorPtr (process-global,
+ * racy) and instead of cJSON_InitHooks (process-global too: it would replace an application's
+ * own hooks, and the torture harness's). Callers that parse with cJSON directly map
+ * "parse failed && e2b_json_valid" to E2B_ERR_NO_MEMORY. */
+bool e2b_json_valid(const char *buf, size_t len);
 
 /* The string value of key, or NULL when absent / not a string. Owned by obj. */
 const char *e2b_json_str(const cJSON *obj, const char *key);

@@ -50,6 +50,8 @@ static e2b_code dup_base_url(const char *what, const char *url, char **out, e2b_
     bool ok = uc == CURLUE_OK && scheme && (!strcmp(scheme, "http") || !strcmp(scheme, "https"));
     curl_free(scheme);
     curl_url_cleanup(u);
+    if (uc == CURLUE_OUT_OF_MEMORY) /* libcurl could not allocate: not the URL's fault */
+        return e2b_error_set(err, E2B_ERR_NO_MEMORY, 0, "%s: out of memory", what);
     if (!ok)
         return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0,
                              "%s \"%s\" is not an http:// or https:// URL", what, url);

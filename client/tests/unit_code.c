@@ -40,6 +40,10 @@ typedef struct req {
 
 #define MAX_REQS 64
 #define MAX_CONNS 64
+/* Request timeout of the short-timeout fixture (test_timeouts_and_cancel): long enough for
+ * create under valgrind on a loaded machine, shorter than the "long" / "slow_headers"
+ * scenarios' server pauses. */
+#define SHORT_REQUEST_TIMEOUT_MS 3000
 
 static struct {
     int lfd;
@@ -137,10 +141,10 @@ static bool handle_execute(int fd) {
         send_str(fd, "0\r\n\r\n");
         return true;
     }
-    if (!strcmp(sc, "long")) { /* outlives the client's 1 s request timeout */
+    if (!strcmp(sc, "long")) { /* outlives the short fixture's request timeout */
         send_str(fd, STREAM_HDR);
         send_chunk(fd, L_OUT1);
-        if (!sleep_while_connected(fd, 1500)) return false;
+        if (!sleep_while_connected(fd, SHORT_REQUEST_TIMEOUT_MS + 1500)) return false;
         send_chunk(fd, L_END);
         send_str(fd, "0\r\n\r\n");
         return true;
@@ -160,11 +164,11 @@ static bool handle_execute(int fd) {
     if (!strcmp(sc, "hang")) { /* one line, then silence until the client gives up */
         send_str(fd, STREAM_HDR);
         send_chunk(fd, L_OUT1);
-        sleep_while_connected(fd, 5000);
+        sleep_while_connected(fd, 15000);
         return false;
     }
     if (!strcmp(sc, "slow_headers")) {
-        sleep_while_connected(fd, 5000);
+        sleep_while_connected(fd, 15000);
         return false;
     }
     if (!strcmp(sc, "badline")) {
@@ -260,6 +264,7 @@ static bool read_request(int fd, char *buf, size_t cap, size_t *have, req *r) {
         *have += (size_t)n;
     }
     r->body = malloc(clen + 1);
+    if (!r->body) return false;
     memcpy(r->body, buf + hlen, clen);
     r->body[clen] = '\0';
     r->body_len = clen;
@@ -386,7 +391,7 @@ typedef struct fx {
     e2b_sandbox *sbx;
 } fx;
 
-static int setup(void **state) {
+static int setup_with(void **state, int request_timeout_ms) {
     server_start();
     fx *f = calloc(1, sizeof *f);
     char url[64];
@@ -396,14 +401,30 @@ static int setup(void **state) {
     cfg.api_key = "e2b_test";
     cfg.api_url = url;
     cfg.sandbox_url = url;
-    cfg.request_timeout_ms = 1000;
+    cfg.request_timeout_ms = request_timeout_ms;
     e2b_error err;
-    if (e2b_client_new(&cfg, &f->client, &err) != E2B_OK) fail_msg("client: %s", err.message);
-    if (e2b_sandbox_create(f->client, NULL, &f->sbx, &err) != E2B_OK)
-        fail_msg("create: %s", err.message);
-    *state = f;
-    return 0;
+    const char *step = "client";
+    if (!f) {
+        server_stop();
+        print_error("setup: out of memory\n");
+        return -1;
+    }
+    if (e2b_client_new(&cfg, &f->client, &err) == E2B_OK &&
+        (step = "create", e2b_sandbox_create(f->client, NULL, &f->sbx, &err) == E2B_OK)) {
+        *state = f;
+        return 0;
+    }
+    /* cmocka skips teardown when setup fails: release everything here */
+    print_error("setup: %s: %s\n", step, err.message);
+    e2b_client_free(f->client);
+    free(f);
+    server_stop();
+    return -1;
 }
+
+/* generous: under valgrind one request can take seconds on a loaded machine */
+static int setup(void **state) { return setup_with(state, 60000); }
+static int setup_short(void **state) { return setup_with(state, SHORT_REQUEST_TIMEOUT_MS); }
 
 static int teardown(void **state) {
     fx *f = *state;
@@ -617,21 +638,21 @@ static void test_timeouts_and_cancel(void **state) {
     e2b_error err;
     double t0 = now_ms();
     assert_int_equal(e2b_run_code(f->sbx, "x", &o, &ex, &err), E2B_ERR_OPERATION_TIMEOUT);
-    assert_true(now_ms() - t0 < 4000); /* generous: well before the server's 5 s */
+    assert_true(now_ms() - t0 < 10000); /* generous: well before the server's 15 s */
     assert_non_null(strstr(err.message, "timed out"));
     assert_non_null(ex);
     assert_int_equal(ex->logs_len, 1);
     e2b_execution_free(ex);
 
-    /* timeout_ms 0 = none: the client's request timeout (1 s) only bounds the headers, so
-     * a stream that outlives it is fine ("long" stays silent for 1.5 s after them) */
+    /* timeout_ms 0 = none: the client's request timeout (3 s) only bounds the headers, so
+     * a stream that outlives it is fine ("long" stays silent for 4.5 s after them) */
     set_scenario("long");
     o.timeout_ms = 0;
     assert_int_equal(e2b_run_code(f->sbx, "x", &o, &ex, &err), E2B_OK);
     assert_true(ex->completed);
     e2b_execution_free(ex);
 
-    /* no headers within the request timeout (1 s) and no execution timeout */
+    /* no headers within the request timeout (3 s) and no execution timeout */
     set_scenario("slow_headers");
     ex = NULL;
     assert_int_equal(e2b_run_code(f->sbx, "x", &o, &ex, &err), E2B_ERR_REQUEST_TIMEOUT);
@@ -649,7 +670,7 @@ static void test_timeouts_and_cancel(void **state) {
     ex = NULL;
     t0 = now_ms();
     assert_int_equal(e2b_run_code(f->sbx, "x", &o, &ex, &err), E2B_ERR_CANCELLED);
-    assert_true(now_ms() - t0 < 4000);
+    assert_true(now_ms() - t0 < 10000);
     assert_non_null(ex);
     assert_int_equal(ex->logs_len, 1);
     e2b_execution_free(ex);
@@ -713,7 +734,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_language_and_context_is_refused_locally, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_mapping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncated_stream_returns_partial, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_timeouts_and_cancel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timeouts_and_cancel, setup_short, teardown),
         cmocka_unit_test_setup_teardown(test_contexts, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -160,12 +160,11 @@ int bench_scenario_live(const bench_opts *opts, bench_report *report)
     size_t n = opts->n_given ? (size_t)opts->n : LIVE_DEFAULT_N;
     bench_series *s_round = bench_series_add(report, "live_round",
                                              "create -> print(1) stdout -> kill, whole round", n);
-    bench_series *s_create =
-        bench_series_add(report, "live_create", "e2b_sandbox_create " LIVE_TEMPLATE, n);
-    bench_series *s_exec =
-        bench_series_add(report, "live_exec", "run_code print(1): call -> \"1\" on stdout", n);
-    bench_series *s_run =
-        bench_series_add(report, "live_run", "run_code print(1): whole call", n);
+    bench_series *s_create = bench_series_add(report, "live_create",
+                                              "e2b_sandbox_create " LIVE_TEMPLATE, n);
+    bench_series *s_exec = bench_series_add(report, "live_exec",
+                                            "run_code print(1): call -> \"1\" on stdout", n);
+    bench_series *s_run = bench_series_add(report, "live_run", "run_code print(1): whole call", n);
     bench_series *s_kill = bench_series_add(report, "live_kill", "e2b_sandbox_kill", n);
     if (!s_round || !s_create || !s_exec || !s_run || !s_kill) {
         e2b_client_free(client);

@@ -564,8 +564,10 @@ static void run_fixture(void **state)
     c->fc = fc;
     harness_defer(ctx_free, c);
     if (harness_live_requested() &&
-        cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(fc->root, "live")))
+        cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(fc->root, "live"))) {
+        print_message("SKIP: fixture marked \"live\": false (mock only)\n");
         skip();
+    }
     c->t = harness_target_start(NULL);
 
     snprintf(c->outdir, sizeof c->outdir, "/tmp/e2b-agent-e2e-XXXXXX");

@@ -311,8 +311,10 @@ static void test_expired_sandbox_rerun(void **state)
 {
     (void)state;
     harness_target *t = harness_target_start(NULL);
-    if (t->live)
-        skip(); /* a 1 s sandbox is a mock-only setting */
+    if (t->live) { /* a 1 s sandbox is a mock-only setting */
+        print_message("SKIP: needs a 1 s sandbox timeout (mock only)\n");
+        skip();
+    }
     e2b_agent_service_opts o;
     e2b_agent_service_opts_init(&o);
     o.sandbox_timeout_s = 1;
@@ -436,8 +438,10 @@ static cJSON *json_line(char **cursor)
 static void test_cli_chat_json(void **state)
 {
     (void)state;
-    if (harness_live_requested())
+    if (harness_live_requested()) {
+        print_message("SKIP: e2bc chat runs against its embedded local mock\n");
         skip();
+    }
     char *out;
     int rc = run_chat("--json",
                       "{\"text\": \"```python\\nx = 20\\nprint('x is', x)\\n```\"}\n"
@@ -487,8 +491,10 @@ static void test_cli_chat_json(void **state)
 static void test_cli_chat_text_and_exit_codes(void **state)
 {
     (void)state;
-    if (harness_live_requested())
+    if (harness_live_requested()) {
+        print_message("SKIP: e2bc chat runs against its embedded local mock\n");
         skip();
+    }
     char *out;
     /* blank lines inside an open fence belong to the code; the message ends at the empty
      * line after the closing fence; "." ends a message too */

@@ -234,7 +234,10 @@ static void read_mem_cg(void) {
 
 /* A private mock with small limits and a known sandbox root. */
 static harness_target *start(void) {
-    if (harness_live_requested()) skip(); /* inspects the host: mock only */
+    if (harness_live_requested()) { /* inspects the host: mock only */
+        print_message("SKIP: security cases inspect the host running the sandbox (mock only)\n");
+        skip();
+    }
     snprintf(g_root, sizeof g_root, "/tmp/e2b-sec-root-XXXXXX");
     if (!mkdtemp(g_root)) fail_msg("mkdtemp: %s", strerror(errno));
     harness_defer(rm_root, NULL);

@@ -444,6 +444,8 @@ static e2b_code attempt(e2b_client *c, e2b_http_slot *s, xfer *x, long timeout_m
     curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(e, CURLOPT_XFERINFODATA, x);
+    if (req->non_idempotent) /* libcurl re-sends only on a reused connection */
+        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
     if (timeout_ms > 0)
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
     long connect_ms = timeout_ms;

@@ -648,6 +648,54 @@ static void test_garbage_reply_is_protocol(void **state)
     raw_stop(rs);
 }
 
+/* The answer to a POST is lost (connection reset after the server acted) on a REUSED
+ * keep-alive connection: libcurl re-sends it on a fresh connection unless the request is
+ * non_idempotent. */
+static void test_non_idempotent_never_resent(void **state)
+{
+    (void)state;
+    raw_server *rs = raw_start();
+    e2b_client *c;
+    assert_int_equal(e2b_client_new(NULL, &c, NULL), E2B_OK);
+    char ok[96], drop[96];
+    snprintf(ok, sizeof ok, "http://127.0.0.1:%d/ok", rs->port);
+    snprintf(drop, sizeof drop, "http://127.0.0.1:%d/drop", rs->port);
+    e2b_http_response r;
+    e2b_error err;
+    for (int non_idem = 0; non_idem <= 1; non_idem++) {
+        /* a keep-alive connection to reuse */
+        e2b_http_request warm = {.url = ok, .timeout_ms = 5000};
+        assert_int_equal(e2b_http_perform(c, &warm, &r, &err), E2B_OK);
+        assert_string_equal(r.body, "ok");
+        e2b_http_response_free(&r);
+        assert_int_equal(e2b_http_perform(c, &warm, &r, &err), E2B_OK);
+        assert_int_equal(r.num_connects, 0); /* it is reused */
+        e2b_http_response_free(&r);
+
+        atomic_store(&rs->drops, 0);
+        e2b_http_request post = {.method = "POST", .url = drop, .body = "{}", .body_len = 2,
+                                 .timeout_ms = 5000, .non_idempotent = non_idem != 0};
+        assert_int_equal(e2b_http_perform(c, &post, &r, &err), E2B_ERR_NETWORK);
+        /* idempotent: libcurl's silent re-send on a fresh connection (what create used to
+         * suffer); non_idempotent: the server saw it exactly once */
+        assert_int_equal(atomic_load(&rs->drops), non_idem ? 1 : 2);
+        if (non_idem)
+            assert_int_equal(r.num_connects, 1); /* a fresh connection, not the cached one */
+        e2b_http_response_free(&r);
+    }
+    /* the fresh connection of a non_idempotent call is kept for later calls */
+    e2b_http_request ni = {.url = ok, .timeout_ms = 5000, .non_idempotent = true};
+    assert_int_equal(e2b_http_perform(c, &ni, &r, &err), E2B_OK);
+    assert_int_equal(r.num_connects, 1);
+    e2b_http_response_free(&r);
+    e2b_http_request warm = {.url = ok, .timeout_ms = 5000};
+    assert_int_equal(e2b_http_perform(c, &warm, &r, &err), E2B_OK);
+    assert_int_equal(r.num_connects, 0);
+    e2b_http_response_free(&r);
+    e2b_client_free(c);
+    raw_stop(rs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -664,6 +712,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_threads_share_client, setup, teardown),
         cmocka_unit_test(test_network_error),
         cmocka_unit_test(test_garbage_reply_is_protocol),
+        cmocka_unit_test(test_non_idempotent_never_resent),
         cmocka_unit_test(test_status_mapping),
         cmocka_unit_test(test_url_builder),
     };

@@ -6,6 +6,22 @@
  * wire. A 429 with an integer Retry-After is retried up to cfg.max_retries_429 times while
  * the request timeout allows; nothing else is retried.
  *
+ * Lost answers (connection dropped after the request was sent): libcurl by itself re-sends
+ * a request ONCE, silently, when a reused keep-alive connection dies before any byte of the
+ * answer. Per call:
+ *   - create and pause are NOT idempotent (a second sandbox; a re-sent pause reports
+ *     "already paused"): they always open a fresh connection, on which libcurl never
+ *     re-sends, so a lost answer fails with E2B_ERR_NETWORK and the server saw exactly one
+ *     request. Cost: one TCP connect per call (~30 us on loopback; a TCP+TLS handshake,
+ *     a few round trips, against the real API - small next to a sandbox boot). After
+ *     E2B_ERR_NETWORK from create, a sandbox may exist: list by metadata to find it.
+ *   - connect, set_timeout, kill, get_info, list, metrics are idempotent (the same
+ *     sandbox / timeout / state again) and keep reusing the connection; a re-send there
+ *     is harmless (kill may then report killed = false).
+ *   The data planes (code.h /execute, commands, files) keep reusing connections too: a
+ *   re-send happens only when not one byte of the answer arrived, and those servers answer
+ *   headers as soon as work starts.
+ *
  * Errors (besides those of any call: E2B_ERR_AUTH, E2B_ERR_RATE_LIMITED,
  * E2B_ERR_REQUEST_TIMEOUT, E2B_ERR_NETWORK, E2B_ERR_PROTOCOL, E2B_ERR_SERVICE_BUSY,
  * E2B_ERR_INTERNAL, E2B_ERR_SERVER, E2B_ERR_NO_MEMORY, E2B_ERR_CANCELLED) are listed per

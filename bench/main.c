@@ -8,7 +8,8 @@
  * --sdk / --no-sdk (the JS SDK side; default on when conformance/sdk/node_modules exists),
  * --conc N (concurrency, default 100), --big MIB (largest file transfer, default 256),
  * --smoke (tiny sizes: proves every scenario works), --url URL / --api-key K (use a running
- * server instead of starting e2b-mock), --mock PATH (e2b-mock to start).
+ * server instead of starting e2b-mock), --mock PATH (e2b-mock to start). Scenario "live"
+ * targets real E2B from the environment (E2B_LIVE=1 + E2B_API_KEY, see bench/live.c).
  *
  * Timings are reported, never judged: targets are printed as met/missed, exit status is 0
  * whenever every scenario ran.

@@ -10,6 +10,7 @@
 
 #include "commands_internal.h"
 #include "connect.h"
+#include "json_util.h"
 
 #define PROC E2B_CONNECT_PROCESS
 
@@ -101,6 +102,8 @@ static e2b_code on_data_event(e2b_commands_state *st, const cJSON *data, e2b_err
 e2b_code e2b_commands_on_message(void *ud, const char *json, size_t len, e2b_error *err) {
     e2b_commands_state *st = ud;
     cJSON *m = cJSON_ParseWithLength(json, len);
+    if (!m && e2b_json_valid(json, len)) /* cJSON failed on valid JSON: out of memory */
+        return e2b_error_set(err, E2B_ERR_NO_MEMORY, 0, "out of memory parsing a process event");
     if (!cJSON_IsObject(m)) {
         cJSON_Delete(m);
         return e2b_error_set(err, E2B_ERR_PROTOCOL, 0, "process event is not a JSON object");

@@ -1,6 +1,7 @@
 /* connect.c - Connect protocol JSON codec (client side) and the envd call layer.
  * See connect.h for the contracts. */
 #include "connect.h"
+#include "json_util.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -67,6 +68,10 @@ static e2b_code dec_append(e2b_connect_decoder *d, const char *data, size_t n,
 static e2b_code dec_end_stream(e2b_connect_decoder *d, const char *json, size_t n,
                                e2b_error *err) {
     cJSON *root = cJSON_ParseWithLength(json, n);
+    if (!root && e2b_json_valid(json, n)) { /* cJSON failed on valid JSON: out of memory */
+        d->failed = true;
+        return e2b_error_set(err, E2B_ERR_NO_MEMORY, 0, "out of memory parsing EndStreamResponse");
+    }
     if (!root || !cJSON_IsObject(root)) {
         cJSON_Delete(root);
         d->failed = true;
@@ -594,6 +599,11 @@ e2b_code e2b_connect_unary(const e2b_envd *e, const char *method, e2b_connect_se
         goto done;
     }
     cJSON *root = cJSON_ParseWithLength(resp.body ? resp.body : "", resp.body_len);
+    if (!root && e2b_json_valid(resp.body, resp.body_len)) { /* cJSON ran out of memory */
+        rc = e2b_error_set(err, E2B_ERR_NO_MEMORY, 0, "%s: out of memory parsing the reply",
+                           method);
+        goto done;
+    }
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         rc = e2b_error_set(err, E2B_ERR_PROTOCOL, 200, "%s: reply is not a JSON object (%zu bytes)",

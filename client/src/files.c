@@ -11,6 +11,7 @@
 
 #include "connect.h"
 #include "files_internal.h"
+#include "json_util.h"
 #include "http.h"
 
 #define FS E2B_CONNECT_FILESYSTEM
@@ -192,6 +193,8 @@ e2b_code e2b_files_parse_upload_reply(const char *body, size_t len, e2b_entry_in
     *out = NULL;
     *out_len = 0;
     cJSON *root = cJSON_ParseWithLength(body ? body : "", len);
+    if (!root && e2b_json_valid(body, len)) /* cJSON failed on valid JSON: out of memory */
+        return e2b_error_set(err, E2B_ERR_NO_MEMORY, 0, "out of memory parsing the upload reply");
     if (!cJSON_IsArray(root) || cJSON_GetArraySize(root) == 0) {
         cJSON_Delete(root);
         return e2b_error_set(err, E2B_ERR_PROTOCOL, 200,
@@ -1043,6 +1046,8 @@ struct e2b_watch {
 static e2b_code watch_msg(void *ud, const char *json, size_t len, e2b_error *err) {
     e2b_watch *w = ud;
     cJSON *m = cJSON_ParseWithLength(json, len);
+    if (!m && e2b_json_valid(json, len)) /* cJSON failed on valid JSON: out of memory */
+        return e2b_error_set(err, E2B_ERR_NO_MEMORY, 0, "out of memory parsing a WatchDir message");
     if (!cJSON_IsObject(m)) {
         cJSON_Delete(m);
         return e2b_error_set(err, E2B_ERR_PROTOCOL, 0, "WatchDir message is not a JSON object");

@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "connect.h"
 #include "execution.h"
 #include "http.h"
 #include "json_util.h"
@@ -80,6 +81,17 @@ static e2b_code check_sandbox(const e2b_sandbox *sbx, e2b_error *err) {
     if (!sbx || !e2b_sandbox_id(sbx) || !e2b_sandbox_client(sbx))
         return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0, "no sandbox");
     return E2B_OK;
+}
+
+/* A dropped connection (E2B_ERR_NETWORK) may mean the sandbox was killed or expired: ask
+ * envd's /health like the files and commands paths do (e2b_connect_probe_gone); a 502
+ * there turns it into E2B_ERR_SANDBOX_GONE. Other codes pass through. */
+static e2b_code probe_gone(const e2b_sandbox *sbx, e2b_code rc, e2b_error *err) {
+    if (rc != E2B_ERR_NETWORK) return rc;
+    e2b_envd env;
+    e2b_error ierr;
+    if (e2b_connect_envd_init(&env, sbx, NULL, &ierr) != E2B_OK) return rc;
+    return e2b_connect_probe_gone(&env, rc, err);
 }
 
 static char *print_json(cJSON *o) {
@@ -204,8 +216,10 @@ e2b_code e2b_run_code(e2b_sandbox *sbx, const char *code, const e2b_run_opts *op
                                    "returned; raise e2b_run_opts.timeout_ms)",
                                    opts->timeout_ms);
         }
+        rc = probe_gone(sbx, rc, err); /* killed mid-stream: SANDBOX_GONE, not NETWORK */
         /* Once the server accepted the execution, whatever arrived is returned, even with
-         * an error (timeout, truncated stream, bad line, cancel, lost connection). */
+         * an error (timeout, truncated stream, bad line, cancel, lost connection, sandbox
+         * gone). */
         if (streaming) *out = e2b_exec_stream_take(&st.stream);
         e2b_http_response_free(&resp);
     }
@@ -246,6 +260,7 @@ static e2b_code ci_call(e2b_sandbox *sbx, const char *method, const char *path,
     e2b_http_response resp;
     memset(&resp, 0, sizeof resp);
     rc = e2b_http_perform(e2b_sandbox_client(sbx), &req, &resp, err);
+    rc = probe_gone(sbx, rc, err);
     if (rc == E2B_OK) rc = e2b_http_check(&resp, E2B_PLANE_CODE, err);
     if (rc == E2B_OK && json) {
         *json = cJSON_ParseWithLength(resp.body, resp.body_len);

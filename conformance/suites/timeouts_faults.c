@@ -277,13 +277,8 @@ static void test_kill_while_executing_cut(void **state)
     e2b_error err;
     e2b_code rc = kill_during_execution(true, &kept, &err);
     assert_true(kept);
-    /* KNOWN CLIENT GAP: e2b_commands_run / files calls turn a broken data-plane transfer into
-     * sandbox_gone after a /health probe (502), but e2b_run_code's /execute path does not
-     * probe and reports network. Asserting today's behaviour so the fix shows up here:
-     * when run_code probes too, change this to E2B_ERR_SANDBOX_GONE. */
-    print_message("[ known ] run_code cut by a kill reports network, not sandbox_gone "
-                  "(no health probe on the /execute path)\n");
-    harness_assert_code(rc, E2B_ERR_NETWORK, &err, "run_code when killed (cut)");
+    /* run_code probes envd /health after the broken transfer, as commands and files do */
+    harness_assert_code(rc, E2B_ERR_SANDBOX_GONE, &err, "run_code when killed (cut)");
 }
 
 static void test_kill_while_command_runs_cut(void **state)

@@ -181,7 +181,11 @@ void e2b_run_opts_init(e2b_run_opts *opts);
  *                              not valid JSON of the expected shape (the message quotes
  *                              the start of the line);
  *   E2B_ERR_CANCELLED          a callback returned non-zero, or e2b_client_cancel_all;
- *   E2B_ERR_NETWORK            the connection broke mid-stream.
+ *   E2B_ERR_NETWORK            the connection broke mid-stream;
+ *   E2B_ERR_SANDBOX_GONE       the connection broke and envd's GET /health then answered
+ *                              502: the sandbox was killed or expired mid-execution (the
+ *                              same probe as the files and commands calls; the context
+ *                              calls below do it too, without a partial result).
  * Failures before the stream (no *out): E2B_ERR_INVALID_ARGUMENT (both language and
  * context_id set - checked locally, nothing is sent - or a 400 answer),
  * E2B_ERR_NOT_FOUND (404: unknown context), E2B_ERR_INTERNAL (500: the default context

@@ -63,8 +63,11 @@ def _write_all(data):
 
 
 def emit(ev):
+    _emit_raw(_dumps(ev).encode("utf-8", "surrogatepass") + b"\n")
+
+
+def _emit_raw(data):
     global _crit, _pending_int
-    data = _dumps(ev).encode("utf-8", "surrogatepass") + b"\n"
     main = threading.get_ident() == _main_ident
     if main:
         _crit += 1
@@ -81,7 +84,9 @@ def emit(ev):
 
 
 class _Flusher(threading.Thread):
-    """Flushes partial lines (print(..., end='')) 50 ms after they were written."""
+    """Sends buffered output: complete lines _LINE_DELAY s after the first pending byte
+    (coalescing many small prints into one event), a partial line (print(..., end=''))
+    _PARTIAL_DELAY s after it was written."""
 
     def __init__(self):
         super().__init__(daemon=True, name="e2b-flusher")
@@ -91,15 +96,26 @@ class _Flusher(threading.Thread):
     def run(self):
         while True:
             self.event.wait()
-            time.sleep(0.05)
             self.event.clear()
-            for s in self.streams:
-                try:
-                    s.flush()
-                except Exception:
-                    pass
+            pending = True
+            while pending:
+                time.sleep(_LINE_DELAY)
+                now = time.monotonic()
+                pending = False
+                for s in self.streams:
+                    try:
+                        if s._due(now):
+                            s.flush()
+                        elif s._buf:
+                            pending = True
+                    except Exception:
+                        pass
 
 
+_LINE_DELAY = 0.003
+_PARTIAL_DELAY = 0.05
+_FLUSH_BYTES = 32768  # one event fits a default 64 KiB pipe (larger writes cost ~10x the CPU)
+_enc_str = json.encoder.encode_basestring  # the C encoder, like _dumps (ensure_ascii=False)
 _flusher = _Flusher()
 
 
@@ -116,13 +132,21 @@ class _BinaryOut(io.RawIOBase):
 
 
 class OutStream(io.TextIOBase):
-    """sys.stdout / sys.stderr replacement: every complete line becomes an event at once."""
+    """sys.stdout / sys.stderr replacement. Output is coalesced: pending text becomes one
+    event when it reaches _FLUSH_BYTES, _LINE_DELAY s after the first pending complete line
+    (so a print before a long sleep still arrives at once), before the other stream's next
+    write (keeps stdout/stderr order), and at the end of the cell."""
 
     def __init__(self, name, fd):
         self._name = name
         self._fd = fd
         self._buf = []
+        self._size = 0
+        self._nl = False       # a complete line is pending
+        self._t0 = 0.0         # when the pending partial line was written
         self._blk = threading.Lock()
+        self._peer = None      # the other stream
+        self._pre = '{"type":"%s","text":' % name
         self.buffer = _BinaryOut(self)
 
     @property
@@ -151,21 +175,43 @@ class OutStream(io.TextIOBase):
             raise TypeError("write() argument must be str, not %s" % type(s).__name__)
         if not s:
             return 0
+        peer = self._peer
+        if peer is not None and peer._buf:
+            peer.flush()
         with self._blk:
+            first = not self._buf
+            if first:
+                self._t0 = time.monotonic()
             self._buf.append(s)
-        if "\n" in s:
+            self._size += len(s)
+            if "\n" in s:
+                self._nl = True
+            due = self._size >= _FLUSH_BYTES or (
+                self._nl and time.monotonic() - self._t0 >= _LINE_DELAY)
+        if due:
             self.flush()
-        else:
-            _flusher.event.set()
+        elif first:
+            _flusher.event.set()  # the flusher sends it if no later write does
         return len(s)
 
+    def _due(self, now):
+        """Whether pending text is old enough to be sent by the flusher."""
+        if not self._buf:
+            return False
+        age = now - self._t0
+        return age >= _PARTIAL_DELAY or (self._nl and age >= _LINE_DELAY)
+
     def flush(self):
+        # the event is written under _blk: a concurrent flush (flusher thread) cannot let
+        # a later event overtake this text
         with self._blk:
             if not self._buf:
                 return
             text = "".join(self._buf)
             self._buf.clear()
-        emit({"type": self._name, "text": text})
+            self._size = 0
+            self._nl = False
+            _emit_raw((self._pre + _enc_str(text) + "}\n").encode("utf-8", "surrogatepass"))
 
 
 # ---------------------------------------------------------------- rich representations
@@ -417,6 +463,23 @@ def execute(code, env):
     sys.stderr.flush()
 
 
+def _flush_all():
+    for s in _flusher.streams:
+        try:
+            s.flush()
+        except Exception:
+            pass
+
+
+def _flushing(fn):
+    def wrapper(*args, **kwargs):
+        _flush_all()
+        return fn(*args, **kwargs)
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
 def main():
     global _executing, _pending_int
     signal.signal(signal.SIGINT, _on_sigint)
@@ -429,8 +492,14 @@ def main():
     sys.stdout = OutStream("stdout", 1)
     sys.stderr = OutStream("stderr", 2)
     sys.stdin = io.StringIO("")
+    sys.stdout._peer = sys.stderr
+    sys.stderr._peer = sys.stdout
     _flusher.streams = [sys.stdout, sys.stderr]
     _flusher.start()
+    # coalesced output must not be lost by os._exit / os.abort, nor duplicated by a fork
+    os.register_at_fork(before=_flush_all)
+    os._exit = _flushing(os._exit)
+    os.abort = _flushing(os.abort)
     builtins.display = display
     sys.argv = [""]
     sys.path.insert(0, os.getcwd())

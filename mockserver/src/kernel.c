@@ -37,6 +37,7 @@ extern const struct e2b_embedded_file e2b_embedded_files[];
 #define INTERRUPT_GRACE_MS 3000
 #define DEFAULT_KEEPALIVE_MS 5000
 #define READ_CHUNK 65536
+#define EV_PIPE_SIZE (256 * 1024)
 
 struct kernel {
     kernel_kind kind;
@@ -243,6 +244,59 @@ static char *result_from_bundle(const cJSON *ev, const cJSON *bundle) {
     return print_take(o);
 }
 
+/* Fast path for the kernel's hottest events, `{"type":"stdout"|"stderr","text":"..."}`
+ * exactly as python_kernel.py writes them: the JSON string is validated in place and the
+ * wire line is the same bytes plus a timestamp (no cJSON parse + print per output chunk).
+ * Returns NULL (use the generic cJSON path) for anything else. */
+static char *output_to_wire(const char *line, size_t len, kernel_event_type *type) {
+    static const char pre_out[] = "{\"type\":\"stdout\",\"text\":\"";
+    static const char pre_err[] = "{\"type\":\"stderr\",\"text\":\"";
+    const size_t np = sizeof pre_out - 1;
+    if (len < np + 2 || line[len - 1] != '}' || line[len - 2] != '"') return NULL;
+    int err;
+    if (!memcmp(line, pre_out, np)) err = 0;
+    else if (!memcmp(line, pre_err, np)) err = 1;
+    else return NULL;
+    /* the string must end exactly at len - 2 */
+    size_t i = np, end = len - 2;
+    while (i < end) {
+        unsigned char ch = (unsigned char)line[i];
+        if (ch == '"' || ch < 0x20) return NULL;
+        if (ch != '\\') {
+            i++;
+            continue;
+        }
+        if (i + 1 >= end) return NULL;
+        char e = line[i + 1];
+        if (e == 'u') {
+            if (i + 6 > end) return NULL;
+            for (size_t h = i + 2; h < i + 6; h++)
+                if (!isxdigit((unsigned char)line[h])) return NULL;
+            i += 6;
+        } else if (strchr("\"\\/bfnrt", e) && e) {
+            i += 2;
+        } else {
+            return NULL;
+        }
+    }
+    if (i != end) return NULL;
+    char ts[40];
+    kernel_timestamp(ts, sizeof ts);
+    size_t nts = strlen(ts);
+    /* line minus "}" + ,"timestamp":"<ts>"} */
+    char *w = malloc(len - 1 + 14 + nts + 3);
+    if (!w) return NULL;
+    memcpy(w, line, len - 1);
+    size_t o = len - 1;
+    memcpy(w + o, ",\"timestamp\":\"", 14);
+    o += 14;
+    memcpy(w + o, ts, nts);
+    o += nts;
+    memcpy(w + o, "\"}", 3); /* with the NUL */
+    *type = err ? KEV_STDERR : KEV_STDOUT;
+    return w;
+}
+
 char *kernel_event_to_wire(const cJSON *ev, kernel_event_type *type) {
     if (!cJSON_IsObject(ev)) return NULL;
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "type");
@@ -403,6 +457,9 @@ static int proc_start(kernel *k, char *err, size_t errlen) {
     sbxrt_spec spec = {k->dir, k->cwd, argv, (const char *const *)k->env, k->allow_net};
     sbxrt_proc p;
     if (sbxrt_spawn(&spec, &p, err, errlen) != 0) return -1;
+    /* room for several coalesced output events per wake-up (best effort: the per-user pipe
+     * quota may refuse it, the default size still works) */
+    if (p.ev_fd >= 0) (void)fcntl(p.ev_fd, F_SETPIPE_SZ, EV_PIPE_SIZE);
     pthread_mutex_lock(&k->st_lock);
     k->proc = p;
     if (k->shutdown) kill_locked(k); /* shut down while we were spawning: do not wait */
@@ -897,14 +954,15 @@ kernel_exec_status kernel_execute(kernel *k, const kernel_exec_opts *o) {
         size_t ll;
         char *line;
         while (!finished && (line = kernel_linebuf_next(&k->lb, &ll)) != NULL) {
-            cJSON *ev = cJSON_Parse(line);
-            if (!ev) continue; /* a torn line: skip it */
+            kernel_event_type et;
+            char *wire = output_to_wire(line, ll, &et);
+            cJSON *ev = wire ? NULL : cJSON_Parse(line);
+            if (!wire && !ev) continue; /* a torn line: skip it */
             const cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "type");
             if (cJSON_IsString(t) && !strcmp(t->valuestring, "end")) {
                 finished = 1;
             } else {
-                kernel_event_type et;
-                char *wire = kernel_event_to_wire(ev, &et);
+                if (!wire) wire = kernel_event_to_wire(ev, &et);
                 if (wire && (et == KEV_STDOUT || et == KEV_STDERR)) {
                     /* output cap per stream and execution (sbx_policy): drop the excess,
                      * tell once on stderr */

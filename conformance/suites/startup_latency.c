@@ -20,10 +20,13 @@
 #include <cjson/cJSON.h>
 
 #define LATENCY_MS 150
-#define OVERHEAD_MS 2000    /* generous: loaded CI, sanitizers */
+#define OVERHEAD_MS 2000 /* generous: loaded CI, sanitizers */
 #define FIRST_RESULT_BOUND_MS 10000
 
-static void defer_sbx(void *p) { e2b_sandbox_free(p); }
+static void defer_sbx(void *p)
+{
+    e2b_sandbox_free(p);
+}
 
 typedef struct pool_stats {
     long size, available, served, misses;

@@ -41,22 +41,30 @@ typedef struct wp_state {
     parked *parked;
 } wp_state;
 
-static wp_state *state_of(mock_server *s) { return mock_server_get_data(s, WP_KEY); }
+static wp_state *state_of(mock_server *s)
+{
+    return mock_server_get_data(s, WP_KEY);
+}
 
-static void entry_free(warmpool_entry *e) {
-    if (!e) return;
+static void entry_free(warmpool_entry *e)
+{
+    if (!e)
+        return;
     kernel_free(e->k);
-    if (e->dir) mock_rm_rf(e->dir);
+    if (e->dir)
+        mock_rm_rf(e->dir);
     free(e->dir);
     free(e);
 }
 
 /* Starts one entry (no lock held). NULL on failure (logged). */
-static warmpool_entry *entry_start(const char *root) {
+static warmpool_entry *entry_start(const char *root)
+{
     warmpool_entry *e = calloc(1, sizeof *e);
     char hex[17];
     if (!e || mock_random_hex(hex, 8) != 0 || asprintf(&e->dir, "%s/warm-%s", root, hex) < 0) {
-        if (e) e->dir = NULL;
+        if (e)
+            e->dir = NULL;
         free(e);
         return NULL;
     }
@@ -77,7 +85,8 @@ static warmpool_entry *entry_start(const char *root) {
     return e;
 }
 
-static void *refill_main(void *arg) {
+static void *refill_main(void *arg)
+{
     wp_state *st = arg;
     pthread_mutex_lock(&st->lock);
     while (!st->stopping) {
@@ -92,7 +101,8 @@ static void *refill_main(void *arg) {
             struct timespec ts;
             clock_gettime(CLOCK_MONOTONIC, &ts);
             ts.tv_sec += 1;
-            if (!st->stopping) pthread_cond_timedwait(&st->cond, &st->lock, &ts);
+            if (!st->stopping)
+                pthread_cond_timedwait(&st->cond, &st->lock, &ts);
             continue;
         }
         e->next = st->ready;
@@ -103,9 +113,11 @@ static void *refill_main(void *arg) {
     return NULL;
 }
 
-warmpool_entry *warmpool_take(mock_server *s, int allow_net) {
+warmpool_entry *warmpool_take(mock_server *s, int allow_net)
+{
     wp_state *st = state_of(s);
-    if (!st || st->size == 0) return NULL;
+    if (!st || st->size == 0)
+        return NULL;
     pthread_mutex_lock(&st->lock);
     warmpool_entry *e = allow_net ? NULL : st->ready;
     if (e) {
@@ -120,11 +132,16 @@ warmpool_entry *warmpool_take(mock_server *s, int allow_net) {
     return e;
 }
 
-const char *warmpool_entry_dir(const warmpool_entry *e) { return e ? e->dir : NULL; }
+const char *warmpool_entry_dir(const warmpool_entry *e)
+{
+    return e ? e->dir : NULL;
+}
 
-void warmpool_attach(mock_server *s, warmpool_entry *e, mock_sandbox *sbx) {
+void warmpool_attach(mock_server *s, warmpool_entry *e, mock_sandbox *sbx)
+{
     wp_state *st = state_of(s);
-    if (!e) return;
+    if (!e)
+        return;
     if (!sbx || !st) { /* the create failed: the dir may or may not have been renamed */
         entry_free(e);
         return;
@@ -153,7 +170,8 @@ void warmpool_attach(mock_server *s, warmpool_entry *e, mock_sandbox *sbx) {
     pthread_mutex_unlock(&st->lock);
 }
 
-static parked *unpark(wp_state *st, const char *id) {
+static parked *unpark(wp_state *st, const char *id)
+{
     pthread_mutex_lock(&st->lock);
     parked *p = NULL;
     for (parked **pp = &st->parked; *pp; pp = &(*pp)->next)
@@ -166,11 +184,14 @@ static parked *unpark(wp_state *st, const char *id) {
     return p;
 }
 
-kernel *warmpool_claim(mock_server *s, const char *sandbox_id) {
+kernel *warmpool_claim(mock_server *s, const char *sandbox_id)
+{
     wp_state *st = s ? state_of(s) : NULL;
-    if (!st || !sandbox_id) return NULL;
+    if (!st || !sandbox_id)
+        return NULL;
     parked *p = unpark(st, sandbox_id);
-    if (!p) return NULL;
+    if (!p)
+        return NULL;
     kernel *k = p->k;
     free(p);
     return k;
@@ -178,7 +199,8 @@ kernel *warmpool_claim(mock_server *s, const char *sandbox_id) {
 
 /* ------------------------------------------------------------------ hooks, admin, module */
 
-static void on_destroy(mock_sandbox *sbx, void *ud) {
+static void on_destroy(mock_sandbox *sbx, void *ud)
+{
     parked *p = unpark(ud, sbx->id);
     if (p) {
         kernel_free(p->k);
@@ -186,16 +208,25 @@ static void on_destroy(mock_sandbox *sbx, void *ud) {
     }
 }
 
-static void freeze_parked(wp_state *st, mock_sandbox *sbx, int frozen) {
+static void freeze_parked(wp_state *st, mock_sandbox *sbx, int frozen)
+{
     pthread_mutex_lock(&st->lock);
     for (parked *p = st->parked; p; p = p->next)
-        if (!strcmp(p->id, sbx->id)) kernel_freeze(p->k, frozen);
+        if (!strcmp(p->id, sbx->id))
+            kernel_freeze(p->k, frozen);
     pthread_mutex_unlock(&st->lock);
 }
-static void on_pause(mock_sandbox *sbx, void *ud) { freeze_parked(ud, sbx, 1); }
-static void on_resume(mock_sandbox *sbx, void *ud) { freeze_parked(ud, sbx, 0); }
+static void on_pause(mock_sandbox *sbx, void *ud)
+{
+    freeze_parked(ud, sbx, 1);
+}
+static void on_resume(mock_sandbox *sbx, void *ud)
+{
+    freeze_parked(ud, sbx, 0);
+}
 
-static mock_response *h_warm_pool(mock_request *req) {
+static mock_response *h_warm_pool(mock_request *req)
+{
     wp_state *st = state_of(req->server);
     cJSON *o = cJSON_CreateObject();
     if (!o || !st) {
@@ -211,16 +242,19 @@ static mock_response *h_warm_pool(mock_request *req) {
     return mock_resp_json(200, o);
 }
 
-static void wp_join(wp_state *st) {
+static void wp_join(wp_state *st)
+{
     pthread_mutex_lock(&st->lock);
     st->stopping = 1;
     pthread_cond_broadcast(&st->cond);
     pthread_mutex_unlock(&st->lock);
-    if (st->thread_started) pthread_join(st->thread, NULL);
+    if (st->thread_started)
+        pthread_join(st->thread, NULL);
     st->thread_started = 0;
 }
 
-static void state_free(void *p) {
+static void state_free(void *p)
+{
     wp_state *st = p;
     wp_join(st);
     warmpool_entry *e = st->ready;
@@ -242,9 +276,11 @@ static void state_free(void *p) {
     free(st);
 }
 
-static int wp_init(mock_server *s) {
+static int wp_init(mock_server *s)
+{
     wp_state *st = calloc(1, sizeof *st);
-    if (!st) return -1;
+    if (!st)
+        return -1;
     pthread_mutex_init(&st->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -253,8 +289,10 @@ static int wp_init(mock_server *s) {
     pthread_condattr_destroy(&ca);
     st->root = strdup(store_root(mock_server_store(s)));
     if (!st->root || mock_server_set_data(s, WP_KEY, st, state_free) != 0) {
-        if (st->root) state_free(st);
-        else free(st);
+        if (st->root)
+            state_free(st);
+        else
+            free(st);
         return -1;
     }
     if (mock_route_add(s, MOCK_PORT_CONTROL, "GET", "/_mock/warm-pool", h_warm_pool,
@@ -268,7 +306,8 @@ static int wp_init(mock_server *s) {
         char *end;
         long v = strtol(env, &end, 10);
         if (*end || v < 0 || v > WP_MAX) {
-            mock_log(MOCK_LOG_ERROR, "warm pool: E2B_MOCK_WARM_POOL must be 0..%d: %s", WP_MAX, env);
+            mock_log(MOCK_LOG_ERROR, "warm pool: E2B_MOCK_WARM_POOL must be 0..%d: %s", WP_MAX,
+                     env);
             return -1;
         }
         st->size = (unsigned)v;
@@ -278,16 +317,19 @@ static int wp_init(mock_server *s) {
         st->size = 0;
     }
     if (st->size) {
-        if (pthread_create(&st->thread, NULL, refill_main, st) != 0) return -1;
+        if (pthread_create(&st->thread, NULL, refill_main, st) != 0)
+            return -1;
         st->thread_started = 1;
         mock_log(MOCK_LOG_INFO, "warm pool: %u pre-started python sandbox(es)", st->size);
     }
     return 0;
 }
 
-static void wp_stop(mock_server *s) {
+static void wp_stop(mock_server *s)
+{
     wp_state *st = state_of(s);
-    if (st) wp_join(st);
+    if (st)
+        wp_join(st);
 }
 
 MOCK_MODULE(warmpool, wp_init, wp_stop)

@@ -15,28 +15,28 @@
 #include "e2b/e2b.h"
 
 typedef struct bench_opts {
-    int n;                 /* timed operations per series (default 2000) */
-    bool n_given;          /* -n was on the command line (scenarios with their own default) */
-    int warmup;            /* untimed operations first (default 200) */
-    bool json;             /* machine-readable output */
-    const char *url;       /* target an existing server instead of starting e2b-mock */
-    const char *api_key;   /* key for url (default $E2B_API_KEY) */
-    const char *mock_path; /* e2b-mock to start (default: $E2B_MOCK_BIN, next to e2b-bench) */
-    bool sdk;              /* also run the official JS SDK side (bench/sdk/bench.mjs) */
-    const char *sdk_dir;   /* dir holding node_modules/e2b and @e2b/code-interpreter */
+    int n;                  /* timed operations per series (default 2000) */
+    bool n_given;           /* -n was on the command line (scenarios with their own default) */
+    int warmup;             /* untimed operations first (default 200) */
+    bool json;              /* machine-readable output */
+    const char *url;        /* target an existing server instead of starting e2b-mock */
+    const char *api_key;    /* key for url (default $E2B_API_KEY) */
+    const char *mock_path;  /* e2b-mock to start (default: $E2B_MOCK_BIN, next to e2b-bench) */
+    bool sdk;               /* also run the official JS SDK side (bench/sdk/bench.mjs) */
+    const char *sdk_dir;    /* dir holding node_modules/e2b and @e2b/code-interpreter */
     const char *source_dir; /* source tree (bench/sdk/bench.mjs, bench/plot.py) */
-    int conc;              /* concurrency level for "concurrency" (default 100) */
-    int big_mib;           /* largest upload/download size in MiB (default 256) */
-    bool smoke;            /* tiny sizes everywhere: proves the scenarios work */
+    int conc;               /* concurrency level for "concurrency" (default 100) */
+    int big_mib;            /* largest upload/download size in MiB (default 256) */
+    bool smoke;             /* tiny sizes everywhere: proves the scenarios work */
 } bench_opts;
 
 #define BENCH_MAX_SERIES 16
 #define BENCH_MAX_METRICS 24
 
 typedef struct bench_series {
-    char name[64];        /* short id, e.g. "libe2b_get_info" */
-    char what[128];       /* human description */
-    double *us;           /* n samples in microseconds (malloc'd, owned by the series) */
+    char name[64];  /* short id, e.g. "libe2b_get_info" */
+    char what[128]; /* human description */
+    double *us;     /* n samples in microseconds (malloc'd, owned by the series) */
     size_t n;
     long new_connections; /* connections opened during the timed loop, -1 unknown */
     char unit[12];        /* unit of the samples: "" = "us" (latency); e.g. "MB/s" */
@@ -109,12 +109,12 @@ int bench_curl_get_loop(const char *url, const char *api_key, int warmup, bench_
 /* ---- target: an e2b-mock child the bench spawns itself (so its pid is known) ---------- */
 
 typedef struct bench_target {
-    int mock_pid;             /* e2b-mock child, 0 with --url */
-    int mock_out;             /* its stdout (drained by a thread) */
-    void *drain;              /* drain thread state */
-    char url[256];            /* base URL (control plane and sandboxes) */
+    int mock_pid;  /* e2b-mock child, 0 with --url */
+    int mock_out;  /* its stdout (drained by a thread) */
+    void *drain;   /* drain thread state */
+    char url[256]; /* base URL (control plane and sandboxes) */
     char api_key[128];
-    char root[256];           /* --root of the mock: sandboxes live in root/<id>/ ("" with --url) */
+    char root[256]; /* --root of the mock: sandboxes live in root/<id>/ ("" with --url) */
     e2b_client *client;
 } bench_target;
 

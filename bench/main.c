@@ -45,16 +45,16 @@ static const bench_scenario k_scenarios[] = {
      bench_scenario_stdout, 0, 0},
     {"files", "file upload/download throughput, 64 MiB and --big MiB (MB/s): libe2b vs JS SDK",
      bench_scenario_files, 0, 0},
-    {"smallfile", "1 KiB file write + read round trip: libe2b vs JS SDK",
-     bench_scenario_smallfile, 0, 0},
+    {"smallfile", "1 KiB file write + read round trip: libe2b vs JS SDK", bench_scenario_smallfile,
+     0, 0},
     {"concurrency", "N parallel executions on one sandbox; parallel sandboxes each running one",
      bench_scenario_concurrency, 0, 0},
-    {"wrk", "e2b-mock control-plane req/s under wrk vs the static MHD endpoint",
-     bench_scenario_wrk, 0, 0},
+    {"wrk", "e2b-mock control-plane req/s under wrk vs the static MHD endpoint", bench_scenario_wrk,
+     0, 0},
     {"memory", "peak RSS: libe2b client vs JS SDK (same workload, fresh processes) and e2b-mock",
      bench_scenario_memory, 0, 0},
-    {"idle", "idle cost (PSS/RSS) of a local Python sandbox after one cell",
-     bench_scenario_idle, 0, 0},
+    {"idle", "idle cost (PSS/RSS) of a local Python sandbox after one cell", bench_scenario_idle, 0,
+     0},
     {"ttfr", "time to first result of print(1): cold (create + first run) and warm kernel",
      bench_scenario_ttfr, 50, 3},
     {"live", "real E2B (E2B_LIVE=1 + E2B_API_KEY): create -> print(1) -> kill, -n rounds (20)",
@@ -226,8 +226,8 @@ static size_t collect_ratios(ran *runs, size_t nrun, ratio *out, size_t max)
 
 typedef struct target {
     const char *name;
-    const char *goal;  /* human text */
-    double value;      /* measured (NAN-free: -1 = not measured) */
+    const char *goal; /* human text */
+    double value;     /* measured (NAN-free: -1 = not measured) */
     bool measured, met;
 } target;
 
@@ -401,13 +401,11 @@ static bool live_round_ms(ran *runs, size_t nrun, summary *ms)
     const bench_series *s = find_series(runs, nrun, "live_round", &m);
     if (!s || s->n == 0)
         return false;
-    *ms = (summary){m.p50 / 1e3, m.p90 / 1e3, m.p95 / 1e3, m.p99 / 1e3, m.max / 1e3,
-                    m.mean / 1e3};
+    *ms = (summary){m.p50 / 1e3, m.p90 / 1e3, m.p95 / 1e3, m.p99 / 1e3, m.max / 1e3, m.mean / 1e3};
     return true;
 }
 
-static void write_json(FILE *f, ran *runs, size_t nrun, const bench_opts *o, int argc,
-                       char **argv)
+static void write_json(FILE *f, ran *runs, size_t nrun, const bench_opts *o, int argc, char **argv)
 {
     fprintf(f, "{\"tool\":\"e2b-bench\",\"command\":");
     char cmd[2048] = "";
@@ -434,12 +432,13 @@ static void write_json(FILE *f, ran *runs, size_t nrun, const bench_opts *o, int
             json_str(f, r->series[k].name);
             fprintf(f, ",\"what\":");
             json_str(f, r->series[k].what);
-            fprintf(f, ",\"unit\":\"%s\",\"n\":%zu,\"p50\":%.3f,\"p90\":%.3f,\"p95\":%.3f,"
-                       "\"p99\":%.3f,\"max\":%.3f,\"mean\":%.3f,\"new_connections\":%ld,"
-                       "\"client_cpu_us_per_op\":%.3f,\"server_cpu_us_per_op\":%.3f,"
-                       "\"kernel_cpu_us_per_op\":%.3f,\"samples\":[",
-                    unit_of(&r->series[k]), r->series[k].n, m->p50, m->p90, m->p95, m->p99,
-                    m->max, m->mean, r->series[k].new_connections, r->series[k].client_cpu_us,
+            fprintf(f,
+                    ",\"unit\":\"%s\",\"n\":%zu,\"p50\":%.3f,\"p90\":%.3f,\"p95\":%.3f,"
+                    "\"p99\":%.3f,\"max\":%.3f,\"mean\":%.3f,\"new_connections\":%ld,"
+                    "\"client_cpu_us_per_op\":%.3f,\"server_cpu_us_per_op\":%.3f,"
+                    "\"kernel_cpu_us_per_op\":%.3f,\"samples\":[",
+                    unit_of(&r->series[k]), r->series[k].n, m->p50, m->p90, m->p95, m->p99, m->max,
+                    m->mean, r->series[k].new_connections, r->series[k].client_cpu_us,
                     r->series[k].server_cpu_us, r->series[k].kernel_cpu_us);
             for (size_t s = 0; s < r->series[k].n; s++)
                 fprintf(f, "%s%.3f", s ? "," : "", r->series[k].us[s]);
@@ -463,7 +462,8 @@ static void write_json(FILE *f, ran *runs, size_t nrun, const bench_opts *o, int
     for (size_t i = 0; i < nr; i++) {
         fprintf(f, "%s{\"op\":", i ? "," : "");
         json_str(f, rt[i].op);
-        fprintf(f, ",\"unit\":\"%s\",\"libe2b_p50\":%.3f,\"sdk_p50\":%.3f,\"libe2b_over_sdk\":%.4f}",
+        fprintf(f,
+                ",\"unit\":\"%s\",\"libe2b_p50\":%.3f,\"sdk_p50\":%.3f,\"libe2b_over_sdk\":%.4f}",
                 rt[i].unit, rt[i].c, rt[i].sdk, rt[i].ratio);
     }
     target t[16];
@@ -483,8 +483,9 @@ static void write_json(FILE *f, ran *runs, size_t nrun, const bench_opts *o, int
     const double *pub = bench_live_published_ms;
     fprintf(f, "],\"live_vs_published\":");
     if (live_round_ms(runs, nrun, &lm))
-        fprintf(f, "{\"measured_ms\":{\"p50\":%.3f,\"p95\":%.3f,\"p99\":%.3f,\"max\":%.3f},"
-                   "\"published_ms\":{\"p50\":%.0f,\"p95\":%.0f,\"p99\":%.0f}}",
+        fprintf(f,
+                "{\"measured_ms\":{\"p50\":%.3f,\"p95\":%.3f,\"p99\":%.3f,\"max\":%.3f},"
+                "\"published_ms\":{\"p50\":%.0f,\"p95\":%.0f,\"p99\":%.0f}}",
                 lm.p50, lm.p95, lm.p99, lm.max, pub[0], pub[1], pub[2]);
     else
         fprintf(f, "null");
@@ -692,7 +693,8 @@ int main(int argc, char **argv)
         return 2;
     }
     if (o.sdk && !dir_has_sdk(sdkdir))
-        fprintf(stderr, "e2b-bench: --sdk: no SDK in %s/node_modules (scripts/deps.sh --with-npm)\n",
+        fprintf(stderr,
+                "e2b-bench: --sdk: no SDK in %s/node_modules (scripts/deps.sh --with-npm)\n",
                 sdkdir);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     ran *runs = calloc(nchosen, sizeof *runs);

@@ -594,6 +594,10 @@ static bool dir_has_sdk(const char *dir)
 
 int main(int argc, char **argv)
 {
+    /* The stdout scenario streams more than e2b-mock's default per-stream output cap
+     * (16 MiB, a safety limit for untrusted code): raise it for the mocks the bench starts,
+     * unless the caller chose a value. */
+    setenv("E2B_MOCK_LIMIT_OUTPUT_MB", "4096", 0);
     if (argc == 5 && !strcmp(argv[1], "--memory-worker")) {
         int n = atoi(argv[4]);
         return bench_memory_worker(argv[2], argv[3], n);

@@ -350,6 +350,7 @@ void harness_mock_scenarios(harness_target *t, const char *rules_json)
         snprintf(msg, sizeof msg, "%s", r);
         free(r);
         fail_msg("loading scenarios: HTTP %ld: %s", st, msg);
+        return; /* fail_msg does not return; this tells cppcheck so */
     }
     free(r);
 }

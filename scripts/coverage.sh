@@ -57,6 +57,9 @@ awk 'NR>5 && $1 ~ /\.c$/ {printf "  %-40s %5s\n", $1, $4}' "$build/coverage/file
 cat "$build/coverage/summary.txt"
 echo "coverage.sh: report $build/coverage/index.html (ctest $(( t2 - t1 )) s, total $(( $(date +%s) - t0 )) s)"
 
+if ! grep -q '^lines: ' "$build/coverage/summary.txt"; then
+    echo "coverage.sh: FAIL gcovr produced no summary (see $build/coverage/gcovr.err)"; exit 2
+fi
 line=$(sed -nE 's/^lines: ([0-9.]+)%.*/\1/p' "$build/coverage/summary.txt")
 branch=$(sed -nE 's/^branches: ([0-9.]+)%.*/\1/p' "$build/coverage/summary.txt")
 rc=0

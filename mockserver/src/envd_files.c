@@ -60,7 +60,7 @@ static mock_response *path_error(int neg, const char *p)
     case EINVAL:
         return envd_http_error(400, "invalid path '%s'", p);
     case ENAMETOOLONG:
-        return envd_http_error(400, "path '%s' is too long", p);
+        return envd_http_error(400, "path '%.200s...' is too long", p);
     case ENOSPC:
     case EDQUOT:
         return envd_http_error(507, "not enough disk space available");
@@ -331,7 +331,7 @@ static void up_fail_errno(upload *u, int neg, const char *p)
         up_fail(u, 400, "invalid path '%s'", p);
         break;
     case ENAMETOOLONG:
-        up_fail(u, 400, "path '%s' is too long", p);
+        up_fail(u, 400, "path '%.200s...' is too long", p);
         break;
     case ENOSPC:
     case EDQUOT:

@@ -40,10 +40,11 @@ grep -E 'tests passed|tests failed|^\s+[0-9]+ - ' "$build/coverage-ctest.log" | 
 t2=$(date +%s)
 
 mkdir -p "$build/coverage"
+# Never give gcovr -o /dev/null: it replaces its output file, and /dev/null with it.
 gcovr -r "$here" "$build" --filter "$here/client/src/" --filter "$here/client/cli/" \
       --filter "$here/mockserver/src/" --exclude-unreachable-branches --exclude-throw-branches \
       --html-details "$build/coverage/index.html" --xml "$build/coverage/coverage.xml" \
-      --json-summary "$build/coverage/summary.json" --print-summary -o /dev/null \
+      --json-summary "$build/coverage/summary.json" --print-summary -o "$build/coverage/summary-out.txt" \
       >"$build/coverage/summary.txt" 2>"$build/coverage/gcovr.err"
 gcovr -r "$here" "$build" --filter "$here/client/src/" --filter "$here/client/cli/" \
       --filter "$here/mockserver/src/" --exclude-unreachable-branches \

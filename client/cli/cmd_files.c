@@ -19,6 +19,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "e2b/files.h"
@@ -241,7 +242,9 @@ out:
     e2b_sandbox_free(sbx);
     e2bc_close(&conn);
     if (close_local) fclose(local);
-    if (exit_code != 0 && close_local && !strcmp(sub, "get"))
-        unlink(args[1]); /* no partial download left behind */
+    struct stat st;
+    if (exit_code != 0 && close_local && !strcmp(sub, "get") && stat(args[1], &st) == 0 &&
+        S_ISREG(st.st_mode))
+        unlink(args[1]); /* no partial download left behind (never a device) */
     return exit_code;
 }

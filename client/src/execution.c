@@ -576,8 +576,10 @@ e2b_code e2b_result_save(const e2b_result *r, const char *format, const char *pa
                       : (write_all(fd, (const unsigned char *)data, strlen(data))
                              ? E2B_OK
                              : io_error(err, "cannot write", path));
+    struct stat st;
+    bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
     if (close(fd) != 0 && rc == E2B_OK) rc = io_error(err, "cannot close", path);
-    if (rc != E2B_OK) unlink(path);
+    if (rc != E2B_OK && regular) unlink(path); /* never a device such as /dev/null */
     return rc;
 }
 

@@ -125,11 +125,11 @@ static int build_bpf(int allow_inet, unsigned char **out, size_t *outlen) {
     for (int d = 0; d <= AF_MAX && rc == 0; d++) {
         if (d == AF_UNIX || (allow_inet && (d == AF_INET || d == AF_INET6))) continue;
         rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
-                              SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)d));
+                              SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)d, 0)); /* datum_b unused */
     }
     if (rc == 0)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
-                              SCMP_A0(SCMP_CMP_GT, (scmp_datum_t)AF_MAX));
+                              SCMP_A0(SCMP_CMP_GT, (scmp_datum_t)AF_MAX, 0));
     int fd = -1;
     if (rc == 0) {
         fd = memfd_create("e2b-seccomp-build", MFD_CLOEXEC);

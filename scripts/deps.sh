@@ -20,6 +20,7 @@ pkgs=(
   python3-pandas                            # DataFrame results in the local kernel
   python3-sklearn                           # the README's scikit-learn example (execution fixtures)
   nodejs                                    # the local JavaScript kernel and the official SDK tests
+  node-typescript                           # type stripping in the local TypeScript kernel
   python3-pip                               # pip inside sandboxes (commands fixture pip_npm_versions)
   npm                                       # npm inside sandboxes (same fixture; NodeSource's nodejs bundles it)
   gcovr valgrind                            # coverage and memcheck gates

@@ -8,8 +8,10 @@
 // - REPL semantics for declarations: top-level `let`/`const`/`class` are rewritten to `var`
 //   (with Node's bundled acorn parser), so they persist AND a cell can be run again without
 //   "Identifier has already been declared". Without acorn, cells run unchanged.
-// - TypeScript: cells run as plain JavaScript (no type stripping); type annotations are a
-//   SyntaxError. The server keeps language "typescript" on the context.
+// - TypeScript: a cell that is not valid JavaScript is transpiled with Debian's
+//   node-typescript (ts.transpileModule: types stripped, ES2022 kept, so top-level await and
+//   the last-expression value work) when that yields no syntax error; otherwise the original
+//   SyntaxError is reported. Without node-typescript, cells run as plain JavaScript.
 // - SIGINT interrupts the running cell: synchronous code via breakOnSigint, pending
 //   top-level await by rejecting the wait. The kernel itself survives.
 'use strict';
@@ -31,6 +33,24 @@ try {
   acorn = require('internal/deps/acorn/acorn/dist/acorn');
 } catch (_) {
   acorn = null;
+}
+
+// TypeScript support, loaded on first need (~0.3 s). null when unavailable.
+const TS_PATH = '/usr/share/nodejs/typescript';
+let tsModule;
+function stripTypes(code) {
+  if (tsModule === undefined) {
+    try { tsModule = require(TS_PATH); } catch (_) { tsModule = null; }
+  }
+  if (!tsModule) return null;
+  const ts = tsModule;
+  const r = ts.transpileModule(code, {
+    reportDiagnostics: true,
+    compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext,
+                       removeComments: false, sourceMap: false },
+  });
+  if (r.diagnostics && r.diagnostics.length) return null;
+  return r.outputText;
 }
 
 // Top-level let/const/class -> var: declarations live on the context's global object, so
@@ -177,14 +197,25 @@ async function execute(code, env) {
   }
   running = true;
   try {
-    let src = replDeclarations(code);
-    let wrapped = false;
-    if (processTopLevelAwait && /\bawait\b/.test(src)) {
-      let w = null;
-      try { w = processTopLevelAwait(src); } catch (_) { w = null; }
-      if (w !== null) { src = w; wrapped = true; }
+    const prepare = (text) => {
+      let src = replDeclarations(text);
+      let wrapped = false;
+      if (processTopLevelAwait && /\bawait\b/.test(src)) {
+        let w = null;
+        try { w = processTopLevelAwait(src); } catch (_) { w = null; }
+        if (w !== null) { src = w; wrapped = true; }
+      }
+      return { script: new vm.Script(src, { filename: `cell-${count}` }), wrapped };
+    };
+    let prepared;
+    try {
+      prepared = prepare(code);
+    } catch (e) {
+      const js = e instanceof SyntaxError ? stripTypes(code) : null;
+      if (js === null) throw e;
+      prepared = prepare(js); // TypeScript: the same cell with its types stripped
     }
-    const script = new vm.Script(src, { filename: `cell-${count}` });
+    const { script, wrapped } = prepared;
     let value = script.runInContext(context, { breakOnSigint: true, displayErrors: false });
     if (wrapped) {
       const res = await new Promise((resolve, reject) => {

@@ -32,7 +32,8 @@ double bench_proc_cpu_us(int pid)
     char *rp = strrchr(buf, ')');
     unsigned long ut = 0, st = 0;
     /* after ")": state(3) ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime(14) stime(15) */
-    if (!rp || sscanf(rp + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+    if (!rp ||
+        sscanf(rp + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
         return -1;
     return (double)(ut + st) * 1e6 / (double)sysconf(_SC_CLK_TCK);
 }

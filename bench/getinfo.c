@@ -56,8 +56,8 @@ int bench_scenario_getinfo(const bench_opts *opts, bench_report *report)
     const char *id = e2b_sandbox_id(sbx);
 
     /* 1. libe2b, interleaved with 2. the official SDK (batches of n/10) */
-    bench_series *s = bench_series_add(report, "libe2b_get_info",
-                                       "e2b_sandbox_get_info -> target", (size_t)opts->n);
+    bench_series *s = bench_series_add(report, "libe2b_get_info", "e2b_sandbox_get_info -> target",
+                                       (size_t)opts->n);
     if (!s)
         goto out;
     s->new_connections = -1;
@@ -71,7 +71,8 @@ int bench_scenario_getinfo(const bench_opts *opts, bench_report *report)
     }
     gi_ctx g = {t.client, id};
     int batch = opts->n / 10 > 0 ? opts->n / 10 : 1;
-    if (bench_interleave(op_get_info, &g, s, sdk, "\"op\":\"get_info\"", ss, opts->warmup, batch) != 0)
+    if (bench_interleave(op_get_info, &g, s, sdk, "\"op\":\"get_info\"", ss, opts->warmup, batch) !=
+        0)
         goto out;
 
     /* 3. raw curl against the same URL; keeps the body for the floor */
@@ -89,8 +90,7 @@ int bench_scenario_getinfo(const bench_opts *opts, bench_report *report)
     char furl[256];
     snprintf(furl, sizeof furl, "%s/sandboxes/%s", bench_static_url(floor_srv), id);
     s = bench_series_add(report, "curl_static_floor",
-                         "raw libcurl GET -> static MHD (thread/conn), same body",
-                         (size_t)opts->n);
+                         "raw libcurl GET -> static MHD (thread/conn), same body", (size_t)opts->n);
     if (!s || bench_curl_get_loop(furl, NULL, opts->warmup, s, NULL, NULL) != 0)
         goto out;
     rc = 0;

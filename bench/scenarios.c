@@ -53,8 +53,8 @@ static void frame_close(frame *f, bench_report *r)
     if (f->sdk) {
         long kb = bench_sdk_maxrss_kb(f->sdk);
         if (kb > 0)
-            bench_metric_add(r, "sdk_process_peak_rss", "node SDK process maxRSS after this scenario",
-                             (double)kb, "kB");
+            bench_metric_add(r, "sdk_process_peak_rss",
+                             "node SDK process maxRSS after this scenario", (double)kb, "kB");
         bench_sdk_stop(f->sdk);
     }
     if (f->sbx) {
@@ -75,7 +75,7 @@ static int add_pair(bench_report *r, frame *f, const char *op, const char *what_
     if (!*c)
         return -1;
     (*c)->new_connections = -1;
-    snprintf((*c)->unit, sizeof (*c)->unit, "%s", unit);
+    snprintf((*c)->unit, sizeof(*c)->unit, "%s", unit);
     *s = NULL;
     if (f->sdk) {
         snprintf(name, sizeof name, "sdk_%s", op);
@@ -83,7 +83,7 @@ static int add_pair(bench_report *r, frame *f, const char *op, const char *what_
         if (!*s)
             return -1;
         (*s)->new_connections = -1;
-        snprintf((*s)->unit, sizeof (*s)->unit, "%s", unit);
+        snprintf((*s)->unit, sizeof(*s)->unit, "%s", unit);
     }
     return 0;
 }
@@ -126,8 +126,8 @@ int bench_scenario_createkill(const bench_opts *opts, bench_report *r)
     if (add_pair(r, &f, "create_kill", "e2b_sandbox_create + e2b_sandbox_kill",
                  "Sandbox.create() + sandbox.kill()", (size_t)n, "", &c, &s) != 0)
         goto out;
-    rc = bench_interleave(op_create_kill, &f, c, f.sdk, "\"op\":\"create_kill\"", s,
-                          opts->warmup, batch_for(n));
+    rc = bench_interleave(op_create_kill, &f, c, f.sdk, "\"op\":\"create_kill\"", s, opts->warmup,
+                          batch_for(n));
 out:
     frame_close(&f, r);
     return rc;
@@ -161,8 +161,8 @@ int bench_scenario_runcode(const bench_opts *opts, bench_report *r)
     if (frame_open(opts, r, &f, true) != 0)
         goto out;
     if (add_pair(r, &f, "run_code", "e2b_run_code(\"x = 1\"), warm default Python context",
-                 "sandbox.runCode('x = 1'), warm default Python context", (size_t)opts->n, "",
-                 &c, &s) != 0)
+                 "sandbox.runCode('x = 1'), warm default Python context", (size_t)opts->n, "", &c,
+                 &s) != 0)
         goto out;
     rc = bench_interleave(op_run_code, &f, c, f.sdk, "\"op\":\"run_code\",\"code\":\"x = 1\"", s,
                           opts->warmup, batch_for(opts->n));
@@ -229,16 +229,17 @@ int bench_scenario_stdout(const bench_opts *opts, bench_report *r)
         size_t lines = kinds[k].count, len = kinds[k].line;
         char code[256], ccode[256];
         /* JSON-escaped for the SDK, plain for libe2b */
-        snprintf(code, sizeof code,
-                 "import sys\\ns = 'x' * %zu + '\\\\n'\\nfor _ in range(%zu): sys.stdout.write(s)\\n",
-                 len - 1, lines);
+        snprintf(
+            code, sizeof code,
+            "import sys\\ns = 'x' * %zu + '\\\\n'\\nfor _ in range(%zu): sys.stdout.write(s)\\n",
+            len - 1, lines);
         snprintf(ccode, sizeof ccode,
                  "import sys\ns = 'x' * %zu + '\\n'\nfor _ in range(%zu): sys.stdout.write(s)\n",
                  len - 1, lines);
         stdout_ctx x = {.f = &f, .code = ccode, .expect = lines * len};
         char what[128];
-        snprintf(what, sizeof what, "one execution writing %zu x %zu B to stdout (on_stdout)", lines,
-                 len);
+        snprintf(what, sizeof what, "one execution writing %zu x %zu B to stdout (on_stdout)",
+                 lines, len);
         bench_series *c, *s;
         if (add_pair(r, &f, kinds[k].op, what, "same via runCode onStdout", (size_t)n, "MB/s", &c,
                      &s) != 0)
@@ -329,7 +330,8 @@ int bench_scenario_files(const bench_opts *opts, bench_report *r)
     for (int k = 0; k < 2; k++) {
         size_t bytes = sizes[k] << 20;
         for (int dir = 0; dir < 2; dir++) {
-            xfer_ctx x = {.f = &f, .path = "/home/user/bench-big.bin", .bytes = bytes, .download = dir};
+            xfer_ctx x = {
+                .f = &f, .path = "/home/user/bench-big.bin", .bytes = bytes, .download = dir};
             char op[64], what[128], fields[256];
             snprintf(op, sizeof op, "%s_%zumib_mbps", dir ? "download" : "upload", sizes[k]);
             snprintf(what, sizeof what, "%s %zu MiB (e2b_files_%s)", dir ? "download" : "upload",
@@ -387,9 +389,10 @@ int bench_scenario_smallfile(const bench_opts *opts, bench_report *r)
     if (add_pair(r, &f, "small_file", "1 KiB e2b_files_write_text + e2b_files_read_text",
                  "files.write + files.read (text)", (size_t)opts->n, "", &c, &s) != 0)
         goto out;
-    rc = bench_interleave(op_small_file, &f, c, f.sdk,
-                          "\"op\":\"small_file\",\"bytes\":1024,\"path\":\"/home/user/bench-small.txt\"",
-                          s, opts->warmup, batch_for(opts->n));
+    rc = bench_interleave(
+        op_small_file, &f, c, f.sdk,
+        "\"op\":\"small_file\",\"bytes\":1024,\"path\":\"/home/user/bench-small.txt\"", s,
+        opts->warmup, batch_for(opts->n));
 out:
     frame_close(&f, r);
     return rc;
@@ -402,7 +405,7 @@ typedef struct par_ctx {
     int conc;
     bool sandboxes; /* each thread creates its own sandbox */
     pthread_barrier_t *bar;
-    int errors;     /* summed over the run */
+    int errors; /* summed over the run */
     pthread_mutex_t mu;
 } par_ctx;
 

@@ -76,7 +76,8 @@ bench_sdk *bench_sdk_start(const bench_opts *opts, const char *url, const char *
     s->from = fdopen(out[0], "r");
     /* readiness: {"op":"hello"} answers once the SDK is imported */
     size_t got;
-    if (!s->to || !s->from || bench_sdk_call(s, "{\"op\":\"hello\",\"n\":0,\"warmup\":0}", NULL, 0, &got, NULL) != 0) {
+    if (!s->to || !s->from ||
+        bench_sdk_call(s, "{\"op\":\"hello\",\"n\":0,\"warmup\":0}", NULL, 0, &got, NULL) != 0) {
         fprintf(stderr, "e2b-bench: SDK side did not start\n");
         bench_sdk_stop(s);
         return NULL;

@@ -80,8 +80,8 @@ static int run_wrk(const char *url, const char *key, int secs, bench_report *r, 
     char dur[16], hdr[256];
     snprintf(dur, sizeof dur, "%ds", secs);
     snprintf(hdr, sizeof hdr, "X-API-Key: %s", key ? key : "");
-    char *argv[] = {"/usr/bin/wrk", "-t2", "-c16", "-d", dur, "--latency", "-H", hdr,
-                    (char *)url, NULL};
+    char *argv[] = {"/usr/bin/wrk", "-t2", "-c16", "-d",        dur,
+                    "--latency",    "-H",  hdr,    (char *)url, NULL};
     char *envp[] = {"PATH=/usr/bin:/bin", NULL};
     static char out[16384];
     int st = run_capture(argv, envp, out, sizeof out);
@@ -210,7 +210,8 @@ int bench_memory_worker(const char *url, const char *api_key, int n)
     }
     size_t left = 8u << 20, got = 0;
     e2b_files_opts fo = {0};
-    if (e2b_files_write_stream(s, "/home/user/bench-rss.bin", gen_src, &left, &fo, NULL, &err) != E2B_OK ||
+    if (e2b_files_write_stream(s, "/home/user/bench-rss.bin", gen_src, &left, &fo, NULL, &err) !=
+            E2B_OK ||
         e2b_files_read_to(s, "/home/user/bench-rss.bin", &fo, null_sink, &got, &err) != E2B_OK ||
         got != 8u << 20) {
         fprintf(stderr, "e2b-bench worker: %s\n", err.message);
@@ -239,8 +240,8 @@ int bench_scenario_memory(const bench_opts *opts, bench_report *r)
     int n = opts->smoke ? 3 : 200;
     long mock_before = t.mock_pid ? bench_proc_status_kb(t.mock_pid, "VmRSS") : -1;
     if (mock_before > 0)
-        bench_metric_add(r, "mock_start_rss", "e2b-mock VmRSS before any request", (double)mock_before,
-                         "kB");
+        bench_metric_add(r, "mock_start_rss", "e2b-mock VmRSS before any request",
+                         (double)mock_before, "kB");
     char self[PATH_MAX];
     ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
     if (sl <= 0)
@@ -255,9 +256,10 @@ int bench_scenario_memory(const bench_opts *opts, bench_report *r)
         goto out;
     }
     char what[128];
-    snprintf(what, sizeof what,
-             "libe2b client peak RSS (fresh process: %d x get_info/run_code/1 KiB w+r, 8 MiB up+down)",
-             n);
+    snprintf(
+        what, sizeof what,
+        "libe2b client peak RSS (fresh process: %d x get_info/run_code/1 KiB w+r, 8 MiB up+down)",
+        n);
     bench_metric_add(r, "libe2b_peak_rss", what, atof(out + 10), "kB");
     if (opts->sdk && opts->sdk_dir && opts->source_dir) {
         char script[PATH_MAX], e_url[512], e_surl[512], e_key[256], e_dir[PATH_MAX + 16];
@@ -271,8 +273,9 @@ int bench_scenario_memory(const bench_opts *opts, bench_report *r)
         const char *k = NULL;
         if (access(nargv[0], X_OK) == 0 && run_capture(nargv, nenvp, out, sizeof out) == 0 &&
             (k = strstr(out, "\"samples\":[")) != NULL) {
-            bench_metric_add(r, "sdk_peak_rss", "JS SDK peak RSS (fresh node process, same workload)",
-                             atof(k + 11), "kB");
+            bench_metric_add(r, "sdk_peak_rss",
+                             "JS SDK peak RSS (fresh node process, same workload)", atof(k + 11),
+                             "kB");
         } else {
             fprintf(stderr, "e2b-bench: the SDK memory workload failed: %s\n", out);
             goto out;

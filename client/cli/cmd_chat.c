@@ -408,8 +408,9 @@ int e2bc_cmd_chat(int argc, char **argv)
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "e2bc chat: unexpected argument \"%s\" (quote the message: --once "
-                        "\"...\")\n",
+        fprintf(stderr,
+                "e2bc chat: unexpected argument \"%s\" (quote the message: --once "
+                "\"...\")\n",
                 argv[optind]);
         return CHAT_EXIT_INFRA;
     }

@@ -21,82 +21,97 @@
 
 #define CMD_EXIT_INFRA 255
 
-static void cmd_usage(FILE *f) {
-    fprintf(f,
-            "usage: e2bc cmd [options] COMMAND...\n"
-            "Runs COMMAND with /bin/bash -l -c in the sandbox; stdout/stderr stream as they come.\n\n"
-            "options:\n"
-            "  -s, --sandbox ID     the sandbox (default: create one for this command, kill it after)\n"
-            "  -u, --user USER      run as USER\n"
-            "  -C, --cwd DIR        working directory\n"
-            "  -e, --env K=V        environment variable (repeatable)\n"
-            "  -T, --timeout MS     command timeout (default 60000; 0 = none)\n"
-            "  -i, --stdin          send e2bc's stdin to the command (then close it)\n"
-            "  -b, --background     start it, print the pid and return (needs --sandbox;\n"
-            "                       no timeout unless -T is given)\n"
-            "  -L, --list           list the sandbox's processes\n"
-            "  -K, --kill PID       SIGKILL process PID\n"
-            "  -j, --json           print the result as JSON instead of streaming\n"
-            "  -h, --help           this help\n\n"
-            "exit status: the command's exit code (137 when killed), 255 when e2bc failed\n");
+static void cmd_usage(FILE *f)
+{
+    fprintf(
+        f,
+        "usage: e2bc cmd [options] COMMAND...\n"
+        "Runs COMMAND with /bin/bash -l -c in the sandbox; stdout/stderr stream as they come.\n\n"
+        "options:\n"
+        "  -s, --sandbox ID     the sandbox (default: create one for this command, kill it after)\n"
+        "  -u, --user USER      run as USER\n"
+        "  -C, --cwd DIR        working directory\n"
+        "  -e, --env K=V        environment variable (repeatable)\n"
+        "  -T, --timeout MS     command timeout (default 60000; 0 = none)\n"
+        "  -i, --stdin          send e2bc's stdin to the command (then close it)\n"
+        "  -b, --background     start it, print the pid and return (needs --sandbox;\n"
+        "                       no timeout unless -T is given)\n"
+        "  -L, --list           list the sandbox's processes\n"
+        "  -K, --kill PID       SIGKILL process PID\n"
+        "  -j, --json           print the result as JSON instead of streaming\n"
+        "  -h, --help           this help\n\n"
+        "exit status: the command's exit code (137 when killed), 255 when e2bc failed\n");
 }
 
-static void out_cb(void *ud, const char *d, size_t n) {
+static void out_cb(void *ud, const char *d, size_t n)
+{
     (void)ud;
     fwrite(d, 1, n, stdout);
     fflush(stdout);
 }
 
-static void err_cb(void *ud, const char *d, size_t n) {
+static void err_cb(void *ud, const char *d, size_t n)
+{
     (void)ud;
     fwrite(d, 1, n, stderr);
     fflush(stderr);
 }
 
-static void print_result_json(const e2b_command_result *r, e2b_code rc, const e2b_error *err) {
+static void print_result_json(const e2b_command_result *r, e2b_code rc, const e2b_error *err)
+{
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "pid", r->pid);
     cJSON_AddNumberToObject(o, "exitCode", r->exit_code);
     cJSON_AddStringToObject(o, "stdout", r->stdout_data ? r->stdout_data : "");
     cJSON_AddStringToObject(o, "stderr", r->stderr_data ? r->stderr_data : "");
-    if (r->error) cJSON_AddStringToObject(o, "error", r->error);
+    if (r->error)
+        cJSON_AddStringToObject(o, "error", r->error);
     if (rc != E2B_OK) {
         cJSON *e = cJSON_AddObjectToObject(o, "failure");
         cJSON_AddStringToObject(e, "code", e2b_code_name(rc));
         cJSON_AddStringToObject(e, "message", err->message);
     }
     char *s = cJSON_PrintUnformatted(o);
-    if (s) printf("%s\n", s);
+    if (s)
+        printf("%s\n", s);
     cJSON_free(s);
     cJSON_Delete(o);
 }
 
 /* Streams our stdin to the process, then closes its stdin. */
-static e2b_code pump_stdin(e2b_command_handle *h, e2b_error *err) {
+static e2b_code pump_stdin(e2b_command_handle *h, e2b_error *err)
+{
     char buf[32 * 1024];
     size_t n;
     while ((n = fread(buf, 1, sizeof buf, stdin)) > 0) {
         e2b_code rc = e2b_command_send_stdin(h, buf, n, err);
-        if (rc != E2B_OK) return rc;
+        if (rc != E2B_OK)
+            return rc;
     }
-    if (ferror(stdin)) return e2b_error_set(err, E2B_ERR_IO, 0, "reading stdin failed");
+    if (ferror(stdin))
+        return e2b_error_set(err, E2B_ERR_IO, 0, "reading stdin failed");
     return e2b_command_close_stdin(h, err);
 }
 
-static char *join_args(char **args, int n) {
+static char *join_args(char **args, int n)
+{
     size_t len = 1;
-    for (int i = 0; i < n; i++) len += strlen(args[i]) + 1;
+    for (int i = 0; i < n; i++)
+        len += strlen(args[i]) + 1;
     char *s = malloc(len);
-    if (!s) return NULL;
+    if (!s)
+        return NULL;
     s[0] = '\0';
     for (int i = 0; i < n; i++) {
-        if (i) strcat(s, " ");
+        if (i)
+            strcat(s, " ");
         strcat(s, args[i]);
     }
     return s;
 }
 
-int e2bc_cmd_cmd(int argc, char **argv) {
+int e2bc_cmd_cmd(int argc, char **argv)
+{
     static const struct option longopts[] = {
         {"sandbox", required_argument, NULL, 's'}, {"user", required_argument, NULL, 'u'},
         {"cwd", required_argument, NULL, 'C'},     {"env", required_argument, NULL, 'e'},
@@ -139,15 +154,22 @@ int e2bc_cmd_cmd(int argc, char **argv) {
         case 'L': list = true; break;
         case 'K': kill_pid = strtol(optarg, NULL, 10); break;
         case 'j': json = true; break;
-        case 'h': cmd_usage(stdout); free(envs); return 0;
-        default: cmd_usage(stderr); free(envs); return CMD_EXIT_INFRA;
+        case 'h':
+            cmd_usage(stdout);
+            free(envs);
+            return 0;
+        default:
+            cmd_usage(stderr);
+            free(envs);
+            return CMD_EXIT_INFRA;
         }
     }
     co.envs = envs;
     co.envs_len = nenvs;
     /* a background process outlives e2bc: no deadline unless one was asked for (envd kills
      * a process when its Connect-Timeout-Ms passes, connected or not) */
-    if (background && co.timeout_ms == 0) co.timeout_ms = E2B_COMMAND_NO_TIMEOUT;
+    if (background && co.timeout_ms == 0)
+        co.timeout_ms = E2B_COMMAND_NO_TIMEOUT;
     char *command = NULL;
     if (!list && kill_pid < 0) {
         if (optind >= argc) {
@@ -195,9 +217,11 @@ int e2bc_cmd_cmd(int argc, char **argv) {
         if (rc == E2B_OK) {
             for (size_t i = 0; i < n; i++) {
                 printf("%u", v[i].pid);
-                if (v[i].tag) printf(" [%s]", v[i].tag);
+                if (v[i].tag)
+                    printf(" [%s]", v[i].tag);
                 printf(" %s", v[i].cmd ? v[i].cmd : "?");
-                for (size_t j = 0; j < v[i].args_len; j++) printf(" %s", v[i].args[j]);
+                for (size_t j = 0; j < v[i].args_len; j++)
+                    printf(" %s", v[i].args[j]);
                 printf("\n");
             }
             exit_code = 0;
@@ -231,12 +255,16 @@ int e2bc_cmd_cmd(int argc, char **argv) {
             exit_code = 0;
         } else {
             e2b_error serr;
-            if (pump_stdin(h, &serr) != E2B_OK) e2bc_fail("sending stdin", &serr);
+            if (pump_stdin(h, &serr) != E2B_OK)
+                e2bc_fail("sending stdin", &serr);
             e2b_command_result r;
             rc = e2b_command_wait(h, &r, &err);
-            if (json) print_result_json(&r, rc, &err);
-            if (rc != E2B_OK) e2bc_fail("running the command", &err);
-            else exit_code = r.exit_code >= 0 ? r.exit_code & 0xff : 128 + 9;
+            if (json)
+                print_result_json(&r, rc, &err);
+            if (rc != E2B_OK)
+                e2bc_fail("running the command", &err);
+            else
+                exit_code = r.exit_code >= 0 ? r.exit_code & 0xff : 128 + 9;
             e2b_command_result_free(&r);
         }
         /* background: freeing disconnects; the process keeps running in the sandbox */
@@ -248,9 +276,12 @@ int e2bc_cmd_cmd(int argc, char **argv) {
         }
         e2b_command_result r;
         rc = e2b_commands_run(sbx, command, &co, &r, &err);
-        if (json) print_result_json(&r, rc, &err);
-        if (rc != E2B_OK) e2bc_fail("running the command", &err);
-        else exit_code = r.exit_code >= 0 ? r.exit_code & 0xff : 128 + 9;
+        if (json)
+            print_result_json(&r, rc, &err);
+        if (rc != E2B_OK)
+            e2bc_fail("running the command", &err);
+        else
+            exit_code = r.exit_code >= 0 ? r.exit_code & 0xff : 128 + 9;
         e2b_command_result_free(&r);
     }
 

@@ -24,49 +24,63 @@
 
 #include "e2b/files.h"
 
-static void files_usage(FILE *f) {
-    fprintf(f,
-            "usage: e2bc files <put|get|ls|stat|rm|mkdir> [options] ARGS\n"
-            "  put LOCAL REMOTE     upload LOCAL (\"-\" = stdin) to REMOTE, streamed\n"
-            "  get REMOTE [LOCAL]   download REMOTE to LOCAL (default or \"-\": stdout), streamed\n"
-            "  ls [PATH]            list PATH (default \".\", the user's home)\n"
-            "  stat PATH            show one entry\n"
-            "  rm PATH              remove a file or directory\n"
-            "  mkdir PATH           create a directory (and parents)\n\n"
-            "options:\n"
-            "  -s, --sandbox ID     the sandbox (default: create one for this command, kill it after)\n"
-            "  -u, --user USER      act as USER (default: the sandbox's default user)\n"
-            "  -d, --depth N        ls: depth (default 1)\n"
-            "  -z, --gzip           put/get: gzip on the wire\n"
-            "  -T, --timeout MS     request timeout in ms (default: the client's; 0 = none)\n"
-            "  -j, --json           machine-readable output (ls, stat, put, mkdir)\n"
-            "  -h, --help           this help\n");
+static void files_usage(FILE *f)
+{
+    fprintf(
+        f,
+        "usage: e2bc files <put|get|ls|stat|rm|mkdir> [options] ARGS\n"
+        "  put LOCAL REMOTE     upload LOCAL (\"-\" = stdin) to REMOTE, streamed\n"
+        "  get REMOTE [LOCAL]   download REMOTE to LOCAL (default or \"-\": stdout), streamed\n"
+        "  ls [PATH]            list PATH (default \".\", the user's home)\n"
+        "  stat PATH            show one entry\n"
+        "  rm PATH              remove a file or directory\n"
+        "  mkdir PATH           create a directory (and parents)\n\n"
+        "options:\n"
+        "  -s, --sandbox ID     the sandbox (default: create one for this command, kill it after)\n"
+        "  -u, --user USER      act as USER (default: the sandbox's default user)\n"
+        "  -d, --depth N        ls: depth (default 1)\n"
+        "  -z, --gzip           put/get: gzip on the wire\n"
+        "  -T, --timeout MS     request timeout in ms (default: the client's; 0 = none)\n"
+        "  -j, --json           machine-readable output (ls, stat, put, mkdir)\n"
+        "  -h, --help           this help\n");
 }
 
-static cJSON *entry_json(const e2b_entry_info *e) {
+static cJSON *entry_json(const e2b_entry_info *e)
+{
     cJSON *o = cJSON_CreateObject();
-    if (!o) return NULL;
-    if (e->name) cJSON_AddStringToObject(o, "name", e->name);
+    if (!o)
+        return NULL;
+    if (e->name)
+        cJSON_AddStringToObject(o, "name", e->name);
     cJSON_AddStringToObject(o, "type", e2b_file_type_name(e->type));
-    if (e->path) cJSON_AddStringToObject(o, "path", e->path);
+    if (e->path)
+        cJSON_AddStringToObject(o, "path", e->path);
     cJSON_AddNumberToObject(o, "size", (double)e->size);
     cJSON_AddNumberToObject(o, "mode", e->mode);
-    if (e->permissions) cJSON_AddStringToObject(o, "permissions", e->permissions);
-    if (e->owner) cJSON_AddStringToObject(o, "owner", e->owner);
-    if (e->group) cJSON_AddStringToObject(o, "group", e->group);
-    if (e->modified_time) cJSON_AddStringToObject(o, "modifiedTime", e->modified_time);
-    if (e->symlink_target) cJSON_AddStringToObject(o, "symlinkTarget", e->symlink_target);
+    if (e->permissions)
+        cJSON_AddStringToObject(o, "permissions", e->permissions);
+    if (e->owner)
+        cJSON_AddStringToObject(o, "owner", e->owner);
+    if (e->group)
+        cJSON_AddStringToObject(o, "group", e->group);
+    if (e->modified_time)
+        cJSON_AddStringToObject(o, "modifiedTime", e->modified_time);
+    if (e->symlink_target)
+        cJSON_AddStringToObject(o, "symlinkTarget", e->symlink_target);
     return o;
 }
 
-static void print_json_and_free(cJSON *o) {
+static void print_json_and_free(cJSON *o)
+{
     char *s = o ? cJSON_PrintUnformatted(o) : NULL;
-    if (s) printf("%s\n", s);
+    if (s)
+        printf("%s\n", s);
     cJSON_free(s);
     cJSON_Delete(o);
 }
 
-static void print_entry_line(const e2b_entry_info *e) {
+static void print_entry_line(const e2b_entry_info *e)
+{
     char when[40];
     e2bc_fmt_time(e->modified_unix, when, sizeof when);
     printf("%-10s %-8s %-8s %12lld  %s  %s%s%s\n", e->permissions ? e->permissions : "-",
@@ -75,7 +89,8 @@ static void print_entry_line(const e2b_entry_info *e) {
            e->symlink_target ? e->symlink_target : "");
 }
 
-int e2bc_cmd_files(int argc, char **argv) {
+int e2bc_cmd_files(int argc, char **argv)
+{
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         files_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? E2BC_EXIT_USAGE : 0;
@@ -111,9 +126,12 @@ int e2bc_cmd_files(int argc, char **argv) {
     char **args = argv + 1 + optind;
     int nargs = argc - 1 - optind;
     int need_min = 1, need_max = 1;
-    if (!strcmp(sub, "put")) need_min = need_max = 2;
-    else if (!strcmp(sub, "get")) need_max = 2;
-    else if (!strcmp(sub, "ls")) need_min = 0;
+    if (!strcmp(sub, "put"))
+        need_min = need_max = 2;
+    else if (!strcmp(sub, "get"))
+        need_max = 2;
+    else if (!strcmp(sub, "ls"))
+        need_min = 0;
     else if (strcmp(sub, "stat") && strcmp(sub, "rm") && strcmp(sub, "mkdir")) {
         fprintf(stderr, "e2bc files: unknown subcommand '%s'\n", sub);
         files_usage(stderr);
@@ -159,7 +177,8 @@ int e2bc_cmd_files(int argc, char **argv) {
     int exit_code = E2BC_EXIT_FAIL;
     e2bc_conn conn;
     if (!e2bc_open(&conn, !json && strcmp(sub, "get"))) {
-        if (close_local) fclose(local);
+        if (close_local)
+            fclose(local);
         return E2BC_EXIT_FAIL;
     }
     e2b_error err;
@@ -185,14 +204,17 @@ int e2bc_cmd_files(int argc, char **argv) {
         e2b_entry_info *info = NULL;
         rc = e2b_files_write_from_file(sbx, args[1], local, &fo, &info, &err);
         if (rc == E2B_OK) {
-            if (json) print_json_and_free(entry_json(info));
-            else printf("%s\n", info && info->path ? info->path : args[1]);
+            if (json)
+                print_json_and_free(entry_json(info));
+            else
+                printf("%s\n", info && info->path ? info->path : args[1]);
         }
         e2b_entry_info_free(info);
     } else if (!strcmp(sub, "get")) {
         rc = e2b_files_read_to_file(sbx, args[0], &fo, local, &err);
         if (fflush(local) != 0 && rc == E2B_OK)
-            rc = e2b_error_set(&err, E2B_ERR_IO, 0, "writing the output failed: %s", strerror(errno));
+            rc = e2b_error_set(&err, E2B_ERR_IO, 0, "writing the output failed: %s",
+                               strerror(errno));
     } else if (!strcmp(sub, "ls")) {
         e2b_entry_info *v = NULL;
         size_t n = 0;
@@ -200,10 +222,12 @@ int e2bc_cmd_files(int argc, char **argv) {
         if (rc == E2B_OK) {
             if (json) {
                 cJSON *arr = cJSON_CreateArray();
-                for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(arr, entry_json(&v[i]));
+                for (size_t i = 0; i < n; i++)
+                    cJSON_AddItemToArray(arr, entry_json(&v[i]));
                 print_json_and_free(arr);
             } else {
-                for (size_t i = 0; i < n; i++) print_entry_line(&v[i]);
+                for (size_t i = 0; i < n; i++)
+                    print_entry_line(&v[i]);
             }
         }
         e2b_entry_infos_free(v, n);
@@ -211,8 +235,10 @@ int e2bc_cmd_files(int argc, char **argv) {
         e2b_entry_info *e = NULL;
         rc = e2b_files_stat(sbx, args[0], &fo, &e, &err);
         if (rc == E2B_OK) {
-            if (json) print_json_and_free(entry_json(e));
-            else print_entry_line(e);
+            if (json)
+                print_json_and_free(entry_json(e));
+            else
+                print_entry_line(e);
         }
         e2b_entry_info_free(e);
     } else if (!strcmp(sub, "rm")) {
@@ -221,8 +247,10 @@ int e2bc_cmd_files(int argc, char **argv) {
         bool made = false;
         rc = e2b_files_make_dir(sbx, args[0], &fo, &made, &err);
         if (rc == E2B_OK) {
-            if (json) printf("{\"created\":%s}\n", made ? "true" : "false");
-            else if (!made) fprintf(stderr, "e2bc files mkdir: %s already exists\n", args[0]);
+            if (json)
+                printf("{\"created\":%s}\n", made ? "true" : "false");
+            else if (!made)
+                fprintf(stderr, "e2bc files mkdir: %s already exists\n", args[0]);
         }
     }
     if (rc != E2B_OK) {
@@ -241,7 +269,8 @@ int e2bc_cmd_files(int argc, char **argv) {
 out:
     e2b_sandbox_free(sbx);
     e2bc_close(&conn);
-    if (close_local) fclose(local);
+    if (close_local)
+        fclose(local);
     struct stat st;
     if (exit_code != 0 && close_local && !strcmp(sub, "get") && stat(args[1], &st) == 0 &&
         S_ISREG(st.st_mode))

@@ -19,28 +19,30 @@
 #define RUN_EXIT_CODE_ERROR 1
 #define RUN_EXIT_INFRA 2
 
-static void run_usage(FILE *f) {
-    fprintf(f,
-            "usage: e2bc run [options] [FILE|-]\n"
-            "Runs code in the sandbox's code interpreter; stdout/stderr stream as they come.\n"
-            "Code comes from -c CODE, from FILE, or from stdin (FILE \"-\" or none).\n\n"
-            "options:\n"
-            "  -c, --code CODE      the code to run\n"
-            "  -l, --language LANG  python (default), javascript, typescript, r, bash, ...\n"
-            "  -x, --context ID     run in this code context (not with --language)\n"
-            "  -s, --sandbox ID     use this running sandbox (default: create one, kill it after)\n"
-            "  -t, --template T     template for a new sandbox (default code-interpreter-v1)\n"
-            "  -k, --keep           do not kill the sandbox created for this run (prints its id)\n"
-            "  -e, --env K=V        env var for this execution (repeatable)\n"
-            "  -T, --timeout MS     execution timeout in ms (default 60000; 0 = none)\n"
-            "  -o, --out DIR        where png/jpeg/svg/pdf results are written (default ./e2b-out)\n"
-            "  -j, --json           print the execution as one JSON object instead of streaming\n"
-            "  -h, --help           this help\n\n"
-            "exit status: 0 ok, 1 the code raised an error, 2 usage or infrastructure error\n");
+static void run_usage(FILE *f)
+{
+    fprintf(
+        f, "usage: e2bc run [options] [FILE|-]\n"
+           "Runs code in the sandbox's code interpreter; stdout/stderr stream as they come.\n"
+           "Code comes from -c CODE, from FILE, or from stdin (FILE \"-\" or none).\n\n"
+           "options:\n"
+           "  -c, --code CODE      the code to run\n"
+           "  -l, --language LANG  python (default), javascript, typescript, r, bash, ...\n"
+           "  -x, --context ID     run in this code context (not with --language)\n"
+           "  -s, --sandbox ID     use this running sandbox (default: create one, kill it after)\n"
+           "  -t, --template T     template for a new sandbox (default code-interpreter-v1)\n"
+           "  -k, --keep           do not kill the sandbox created for this run (prints its id)\n"
+           "  -e, --env K=V        env var for this execution (repeatable)\n"
+           "  -T, --timeout MS     execution timeout in ms (default 60000; 0 = none)\n"
+           "  -o, --out DIR        where png/jpeg/svg/pdf results are written (default ./e2b-out)\n"
+           "  -j, --json           print the execution as one JSON object instead of streaming\n"
+           "  -h, --help           this help\n\n"
+           "exit status: 0 ok, 1 the code raised an error, 2 usage or infrastructure error\n");
 }
 
 /* Reads all of f into a NUL-terminated heap string. */
-static char *read_all(FILE *f) {
+static char *read_all(FILE *f)
+{
     size_t cap = 8192, len = 0;
     char *buf = malloc(cap);
     while (buf) {
@@ -55,7 +57,8 @@ static char *read_all(FILE *f) {
         }
         size_t n = fread(buf + len, 1, cap - len - 1, f);
         len += n;
-        if (n == 0) break;
+        if (n == 0)
+            break;
     }
     if (!buf || ferror(f)) {
         free(buf);
@@ -66,37 +69,43 @@ static char *read_all(FILE *f) {
 }
 
 /* Streaming callbacks (human mode). */
-static int print_stdout(const e2b_log_chunk *c, void *ud) {
+static int print_stdout(const e2b_log_chunk *c, void *ud)
+{
     (void)ud;
     fwrite(c->text, 1, c->len, stdout);
     fflush(stdout);
     return 0;
 }
 
-static int print_stderr(const e2b_log_chunk *c, void *ud) {
+static int print_stderr(const e2b_log_chunk *c, void *ud)
+{
     (void)ud;
     fwrite(c->text, 1, c->len, stderr);
     fflush(stderr);
     return 0;
 }
 
-static int print_result(const e2b_result *r, void *ud) {
+static int print_result(const e2b_result *r, void *ud)
+{
     (void)ud;
     /* the value of the last expression, as a REPL shows it; display data (figures) is
      * saved to files at the end */
     if (r->is_main_result && r->text) {
         size_t n = strlen(r->text);
         fputs(r->text, stdout);
-        if (n == 0 || r->text[n - 1] != '\n') fputc('\n', stdout);
+        if (n == 0 || r->text[n - 1] != '\n')
+            fputc('\n', stdout);
         fflush(stdout);
     }
     return 0;
 }
 
-static void print_exec_error(const e2b_exec_error *e) {
+static void print_exec_error(const e2b_exec_error *e)
+{
     if (e->traceback[0]) {
         fputs(e->traceback, stderr);
-        if (e->traceback[strlen(e->traceback) - 1] != '\n') fputc('\n', stderr);
+        if (e->traceback[strlen(e->traceback) - 1] != '\n')
+            fputc('\n', stderr);
     } else {
         fprintf(stderr, "%s: %s\n", e->name, e->value);
     }
@@ -104,14 +113,18 @@ static void print_exec_error(const e2b_exec_error *e) {
 
 /* --json output: the execution's JSON plus the saved image paths and the call status. */
 static void print_json(const e2b_execution *ex, char **paths, size_t npaths, const e2b_error *err,
-                       e2b_code rc) {
+                       e2b_code rc)
+{
     char *js = NULL;
     cJSON *o = NULL;
-    if (ex && e2b_execution_to_json(ex, &js, NULL) == E2B_OK) o = cJSON_Parse(js);
+    if (ex && e2b_execution_to_json(ex, &js, NULL) == E2B_OK)
+        o = cJSON_Parse(js);
     free(js);
-    if (!o) o = cJSON_CreateObject();
+    if (!o)
+        o = cJSON_CreateObject();
     cJSON *imgs = cJSON_AddArrayToObject(o, "images");
-    for (size_t i = 0; i < npaths; i++) cJSON_AddItemToArray(imgs, cJSON_CreateString(paths[i]));
+    for (size_t i = 0; i < npaths; i++)
+        cJSON_AddItemToArray(imgs, cJSON_CreateString(paths[i]));
     if (rc != E2B_OK) {
         cJSON *f = cJSON_AddObjectToObject(o, "failure");
         cJSON_AddStringToObject(f, "code", e2b_code_name(rc));
@@ -119,12 +132,14 @@ static void print_json(const e2b_execution *ex, char **paths, size_t npaths, con
         cJSON_AddBoolToObject(f, "partial", ex != NULL);
     }
     char *s = cJSON_PrintUnformatted(o);
-    if (s) printf("%s\n", s);
+    if (s)
+        printf("%s\n", s);
     cJSON_free(s);
     cJSON_Delete(o);
 }
 
-int e2bc_cmd_run(int argc, char **argv) {
+int e2bc_cmd_run(int argc, char **argv)
+{
     static const struct option longopts[] = {
         {"code", required_argument, NULL, 'c'},     {"language", required_argument, NULL, 'l'},
         {"context", required_argument, NULL, 'x'},  {"sandbox", required_argument, NULL, 's'},
@@ -156,7 +171,8 @@ int e2bc_cmd_run(int argc, char **argv) {
         case 'j': json = true; break;
         case 'e': {
             e2b_kv *ne = realloc(env, (nenv + 1) * sizeof *ne);
-            if (!ne) goto out;
+            if (!ne)
+                goto out;
             env = ne;
             if (!e2bc_parse_kv(optarg, &env[nenv])) {
                 fprintf(stderr, "e2bc run: --env wants KEY=VALUE, got \"%s\"\n", optarg);
@@ -176,7 +192,10 @@ int e2bc_cmd_run(int argc, char **argv) {
             o.timeout_ms = v;
             break;
         }
-        case 'h': run_usage(stdout); exit_code = RUN_EXIT_OK; goto out;
+        case 'h':
+            run_usage(stdout);
+            exit_code = RUN_EXIT_OK;
+            goto out;
         default: run_usage(stderr); goto out;
         }
     }
@@ -208,7 +227,8 @@ int e2bc_cmd_run(int argc, char **argv) {
         if (f == stdin && isatty(STDIN_FILENO))
             fprintf(stderr, "e2bc run: reading code from the terminal; end with Ctrl-D\n");
         code = read_all(f);
-        if (f != stdin) fclose(f);
+        if (f != stdin)
+            fclose(f);
     }
     if (!code) {
         fprintf(stderr, "e2bc run: cannot read the code\n");
@@ -236,7 +256,8 @@ int e2bc_cmd_run(int argc, char **argv) {
     }
     if (rc != E2B_OK) {
         e2bc_fail(sandbox_id ? "connecting to the sandbox" : "creating a sandbox", &err);
-        if (json) print_json(NULL, NULL, 0, &err, rc);
+        if (json)
+            print_json(NULL, NULL, 0, &err, rc);
         free(code);
         e2bc_close(&conn);
         goto out;
@@ -270,8 +291,10 @@ int e2bc_cmd_run(int argc, char **argv) {
     if (json) {
         print_json(ex, paths, npaths, &run_err, rc);
     } else {
-        for (size_t i = 0; i < npaths; i++) fprintf(stderr, "e2bc: wrote %s\n", paths[i]);
-        if (ex && ex->error) print_exec_error(ex->error);
+        for (size_t i = 0; i < npaths; i++)
+            fprintf(stderr, "e2bc: wrote %s\n", paths[i]);
+        if (ex && ex->error)
+            print_exec_error(ex->error);
     }
     if (rc != E2B_OK) {
         e2bc_fail(ex ? "running the code (partial output above)" : "running the code", &run_err);

@@ -71,14 +71,11 @@ static int run_create(e2bc_conn *c, int argc, char **argv, bool json)
     e2b_create_opts o;
     e2b_create_opts_init(&o);
     e2b_kv md[MAX_KV], env[MAX_KV];
-    static const struct option longs[] = {{"template", required_argument, 0, 't'},
-                                          {"timeout", required_argument, 0, 'T'},
-                                          {"metadata", required_argument, 0, 'm'},
-                                          {"env", required_argument, 0, 'e'},
-                                          {"auto-pause", no_argument, 0, 'p'},
-                                          {"no-internet", no_argument, 0, 'n'},
-                                          {"json", no_argument, 0, 'j'},
-                                          {0, 0, 0, 0}};
+    static const struct option longs[] = {
+        {"template", required_argument, 0, 't'}, {"timeout", required_argument, 0, 'T'},
+        {"metadata", required_argument, 0, 'm'}, {"env", required_argument, 0, 'e'},
+        {"auto-pause", no_argument, 0, 'p'},     {"no-internet", no_argument, 0, 'n'},
+        {"json", no_argument, 0, 'j'},           {0, 0, 0, 0}};
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "t:T:m:e:", longs, NULL)) != -1) {
@@ -119,9 +116,8 @@ static int run_create(e2bc_conn *c, int argc, char **argv, bool json)
 static int run_connect(e2bc_conn *c, int argc, char **argv, bool json)
 {
     int timeout = 0;
-    static const struct option longs[] = {{"timeout", required_argument, 0, 'T'},
-                                          {"json", no_argument, 0, 'j'},
-                                          {0, 0, 0, 0}};
+    static const struct option longs[] = {
+        {"timeout", required_argument, 0, 'T'}, {"json", no_argument, 0, 'j'}, {0, 0, 0, 0}};
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "T:", longs, NULL)) != -1) {
@@ -186,8 +182,10 @@ static int run_list(e2bc_conn *c, int argc, char **argv, bool json)
     while ((ch = getopt_long(argc, argv, "s:m:l:", longs, NULL)) != -1) {
         switch (ch) {
         case 's':
-            if (!strcmp(optarg, "running")) o.running = true;
-            else if (!strcmp(optarg, "paused")) o.paused = true;
+            if (!strcmp(optarg, "running"))
+                o.running = true;
+            else if (!strcmp(optarg, "paused"))
+                o.paused = true;
             else if (strcmp(optarg, "all") != 0) {
                 fprintf(stderr, "e2bc: --state is running, paused or all\n");
                 return E2BC_EXIT_USAGE;
@@ -323,17 +321,17 @@ static int run_kill(e2bc_conn *c, int argc, char **argv, bool json)
 }
 
 static const sub SUBS[] = {
-    {"create", "create [--template T] [--timeout S] [--metadata K=V]... [--env K=V]... "
-               "[--auto-pause] [--no-internet] [--json]",
+    {"create",
+     "create [--template T] [--timeout S] [--metadata K=V]... [--env K=V]... "
+     "[--auto-pause] [--no-internet] [--json]",
      run_create, 0},
-    {"list", "list [--state running|paused|all] [--metadata K=V]... [--limit N] [--json]",
-     run_list, 0},
+    {"list", "list [--state running|paused|all] [--metadata K=V]... [--limit N] [--json]", run_list,
+     0},
     {"info", "info ID [--json]", run_info, 1},
-    {"timeout", "timeout ID SECONDS [--json]   (the sandbox ends SECONDS from now)",
-     run_timeout, 2},
+    {"timeout", "timeout ID SECONDS [--json]   (the sandbox ends SECONDS from now)", run_timeout,
+     2},
     {"pause", "pause ID [--json]", run_pause, 1},
-    {"connect", "connect ID [--timeout S] [--json]   (resumes a paused sandbox)", run_connect,
-     1},
+    {"connect", "connect ID [--timeout S] [--json]   (resumes a paused sandbox)", run_connect, 1},
     {"kill", "kill ID [--json]", run_kill, 1},
 };
 #define NSUBS (sizeof SUBS / sizeof SUBS[0])

@@ -168,8 +168,8 @@ void e2bc_print_info_block(FILE *f, const e2b_sandbox_info *i, int ind)
     e2bc_fmt_time(i->end_at_unix, t1, sizeof t1);
     e2bc_fmt_rel(i->end_at_unix, r1, sizeof r1);
     fprintf(f, "%*s%-12s %s (%s)\n", ind, "", "ends", t1, r1);
-    fprintf(f, "%*s%-12s %d vCPU, %d MiB memory, %d MiB disk\n", ind, "", "resources",
-            i->cpu_count, i->memory_mb, i->disk_size_mb);
+    fprintf(f, "%*s%-12s %d vCPU, %d MiB memory, %d MiB disk\n", ind, "", "resources", i->cpu_count,
+            i->memory_mb, i->disk_size_mb);
     fprintf(f, "%*s%-12s %s\n", ind, "", "envd", i->envd_version ? i->envd_version : "-");
     if (i->lifecycle_on_timeout)
         fprintf(f, "%*s%-12s on timeout: %s, auto-resume: %s\n", ind, "", "lifecycle",

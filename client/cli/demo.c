@@ -47,8 +47,7 @@ static int print_chunk(const e2b_log_chunk *chunk, void *ud)
 
 /* Runs code, streaming its output; prints its main result and error. Returns 0, or an
  * exit code after printing why. */
-static int run_step(e2b_sandbox *sbx, const char *code, const char *language,
-                    e2b_execution **out)
+static int run_step(e2b_sandbox *sbx, const char *code, const char *language, e2b_execution **out)
 {
     e2b_run_opts ro;
     e2b_run_opts_init(&ro);
@@ -170,9 +169,10 @@ int e2bc_cmd_demo(int argc, char **argv)
     /* 3. the session persists: y is still defined */
     STEP(3, "the session persists: use y from the previous run");
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if ((rc = run_step(sbx, "print('y still holds', len(y), 'points; its peak is at x =',\n"
-                            "      round(float(x[y.argmax()]), 4))\n"
-                            "round(float(np.trapz(np.abs(y), x)), 3)  # area under |sin|",
+    if ((rc = run_step(sbx,
+                       "print('y still holds', len(y), 'points; its peak is at x =',\n"
+                       "      round(float(x[y.argmax()]), 4))\n"
+                       "round(float(np.trapz(np.abs(y), x)), 3)  # area under |sin|",
                        NULL, &ex)) != 0)
         goto out;
     e2b_execution_free(ex);
@@ -181,9 +181,10 @@ int e2bc_cmd_demo(int argc, char **argv)
     /* 4. JavaScript in the same sandbox */
     STEP(4, "JavaScript in the same sandbox");
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if ((rc = run_step(sbx, "const xs = [1, 2, 3, 4];\n"
-                            "console.log('squares:', xs.map(v => v * v).join(' '));\n"
-                            "xs.reduce((a, b) => a + b, 0)",
+    if ((rc = run_step(sbx,
+                       "const xs = [1, 2, 3, 4];\n"
+                       "console.log('squares:', xs.map(v => v * v).join(' '));\n"
+                       "xs.reduce((a, b) => a + b, 0)",
                        "javascript", &ex)) != 0)
         goto out;
     e2b_execution_free(ex);

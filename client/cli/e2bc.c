@@ -7,7 +7,7 @@
 
 static int cmd_version(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
-int e2bc_cmd_run(int argc, char **argv); /* cmd_run.c */
+int e2bc_cmd_run(int argc, char **argv);   /* cmd_run.c */
 int e2bc_cmd_files(int argc, char **argv); /* cmd_files.c */
 int e2bc_cmd_cmd(int argc, char **argv);   /* cmd_cmd.c */
 int e2bc_cmd_chat(int argc, char **argv);  /* cmd_chat.c */
@@ -16,12 +16,10 @@ int e2bc_cmd_chat(int argc, char **argv);  /* cmd_chat.c */
 static const e2bc_cmd COMMANDS[] = {
     {"demo", "run the sine-wave example in a sandbox, save the plot, walk the lifecycle",
      e2bc_cmd_demo},
-    {"sandbox", "sandbox lifecycle: create|list|info|timeout|pause|connect|kill",
-     e2bc_cmd_sandbox},
+    {"sandbox", "sandbox lifecycle: create|list|info|timeout|pause|connect|kill", e2bc_cmd_sandbox},
     {"run", "run code in a sandbox (file, stdin or -c), streaming its output", e2bc_cmd_run},
     {"files", "sandbox files: put|get|ls|stat|rm|mkdir (streamed transfers)", e2bc_cmd_files},
-    {"cmd", "run a shell command in a sandbox (foreground, background, list, kill)",
-     e2bc_cmd_cmd},
+    {"cmd", "run a shell command in a sandbox (foreground, background, list, kill)", e2bc_cmd_cmd},
     {"chat", "agent chat: run code blocks of messages, create/list/kill sandboxes (--json)",
      e2bc_cmd_chat},
     {"version", "print the libe2b version", cmd_version},

@@ -12,12 +12,9 @@
 const char *e2b_agent_action_name(e2b_agent_action a)
 {
     switch (a) {
-    case E2B_AGENT_ACTION_EXECUTE_CODE:
-        return "EXECUTE_CODE";
-    case E2B_AGENT_ACTION_MANAGE_SANDBOX:
-        return "MANAGE_SANDBOX";
-    default:
-        return "NONE";
+    case E2B_AGENT_ACTION_EXECUTE_CODE: return "EXECUTE_CODE";
+    case E2B_AGENT_ACTION_MANAGE_SANDBOX: return "MANAGE_SANDBOX";
+    default: return "NONE";
     }
 }
 
@@ -44,10 +41,8 @@ static bool is_infra(e2b_code rc, const e2b_error *e)
     case E2B_ERR_INVALID_ARGUMENT:
     case E2B_ERR_NOT_FOUND:
     case E2B_ERR_SANDBOX_NOT_FOUND:
-    case E2B_ERR_CONFLICT:
-        return false;
-    default:
-        return true;
+    case E2B_ERR_CONFLICT: return false;
+    default: return true;
     }
 }
 
@@ -228,9 +223,8 @@ static e2b_code run_block(exec_state *st, const e2b_agent_block *blk, size_t idx
             rc = e2b_run_code(st->sb->h, blk->code, &ro, &br->ex, err);
         } else if (unsupported) {
             snprintf(br->synth_name, sizeof br->synth_name, "UnsupportedLanguage");
-            snprintf(br->synth_value, sizeof br->synth_value,
-                     "the sandbox cannot run %s: %s", res->language,
-                     err ? err->message : e2b_code_name(rc));
+            snprintf(br->synth_value, sizeof br->synth_value, "the sandbox cannot run %s: %s",
+                     res->language, err ? err->message : e2b_code_name(rc));
             res->error_name = br->synth_name;
             res->error_value = br->synth_value;
             return E2B_OK;
@@ -257,8 +251,7 @@ static e2b_code run_block(exec_state *st, const e2b_agent_block *blk, size_t idx
          * outage */
         snprintf(br->synth_name, sizeof br->synth_name, "TimeoutError");
         snprintf(br->synth_value, sizeof br->synth_value,
-                 "execution did not finish within %ld ms and was stopped",
-                 svc->exec_timeout_ms);
+                 "execution did not finish within %ld ms and was stopped", svc->exec_timeout_ms);
         res->error_name = br->synth_name;
         res->error_value = br->synth_value;
         rc = E2B_OK;
@@ -288,17 +281,18 @@ static e2b_code run_block(exec_state *st, const e2b_agent_block *blk, size_t idx
     }
     bool has_image = false;
     for (size_t i = 0; i < ex->results_len; i++)
-        has_image = has_image || ex->results[i].png || ex->results[i].jpeg ||
-                    ex->results[i].svg || ex->results[i].pdf;
+        has_image = has_image || ex->results[i].png || ex->results[i].jpeg || ex->results[i].svg ||
+                    ex->results[i].pdf;
     if (has_image) {
         char prefix[96];
         snprintf(prefix, sizeof prefix, "chat-%s-%llu-%zu", st->prefix_time,
                  (unsigned long long)st->msg_no, idx + 1);
         e2b_error e;
-        if (e2b_execution_save_images(ex, svc->output_dir, prefix, &br->images, &br->nimages,
-                                      &e) != E2B_OK)
-            e2b_strbuf_printf(&st->notes, "⚠️ The images of block %zu could not be saved "
-                                          "in %s: %s\n\n",
+        if (e2b_execution_save_images(ex, svc->output_dir, prefix, &br->images, &br->nimages, &e) !=
+            E2B_OK)
+            e2b_strbuf_printf(&st->notes,
+                              "⚠️ The images of block %zu could not be saved "
+                              "in %s: %s\n\n",
                               idx + 1, svc->output_dir, e.message);
         res->image_paths = (const char *const *)br->images;
         res->image_count = br->nimages;
@@ -306,8 +300,8 @@ static e2b_code run_block(exec_state *st, const e2b_agent_block *blk, size_t idx
     return E2B_OK;
 }
 
-static e2b_code do_execute(e2b_agent_service *svc, const e2b_agent_code *code,
-                           e2b_agent_reply *out, e2b_error *err)
+static e2b_code do_execute(e2b_agent_service *svc, const e2b_agent_code *code, e2b_agent_reply *out,
+                           e2b_error *err)
 {
     exec_state st = {.svc = svc, .msg_no = svc->message_no};
     time_t now = time(NULL);
@@ -358,8 +352,9 @@ static e2b_code do_execute(e2b_agent_service *svc, const e2b_agent_code *code,
         e2b_strbuf_puts(&b, blocks_text);
     if (fail != E2B_OK) {
         if (ran > 0)
-            e2b_strbuf_printf(&b, "\n\n❌ **Execution stopped before block %zu of %zu:** %s "
-                                  "(%s)",
+            e2b_strbuf_printf(&b,
+                              "\n\n❌ **Execution stopped before block %zu of %zu:** %s "
+                              "(%s)",
                               ran + 1, n, e.message, e2b_code_name(fail));
         else
             e2b_strbuf_printf(&b, "❌ **Could not execute the code:** %s (%s)", e.message,
@@ -442,16 +437,16 @@ static e2b_code manage_fail(e2b_agent_reply *out, const char *action, e2b_code c
                             const e2b_error *cause, e2b_error *err)
 {
     e2b_strbuf b = {0};
-    e2b_strbuf_printf(&b, "❌ **Sandbox management failed**\n\nError: %s (%s)",
-                      cause->message, e2b_code_name(code));
+    e2b_strbuf_printf(&b, "❌ **Sandbox management failed**\n\nError: %s (%s)", cause->message,
+                      e2b_code_name(code));
     cJSON *data = cJSON_CreateObject();
     cJSON_AddStringToObject(data, "action", action);
-    return finish_reply(out, E2B_AGENT_ACTION_MANAGE_SANDBOX, false, code,
-                        is_infra(code, cause), cause->message, e2b_strbuf_take(&b), data, err);
+    return finish_reply(out, E2B_AGENT_ACTION_MANAGE_SANDBOX, false, code, is_infra(code, cause),
+                        cause->message, e2b_strbuf_take(&b), data, err);
 }
 
-static e2b_code do_create(e2b_agent_service *svc, const e2b_agent_intent *in,
-                          e2b_agent_reply *out, e2b_error *err)
+static e2b_code do_create(e2b_agent_service *svc, const e2b_agent_intent *in, e2b_agent_reply *out,
+                          e2b_error *err)
 {
     e2b_kv md[E2B_AGENT_META_MAX];
     size_t nmd = 0;
@@ -464,8 +459,7 @@ static e2b_code do_create(e2b_agent_service *svc, const e2b_agent_intent *in,
     }
     if (!has_created_by && nmd < E2B_AGENT_META_MAX)
         md[nmd++] = (e2b_kv){"createdBy", "e2b-agent"};
-    if (in->timeout_s > 0x7fffffffL)
-    {
+    if (in->timeout_s > 0x7fffffffL) {
         e2b_error te;
         e2b_error_set(&te, E2B_ERR_INVALID_ARGUMENT, 0, "timeout too large");
         return manage_fail(out, "create", E2B_ERR_INVALID_ARGUMENT, &te, err);
@@ -505,8 +499,9 @@ static e2b_code do_create(e2b_agent_service *svc, const e2b_agent_intent *in,
         if (svc->current)
             snprintf(cur, sizeof cur, "%s", svc->current->id);
         pthread_mutex_unlock(&svc->lock);
-        e2b_strbuf_printf(&b, "**Status:** Active\n\nCode execution stays %s%s%s (template "
-                              "`%s` is the one with the code interpreter).",
+        e2b_strbuf_printf(&b,
+                          "**Status:** Active\n\nCode execution stays %s%s%s (template "
+                          "`%s` is the one with the code interpreter).",
                           cur[0] ? "in `" : "in a sandbox of the default template", cur,
                           cur[0] ? "`" : "", svc->template_id);
     }
@@ -548,12 +543,14 @@ static e2b_code do_list(e2b_agent_service *svc, e2b_agent_reply *out, e2b_error 
     e2b_strbuf b = {0};
     e2b_strbuf_puts(&b, "");
     if (refresh != E2B_OK)
-        e2b_strbuf_printf(&b, "⚠️ Could not check the sandboxes with E2B (%s: %s); showing "
-                              "what this agent knows.\n\n",
+        e2b_strbuf_printf(&b,
+                          "⚠️ Could not check the sandboxes with E2B (%s: %s); showing "
+                          "what this agent knows.\n\n",
                           e2b_code_name(refresh), e.message);
     if (gone)
-        e2b_strbuf_printf(&b, "ℹ️ %zu sandbox%s expired or %s killed elsewhere and %s "
-                              "removed from the list.\n\n",
+        e2b_strbuf_printf(&b,
+                          "ℹ️ %zu sandbox%s expired or %s killed elsewhere and %s "
+                          "removed from the list.\n\n",
                           gone, gone == 1 ? "" : "es", gone == 1 ? "was" : "were",
                           gone == 1 ? "was" : "were");
     if (list)
@@ -590,8 +587,8 @@ static e2b_code do_list(e2b_agent_service *svc, e2b_agent_reply *out, e2b_error 
                         err);
 }
 
-static e2b_code do_kill(e2b_agent_service *svc, const e2b_agent_intent *in,
-                        e2b_agent_reply *out, e2b_error *err)
+static e2b_code do_kill(e2b_agent_service *svc, const e2b_agent_intent *in, e2b_agent_reply *out,
+                        e2b_error *err)
 {
     e2b_error e;
     e2b_error_clear(&e);
@@ -621,14 +618,16 @@ static e2b_code do_kill(e2b_agent_service *svc, const e2b_agent_intent *in,
         if (fail == E2B_OK && killed) {
             success = true;
             cJSON_AddItemToArray(killed_arr, cJSON_CreateString(in->sandbox_id));
-            e2b_strbuf_printf(&b, "✅ **Sandbox killed successfully**\n\nSandbox `%s` has "
-                                  "been terminated and all resources have been cleaned up.",
+            e2b_strbuf_printf(&b,
+                              "✅ **Sandbox killed successfully**\n\nSandbox `%s` has "
+                              "been terminated and all resources have been cleaned up.",
                               in->sandbox_id);
         } else if (fail == E2B_OK) {
             cJSON_AddItemToArray(missing_arr, cJSON_CreateString(in->sandbox_id));
-            e2b_strbuf_printf(&b, "ℹ️ **No such sandbox**\n\nThere is no sandbox `%s` (it "
-                                  "may have expired or been killed already, or the id is "
-                                  "mistyped). Nothing was killed.",
+            e2b_strbuf_printf(&b,
+                              "ℹ️ **No such sandbox**\n\nThere is no sandbox `%s` (it "
+                              "may have expired or been killed already, or the id is "
+                              "mistyped). Nothing was killed.",
                               in->sandbox_id);
             if (n) {
                 e2b_strbuf_puts(&b, " Active sandboxes:");
@@ -644,14 +643,16 @@ static e2b_code do_kill(e2b_agent_service *svc, const e2b_agent_intent *in,
         if (fail == E2B_OK && killed) {
             success = true;
             cJSON_AddItemToArray(killed_arr, cJSON_CreateString(id));
-            e2b_strbuf_printf(&b, "✅ **Latest sandbox killed successfully**\n\nSandbox `%s` "
-                                  "has been terminated.",
+            e2b_strbuf_printf(&b,
+                              "✅ **Latest sandbox killed successfully**\n\nSandbox `%s` "
+                              "has been terminated.",
                               id);
         } else if (fail == E2B_OK && id[0]) {
             /* tracked but already gone on the server: forgotten now */
             cJSON_AddItemToArray(missing_arr, cJSON_CreateString(id));
-            e2b_strbuf_printf(&b, "ℹ️ **Sandbox already gone**\n\nThe newest sandbox `%s` had "
-                                  "already expired or been killed; it is no longer listed.",
+            e2b_strbuf_printf(&b,
+                              "ℹ️ **Sandbox already gone**\n\nThe newest sandbox `%s` had "
+                              "already expired or been killed; it is no longer listed.",
                               id);
         } else if (fail == E2B_OK) {
             e2b_strbuf_puts(&b, "ℹ️ **No sandboxes to kill**\n\nThere are currently no "
@@ -673,8 +674,8 @@ static e2b_code do_kill(e2b_agent_service *svc, const e2b_agent_intent *in,
                                 "active sandboxes running.");
         } else if (fail == E2B_OK) {
             success = true;
-            e2b_strbuf_printf(&b, "✅ **All sandboxes killed**\n\n%zu sandbox%s terminated:",
-                              k, k == 1 ? "" : "es");
+            e2b_strbuf_printf(&b, "✅ **All sandboxes killed**\n\n%zu sandbox%s terminated:", k,
+                              k == 1 ? "" : "es");
             for (cJSON *it = killed_arr ? killed_arr->child : NULL; it; it = it->next)
                 e2b_strbuf_printf(&b, "%s `%s`", it == killed_arr->child ? "" : ",",
                                   it->valuestring);
@@ -685,8 +686,8 @@ static e2b_code do_kill(e2b_agent_service *svc, const e2b_agent_intent *in,
             e2b_strbuf_puts(&b, "ℹ️ **No sandboxes to kill**\n\nThere are currently no "
                                 "active sandboxes running.");
         } else {
-            e2b_strbuf_printf(&b, "ℹ️ **Which sandbox?**\n\nThere are %zu active sandboxes:",
-                              n);
+            e2b_strbuf_printf(&b,
+                              "ℹ️ **Which sandbox?**\n\nThere are %zu active sandboxes:", n);
             for (size_t i = 0; i < n; i++)
                 e2b_strbuf_printf(&b, "%s `%s`", i ? "," : "", st[i].sandbox_id);
             e2b_strbuf_puts(&b, ". Say \"kill sandbox <id>\", \"kill the newest sandbox\" or "
@@ -754,9 +755,10 @@ e2b_code e2b_agent_handle_message(e2b_agent_service *svc, const char *text, size
             rc = do_kill(svc, &in, out, err);
         } else {
             e2b_strbuf b = {0};
-            e2b_strbuf_printf(&b, "ℹ️ **Sandbox request not understood**\n\n%s%s Try "
-                                  "\"create a sandbox with 10 minute timeout\", \"list "
-                                  "sandboxes\" or \"kill sandbox <id>\".",
+            e2b_strbuf_printf(&b,
+                              "ℹ️ **Sandbox request not understood**\n\n%s%s Try "
+                              "\"create a sandbox with 10 minute timeout\", \"list "
+                              "sandboxes\" or \"kill sandbox <id>\".",
                               in.reason ? in.reason : "No create, list or kill word found",
                               in.reason ? "." : ".");
             cJSON *data = cJSON_CreateObject();

@@ -136,8 +136,7 @@ static void format_block(e2b_strbuf *b, e2b_strbuf *tmp, const e2b_agent_exec_re
 }
 
 e2b_code e2b_agent_format_reply(const e2b_agent_exec_result *results, size_t n,
-                                const e2b_agent_format_opts *opts, char **out,
-                                e2b_error *err)
+                                const e2b_agent_format_opts *opts, char **out, e2b_error *err)
 {
     if (out)
         *out = NULL;
@@ -281,8 +280,7 @@ e2b_code e2b_agent_format_json(const e2b_agent_exec_result *results, size_t n,
     if (out)
         *out = NULL;
     if (!out || (!results && n) || (!sandboxes && nsandboxes))
-        return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0,
-                             "out, results or sandboxes is NULL");
+        return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0, "out, results or sandboxes is NULL");
     size_t failed = 0;
     for (size_t i = 0; i < n; i++)
         failed += results[i].error_name != NULL;

@@ -52,13 +52,16 @@ int e2b_agent_fuzz_one(const uint8_t *data, size_t size)
             memcpy(text, data, size);
             text[size] = '\0';
             const char *chunks[2] = {text, one.blocks[0].code};
-            e2b_agent_exec_result r = {
-                .language = e2b_agent_lang_name(one.blocks[0].lang),
-                .code = one.blocks[0].code, .text = text,
-                .stdout_chunks = chunks, .stdout_count = 2,
-                .stderr_chunks = chunks, .stderr_count = 1,
-                .error_name = (size & 1) ? "Error" : NULL, .error_value = text,
-                .error_traceback = one.blocks[0].code};
+            e2b_agent_exec_result r = {.language = e2b_agent_lang_name(one.blocks[0].lang),
+                                       .code = one.blocks[0].code,
+                                       .text = text,
+                                       .stdout_chunks = chunks,
+                                       .stdout_count = 2,
+                                       .stderr_chunks = chunks,
+                                       .stderr_count = 1,
+                                       .error_name = (size & 1) ? "Error" : NULL,
+                                       .error_value = text,
+                                       .error_traceback = one.blocks[0].code};
             e2b_agent_format_opts opts = {.max_stream_bytes = size / 2};
             char *reply = NULL;
             if (e2b_agent_format_reply(&r, 1, &opts, &reply, NULL) == E2B_OK)

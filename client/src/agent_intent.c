@@ -31,31 +31,67 @@ const char *e2b_agent_kill_target_name(e2b_agent_kill_target target)
 
 /* The intent vocabulary (lower case), one lookup per word of the message. */
 enum {
-    W_CREATE = 1 << 0, W_CREATE_WEAK = 1 << 1, W_LIST = 1 << 2, W_LIST_WEAK = 1 << 3,
-    W_KILL = 1 << 4, W_LATEST = 1 << 5, W_ALL = 1 << 6, W_SUBJECT = 1 << 7,
-    W_TEMPLATE = 1 << 8, W_SHUT = 1 << 9, W_DOWN = 1 << 10
+    W_CREATE = 1 << 0,
+    W_CREATE_WEAK = 1 << 1,
+    W_LIST = 1 << 2,
+    W_LIST_WEAK = 1 << 3,
+    W_KILL = 1 << 4,
+    W_LATEST = 1 << 5,
+    W_ALL = 1 << 6,
+    W_SUBJECT = 1 << 7,
+    W_TEMPLATE = 1 << 8,
+    W_SHUT = 1 << 9,
+    W_DOWN = 1 << 10
 };
-#define V(word, flags) {word, sizeof(word) - 1, flags}
+#define V(word, flags)                \
+    {                                 \
+        word, sizeof(word) - 1, flags \
+    }
 static const struct {
     const char *word;
     size_t len;
     unsigned flags;
 } vocab[] = {
-    V("create", W_CREATE), V("start", W_CREATE), V("launch", W_CREATE),
-    V("spawn", W_CREATE), V("spin", W_CREATE), V("provision", W_CREATE),
+    V("create", W_CREATE),
+    V("start", W_CREATE),
+    V("launch", W_CREATE),
+    V("spawn", W_CREATE),
+    V("spin", W_CREATE),
+    V("provision", W_CREATE),
     V("new", W_CREATE_WEAK | W_LATEST),
-    V("list", W_LIST), V("display", W_LIST), V("ls", W_LIST), V("enumerate", W_LIST),
-    V("show", W_LIST_WEAK), V("status", W_LIST_WEAK), V("what", W_LIST_WEAK),
+    V("list", W_LIST),
+    V("display", W_LIST),
+    V("ls", W_LIST),
+    V("enumerate", W_LIST),
+    V("show", W_LIST_WEAK),
+    V("status", W_LIST_WEAK),
+    V("what", W_LIST_WEAK),
     V("which", W_LIST_WEAK),
-    V("kill", W_KILL), V("stop", W_KILL), V("terminate", W_KILL), V("destroy", W_KILL),
-    V("delete", W_KILL), V("remove", W_KILL), V("shutdown", W_KILL),
-    V("shut", W_SHUT), V("down", W_DOWN),
-    V("newest", W_LATEST), V("latest", W_LATEST), V("recent", W_LATEST),
-    V("last", W_LATEST), V("youngest", W_LATEST),
-    V("all", W_ALL), V("every", W_ALL), V("everything", W_ALL),
-    V("sandbox", W_SUBJECT), V("sandboxes", W_SUBJECT), V("environment", W_SUBJECT),
-    V("environments", W_SUBJECT), V("container", W_SUBJECT), V("containers", W_SUBJECT),
-    V("vm", W_SUBJECT), V("vms", W_SUBJECT),
+    V("kill", W_KILL),
+    V("stop", W_KILL),
+    V("terminate", W_KILL),
+    V("destroy", W_KILL),
+    V("delete", W_KILL),
+    V("remove", W_KILL),
+    V("shutdown", W_KILL),
+    V("shut", W_SHUT),
+    V("down", W_DOWN),
+    V("newest", W_LATEST),
+    V("latest", W_LATEST),
+    V("recent", W_LATEST),
+    V("last", W_LATEST),
+    V("youngest", W_LATEST),
+    V("all", W_ALL),
+    V("every", W_ALL),
+    V("everything", W_ALL),
+    V("sandbox", W_SUBJECT),
+    V("sandboxes", W_SUBJECT),
+    V("environment", W_SUBJECT),
+    V("environments", W_SUBJECT),
+    V("container", W_SUBJECT),
+    V("containers", W_SUBJECT),
+    V("vm", W_SUBJECT),
+    V("vms", W_SUBJECT),
     V("template", W_TEMPLATE),
 };
 #undef V
@@ -77,9 +113,10 @@ static unsigned word_flags(const char *w, size_t n)
 
 /* words that cannot be a template name */
 static const char *const template_stop[] = {
-    "a", "an", "the", "this", "that", "my", "our", "your", "default", "custom", "new",
-    "with", "using", "use", "from", "of", "for", "and", "to", "named", "called", "name",
-    "id", "is", "as", "on", "in", "sandbox", "e2b", "template", "based", NULL};
+    "a",       "an",     "the", "this",    "that",   "my",       "our",   "your",
+    "default", "custom", "new", "with",    "using",  "use",      "from",  "of",
+    "for",     "and",    "to",  "named",   "called", "name",     "id",    "is",
+    "as",      "on",     "in",  "sandbox", "e2b",    "template", "based", NULL};
 static const char *const template_skip[] = {"named", "called", "name", "id", "is", NULL};
 
 /* ---- small scanners ---------------------------------------------------------------- */
@@ -99,8 +136,8 @@ static e2b_code copy_field(char *dst, size_t cap, const char *s, size_t n, const
                            e2b_error *err)
 {
     if (n >= cap)
-        return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0,
-                             "%s is longer than %zu bytes", what, cap - 1);
+        return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0, "%s is longer than %zu bytes", what,
+                             cap - 1);
     memcpy(dst, s, n);
     dst[n] = '\0';
     return E2B_OK;
@@ -125,10 +162,25 @@ static const struct {
     const char *unit;
     double seconds;
 } units[] = {
-    {"s", 1},        {"sec", 1},       {"secs", 1},       {"second", 1},    {"seconds", 1},
-    {"m", 60},       {"min", 60},      {"mins", 60},      {"minute", 60},   {"minutes", 60},
-    {"h", 3600},     {"hr", 3600},     {"hrs", 3600},     {"hour", 3600},   {"hours", 3600},
-    {"ms", 0.001},   {"msec", 0.001},  {"millisecond", 0.001}, {"milliseconds", 0.001},
+    {"s", 1},
+    {"sec", 1},
+    {"secs", 1},
+    {"second", 1},
+    {"seconds", 1},
+    {"m", 60},
+    {"min", 60},
+    {"mins", 60},
+    {"minute", 60},
+    {"minutes", 60},
+    {"h", 3600},
+    {"hr", 3600},
+    {"hrs", 3600},
+    {"hour", 3600},
+    {"hours", 3600},
+    {"ms", 0.001},
+    {"msec", 0.001},
+    {"millisecond", 0.001},
+    {"milliseconds", 0.001},
 };
 
 enum dur { DUR_NONE, DUR_UNIT, DUR_BARE };
@@ -136,8 +188,7 @@ enum dur { DUR_NONE, DUR_UNIT, DUR_BARE };
 /* Parses "<number>[ -]<unit>" at t[*i] (a digit). Advances *i past what was read. Returns
  * DUR_UNIT with *seconds, DUR_BARE (a number without a known unit, *seconds = value), or
  * DUR_NONE. *huge is set for numbers too big to mean anything. */
-static enum dur parse_duration(const char *t, size_t n, size_t *i, double *seconds,
-                               bool *huge)
+static enum dur parse_duration(const char *t, size_t n, size_t *i, double *seconds, bool *huge)
 {
     size_t p = *i, digits = 0;
     double v = 0;
@@ -183,16 +234,15 @@ static enum dur parse_duration(const char *t, size_t n, size_t *i, double *secon
 static e2b_code set_timeout(e2b_agent_intent *in, double seconds, bool huge, e2b_error *err)
 {
     if (huge || seconds > (double)E2B_AGENT_MAX_TIMEOUT_S)
-        return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0,
-                             "timeout is longer than %ld seconds", E2B_AGENT_MAX_TIMEOUT_S);
+        return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0, "timeout is longer than %ld seconds",
+                             E2B_AGENT_MAX_TIMEOUT_S);
     /* whole milliseconds first, so 1.1 h is 3960 s and not 3961 (binary fractions) */
     long long ms = llround(seconds * 1000.0);
     if (ms == 0 && seconds > 0)
         ms = 1;
     long s = (long)((ms + 999) / 1000);
     if (s <= 0)
-        return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0,
-                             "timeout must be at least 1 second");
+        return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0, "timeout must be at least 1 second");
     in->timeout_s = s;
     return E2B_OK;
 }
@@ -206,8 +256,8 @@ static bool word_at(const char *t, size_t ws, size_t we, const char *w)
 static e2b_code find_timeout(const char *t, size_t n, e2b_agent_intent *in, e2b_error *err)
 {
     for (size_t i = 0; i < n;) {
-        bool boundary = i == 0 || !(agent_is_word((uint8_t)t[i - 1]) || t[i - 1] == '.' ||
-                                    t[i - 1] == '-');
+        bool boundary = i == 0 ||
+                        !(agent_is_word((uint8_t)t[i - 1]) || t[i - 1] == '.' || t[i - 1] == '-');
         if (!(t[i] >= '0' && t[i] <= '9') || !boundary) {
             i++;
             continue;
@@ -265,8 +315,8 @@ static bool read_name(const char *t, size_t n, size_t p, size_t *s, size_t *e)
 }
 
 /* Template from "template [named|called|name|id|is] [:|=] X" or "X template". */
-static e2b_code template_near(const char *t, size_t n, size_t ws, size_t we,
-                              e2b_agent_intent *in, e2b_error *err)
+static e2b_code template_near(const char *t, size_t n, size_t ws, size_t we, e2b_agent_intent *in,
+                              e2b_error *err)
 {
     size_t p = we, s, e;
     for (;;) {

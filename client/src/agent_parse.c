@@ -38,13 +38,20 @@ static const struct {
     const char *tag;
     e2b_agent_lang lang;
 } lang_aliases[] = {
-    {"py", E2B_LANG_PYTHON},         {"python", E2B_LANG_PYTHON},
-    {"python3", E2B_LANG_PYTHON},    {"js", E2B_LANG_JAVASCRIPT},
-    {"javascript", E2B_LANG_JAVASCRIPT}, {"node", E2B_LANG_JAVASCRIPT},
-    {"nodejs", E2B_LANG_JAVASCRIPT}, {"ts", E2B_LANG_TYPESCRIPT},
-    {"typescript", E2B_LANG_TYPESCRIPT}, {"sh", E2B_LANG_BASH},
-    {"bash", E2B_LANG_BASH},         {"shell", E2B_LANG_BASH},
-    {"zsh", E2B_LANG_BASH},          {"r", E2B_LANG_R},
+    {"py", E2B_LANG_PYTHON},
+    {"python", E2B_LANG_PYTHON},
+    {"python3", E2B_LANG_PYTHON},
+    {"js", E2B_LANG_JAVASCRIPT},
+    {"javascript", E2B_LANG_JAVASCRIPT},
+    {"node", E2B_LANG_JAVASCRIPT},
+    {"nodejs", E2B_LANG_JAVASCRIPT},
+    {"ts", E2B_LANG_TYPESCRIPT},
+    {"typescript", E2B_LANG_TYPESCRIPT},
+    {"sh", E2B_LANG_BASH},
+    {"bash", E2B_LANG_BASH},
+    {"shell", E2B_LANG_BASH},
+    {"zsh", E2B_LANG_BASH},
+    {"r", E2B_LANG_R},
     {"java", E2B_LANG_JAVA},
 };
 
@@ -71,19 +78,37 @@ static int count_indicators(const char *s, size_t n, const char *const *list)
     return c;
 }
 
-static const char *const js_ind[] = {
-    "console.log", "const ", "let ", "var ", "=>", "function(", "function ", "document.",
-    "window.", ".getElementById", ".querySelector", "require(", "export ",
-    "async function", "await ", "===", "!==", "};", " from '", " from \"", NULL};
-static const char *const py_ind[] = {
-    "print(", "def ", "if __name__", "elif ", " import ", ".append(", ".extend(", ".keys()",
-    ".values()", ".items()", "range(", "len(", "str(", "int(", "float(", "self.", "None",
-    "True", "False", "lambda ", "\"\"\"", "f\"", NULL};
-static const char *const ts_ind[] = {
-    ": string", ": number", ": boolean", "interface ", ": void", "<T>", " as const", NULL};
+static const char *const js_ind[] = {"console.log",
+                                     "const ",
+                                     "let ",
+                                     "var ",
+                                     "=>",
+                                     "function(",
+                                     "function ",
+                                     "document.",
+                                     "window.",
+                                     ".getElementById",
+                                     ".querySelector",
+                                     "require(",
+                                     "export ",
+                                     "async function",
+                                     "await ",
+                                     "===",
+                                     "!==",
+                                     "};",
+                                     " from '",
+                                     " from \"",
+                                     NULL};
+static const char *const py_ind[] = {"print(",   "def ",     "if __name__", "elif ",     " import ",
+                                     ".append(", ".extend(", ".keys()",     ".values()", ".items()",
+                                     "range(",   "len(",     "str(",        "int(",      "float(",
+                                     "self.",    "None",     "True",        "False",     "lambda ",
+                                     "\"\"\"",   "f\"",      NULL};
+static const char *const ts_ind[] = {": string", ": number", ": boolean", "interface ",
+                                     ": void",   "<T>",      " as const", NULL};
 static const char *const bash_line_ind[] = {
-    "echo ", "cd ", "ls", "export ", "sudo ", "apt-get ", "apt ", "pip install", "npm ",
-    "curl ", "grep ", "cat ", "mkdir ", "rm ", "chmod ", NULL};
+    "echo ", "cd ",   "ls",    "export ", "sudo ",  "apt-get ", "apt ",   "pip install",
+    "npm ",  "curl ", "grep ", "cat ",    "mkdir ", "rm ",      "chmod ", NULL};
 static const char *const bash_ind[] = {"$(", "${", "&& ", " | ", "fi\n", "done", NULL};
 
 static e2b_agent_lang shebang_lang(const char *s, size_t n)
@@ -138,8 +163,7 @@ e2b_agent_lang e2b_agent_lang_detect(const char *code, size_t len)
         p = e + 1;
     }
     if (js > py && js >= sh)
-        return count_indicators(code, len, ts_ind) > 0 ? E2B_LANG_TYPESCRIPT
-                                                        : E2B_LANG_JAVASCRIPT;
+        return count_indicators(code, len, ts_ind) > 0 ? E2B_LANG_TYPESCRIPT : E2B_LANG_JAVASCRIPT;
     if (sh > py && sh > js)
         return E2B_LANG_BASH;
     return E2B_LANG_PYTHON;
@@ -147,9 +171,9 @@ e2b_agent_lang e2b_agent_lang_detect(const char *code, size_t len)
 
 /* ---- trigger words ----------------------------------------------------------------- */
 
-static const char *const trigger_words[] = {"execute", "run", "code", "python", "javascript",
-                                            "calculate", "compute", "evaluate", "typescript",
-                                            "bash", "script", NULL};
+static const char *const trigger_words[] = {"execute",    "run",       "code",    "python",
+                                            "javascript", "calculate", "compute", "evaluate",
+                                            "typescript", "bash",      "script",  NULL};
 
 const char *e2b_agent_find_trigger(const char *text, size_t len)
 {
@@ -278,8 +302,8 @@ struct e2b_agent_scanner {
     unsigned indent;
     char run_ch;
     size_t run_len;
-    bool after_cr;   /* the last byte was CR: an LF right after it ends nothing */
-    bool line_open;  /* bytes were seen on the current line */
+    bool after_cr;  /* the last byte was CR: an LF right after it ends nothing */
+    bool line_open; /* bytes were seen on the current line */
     /* info-string tag of a candidate opening fence */
     enum tag_state tg;
     char tag[E2B_AGENT_TAG_MAX];
@@ -410,8 +434,7 @@ static void info_byte(e2b_agent_scanner *sc, uint8_t b)
         else
             tag_add(sc, b);
         break;
-    case TG_DONE:
-        break;
+    case TG_DONE: break;
     }
 }
 
@@ -441,11 +464,8 @@ static void open_byte(e2b_agent_scanner *sc, uint8_t b)
             info_byte(sc, b);
         }
         break;
-    case LS_AFTER:
-        info_byte(sc, b);
-        break;
-    case LS_PLAIN:
-        break;
+    case LS_AFTER: info_byte(sc, b); break;
+    case LS_PLAIN: break;
     }
 }
 
@@ -476,8 +496,7 @@ static void close_byte(e2b_agent_scanner *sc, uint8_t b)
         if (!hspace(b))
             sc->ls = LS_PLAIN;
         break;
-    case LS_PLAIN:
-        break;
+    case LS_PLAIN: break;
     }
 }
 
@@ -500,8 +519,8 @@ static e2b_code close_fence(e2b_agent_scanner *sc, bool unterminated, e2b_error 
     sc->in_fence = false;
     if (e > a) {
         e2b_code rc = block_add(&sc->blocks, sc->body.p + a, e - a, sc->fence_tag,
-                                sc->fence_tag_len, sc->fence_tag_overflow,
-                                E2B_SOURCE_FENCED, unterminated, err);
+                                sc->fence_tag_len, sc->fence_tag_overflow, E2B_SOURCE_FENCED,
+                                unterminated, err);
         if (rc != E2B_OK)
             return sc_fail(sc, rc);
         if (sc->keep_prose) { /* the fallbacks cannot apply any more */
@@ -581,12 +600,11 @@ e2b_code e2b_agent_scanner_feed(e2b_agent_scanner *sc, const uint8_t *data, size
     if (!sc || (!data && len))
         return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0, "scanner or data is NULL");
     if (sc->failed || sc->finished)
-        return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0,
-                             "scanner already %s", sc->failed ? "failed" : "finished");
+        return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0, "scanner already %s",
+                             sc->failed ? "failed" : "finished");
     if (len > E2B_AGENT_MAX_MESSAGE - sc->total)
         return sc_fail(sc, e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0,
-                                         "message longer than %u bytes",
-                                         E2B_AGENT_MAX_MESSAGE));
+                                         "message longer than %u bytes", E2B_AGENT_MAX_MESSAGE));
     sc->total += len;
     for (size_t i = 0; i < len;) {
         uint8_t b = data[i];
@@ -668,8 +686,8 @@ static int bt_key_cmp(const void *a, const void *b)
 
 #define INLINE_MIN_CHARS 10 /* the plugin's rule: trimmed content longer than 10 chars */
 
-static e2b_code inline_span(block_list *out, const char *s, size_t a, size_t e,
-                            e2b_strbuf *tmp, e2b_error *err)
+static e2b_code inline_span(block_list *out, const char *s, size_t a, size_t e, e2b_strbuf *tmp,
+                            e2b_error *err)
 {
     agent_sb_truncate(tmp, 0);
     e2b_strbuf_append(tmp, s + a, e - a);
@@ -690,9 +708,8 @@ static e2b_code inline_span(block_list *out, const char *s, size_t a, size_t e,
 }
 
 /* Code spans of one paragraph s[a..e). */
-static e2b_code inline_paragraph(block_list *out, const char *s, size_t a, size_t e,
-                                 bt_run *runs, bt_key *keys, size_t *next, e2b_strbuf *tmp,
-                                 e2b_error *err)
+static e2b_code inline_paragraph(block_list *out, const char *s, size_t a, size_t e, bt_run *runs,
+                                 bt_key *keys, size_t *next, e2b_strbuf *tmp, e2b_error *err)
 {
     size_t r = 0;
     for (size_t i = a; i < e;) {
@@ -714,7 +731,7 @@ static e2b_code inline_paragraph(block_list *out, const char *s, size_t a, size_
     qsort(keys, r, sizeof *keys, bt_key_cmp);
     for (size_t t = 0; t < r; t++)
         next[keys[t].idx] = (t + 1 < r && keys[t + 1].len == keys[t].len) ? keys[t + 1].idx
-                                                                           : SIZE_MAX;
+                                                                          : SIZE_MAX;
     for (size_t i = 0; i < r;) {
         size_t j = next[i];
         if (j == SIZE_MAX) {
@@ -827,22 +844,45 @@ static size_t dotted_name(const char *s, size_t n)
  * ("let me know", "for example", "class is over", "import the data." ...). */
 enum need { N_NONE, N_BLOCK, N_BLOCK_OR_PAREN, N_PAREN, N_EQ, N_IMPORT, N_NOT_SENTENCE };
 
-#define P(s, need) {s, sizeof(s) - 1, need}
+#define P(s, need)             \
+    {                          \
+        s, sizeof(s) - 1, need \
+    }
 static const struct {
     const char *prefix;
     size_t len;
     enum need need;
 } strong_prefixes[] = {
-    P("import ", N_NOT_SENTENCE), P("from ", N_IMPORT),        P("def ", N_PAREN),
-    P("class ", N_BLOCK),         P("print(", N_NONE),         P("console.log(", N_NONE),
-    P("return ", N_NOT_SENTENCE), P("return;", N_NONE),        P("const ", N_EQ),
-    P("let ", N_EQ),              P("var ", N_EQ),             P("function ", N_PAREN),
-    P("function(", N_NONE),       P("async ", N_PAREN),        P("await ", N_PAREN),
-    P("#include", N_NONE),        P("#!", N_NONE),             P("elif ", N_BLOCK),
-    P("else:", N_NONE),           P("try:", N_NONE),           P("except", N_BLOCK),
-    P("finally:", N_NONE),        P("raise ", N_PAREN),        P("lambda ", N_NONE),
-    P("with ", N_BLOCK),          P("for ", N_BLOCK_OR_PAREN), P("while ", N_BLOCK_OR_PAREN),
-    P("if ", N_BLOCK_OR_PAREN),   P("} else", N_NONE),         P("switch ", N_BLOCK),
+    P("import ", N_NOT_SENTENCE),
+    P("from ", N_IMPORT),
+    P("def ", N_PAREN),
+    P("class ", N_BLOCK),
+    P("print(", N_NONE),
+    P("console.log(", N_NONE),
+    P("return ", N_NOT_SENTENCE),
+    P("return;", N_NONE),
+    P("const ", N_EQ),
+    P("let ", N_EQ),
+    P("var ", N_EQ),
+    P("function ", N_PAREN),
+    P("function(", N_NONE),
+    P("async ", N_PAREN),
+    P("await ", N_PAREN),
+    P("#include", N_NONE),
+    P("#!", N_NONE),
+    P("elif ", N_BLOCK),
+    P("else:", N_NONE),
+    P("try:", N_NONE),
+    P("except", N_BLOCK),
+    P("finally:", N_NONE),
+    P("raise ", N_PAREN),
+    P("lambda ", N_NONE),
+    P("with ", N_BLOCK),
+    P("for ", N_BLOCK_OR_PAREN),
+    P("while ", N_BLOCK_OR_PAREN),
+    P("if ", N_BLOCK_OR_PAREN),
+    P("} else", N_NONE),
+    P("switch ", N_BLOCK),
 };
 #undef P
 
@@ -958,8 +998,8 @@ static e2b_code fallbacks(e2b_agent_scanner *sc, e2b_error *err)
     trim_body(s + start, n - start, &a, &e);
     if (e <= a)
         return E2B_OK;
-    return block_add(&sc->blocks, s + start + a, e - a, NULL, 0, false, E2B_SOURCE_MESSAGE,
-                     false, err);
+    return block_add(&sc->blocks, s + start + a, e - a, NULL, 0, false, E2B_SOURCE_MESSAGE, false,
+                     err);
 }
 
 e2b_code e2b_agent_scanner_finish(e2b_agent_scanner *sc, e2b_agent_code *out, e2b_error *err)
@@ -969,8 +1009,8 @@ e2b_code e2b_agent_scanner_finish(e2b_agent_scanner *sc, e2b_agent_code *out, e2
     if (!sc || !out)
         return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0, "scanner or out is NULL");
     if (sc->failed || sc->finished)
-        return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0,
-                             "scanner already %s", sc->failed ? "failed" : "finished");
+        return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0, "scanner already %s",
+                             sc->failed ? "failed" : "finished");
     e2b_code rc = E2B_OK;
     if (sc->line_open && sc->in_fence && sc->ls == LS_RUN && sc->run_len < sc->fence_len) {
         /* the message stops inside what can only be a closing fence being written
@@ -995,8 +1035,7 @@ e2b_code e2b_agent_scanner_finish(e2b_agent_scanner *sc, e2b_agent_code *out, e2
     return E2B_OK;
 }
 
-e2b_code e2b_agent_extract_code(const uint8_t *msg, size_t len, e2b_agent_code *out,
-                                e2b_error *err)
+e2b_code e2b_agent_extract_code(const uint8_t *msg, size_t len, e2b_agent_code *out, e2b_error *err)
 {
     if (out)
         memset(out, 0, sizeof *out);

@@ -131,7 +131,8 @@ e2b_code e2b_agent_service_new(e2b_client *client, const e2b_agent_service_opts 
     svc->template_id = strdup(o.template_id ? o.template_id : E2B_AGENT_DEFAULT_TEMPLATE);
     svc->output_dir = strdup(o.output_dir ? o.output_dir : E2B_AGENT_DEFAULT_OUTPUT_DIR);
     svc->mode = strdup(o.mode ? o.mode : "cloud");
-    svc->sandbox_timeout_s = o.sandbox_timeout_s ? o.sandbox_timeout_s : E2B_AGENT_DEFAULT_TIMEOUT_S;
+    svc->sandbox_timeout_s = o.sandbox_timeout_s ? o.sandbox_timeout_s
+                                                 : E2B_AGENT_DEFAULT_TIMEOUT_S;
     svc->max_sandboxes = o.max_sandboxes ? o.max_sandboxes : E2B_AGENT_DEFAULT_MAX_SANDBOXES;
     svc->max_stream_bytes = o.max_stream_bytes ? o.max_stream_bytes : 16384;
     svc->idle_timeout_s = o.idle_timeout_s;
@@ -204,8 +205,8 @@ static void snapshot(const e2b_agent_service *svc, const agent_sbx *sb,
     st->metadata_len = sb->md_len;
 }
 
-e2b_code e2b_agent_service_list(e2b_agent_service *svc, e2b_agent_sandbox_status **out,
-                                size_t *n, e2b_error *err)
+e2b_code e2b_agent_service_list(e2b_agent_service *svc, e2b_agent_sandbox_status **out, size_t *n,
+                                e2b_error *err)
 {
     if (out)
         *out = NULL;
@@ -286,8 +287,8 @@ e2b_code e2b_agent_service_create(e2b_agent_service *svc, const e2b_agent_create
     if (r.timeout_s < 0)
         return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0, "timeout must not be negative");
     if (r.metadata_len > E2B_AGENT_META_MAX || (r.metadata_len && !r.metadata))
-        return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0,
-                             "at most %u metadata pairs", (unsigned)E2B_AGENT_META_MAX);
+        return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0, "at most %u metadata pairs",
+                             (unsigned)E2B_AGENT_META_MAX);
     const char *tpl = r.template_id && r.template_id[0] ? r.template_id : svc->template_id;
     if (strlen(tpl) >= E2B_AGENT_TEMPLATE_MAX)
         return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0, "template name too long");
@@ -577,8 +578,7 @@ e2b_code e2b_agent_service_sweep(e2b_agent_service *svc, long idle_s, size_t *ki
 
 /* ---- health ---------------------------------------------------------------------------- */
 
-e2b_code e2b_agent_service_health(e2b_agent_service *svc, e2b_agent_health *out,
-                                  e2b_error *err)
+e2b_code e2b_agent_service_health(e2b_agent_service *svc, e2b_agent_health *out, e2b_error *err)
 {
     e2b_agent_health h;
     memset(&h, 0, sizeof h);
@@ -644,8 +644,8 @@ e2b_code e2b_agent_service_health(e2b_agent_service *svc, e2b_agent_health *out,
                               ex && ex->error ? ex->error->name : "");
             }
             if (rc != E2B_OK)
-                snprintf(h.message, sizeof h.message, "running code: %s: %.400s",
-                         e2b_code_name(rc), e.message);
+                snprintf(h.message, sizeof h.message, "running code: %s: %.400s", e2b_code_name(rc),
+                         e.message);
             free(so);
             e2b_execution_free(ex);
         }
@@ -674,8 +674,7 @@ e2b_code e2b_agent_service_health(e2b_agent_service *svc, e2b_agent_health *out,
 
 /* Finds (and marks busy) the tracked sandbox for id (NULL = current, created if needed).
  * *sb stays NULL for an untracked id. */
-static e2b_code files_target(e2b_agent_service *svc, const char *id, agent_sbx **sb,
-                             e2b_error *err)
+static e2b_code files_target(e2b_agent_service *svc, const char *id, agent_sbx **sb, e2b_error *err)
 {
     *sb = NULL;
     if (!id)
@@ -750,8 +749,7 @@ static const char *const k_local_langs[] = {"python", "javascript", "typescript"
 static const char *const k_cloud_langs[] = {"python", "javascript", "typescript", "bash",
                                             "r",      "java",       NULL};
 
-e2b_code e2b_agent_service_status(e2b_agent_service *svc, char **text, cJSON **json,
-                                  e2b_error *err)
+e2b_code e2b_agent_service_status(e2b_agent_service *svc, char **text, cJSON **json, e2b_error *err)
 {
     if (text)
         *text = NULL;
@@ -845,9 +843,9 @@ e2b_code e2b_agent_service_status(e2b_agent_service *svc, char **text, cJSON **j
             char up[48], idle[48];
             e2b_agent_format_duration(now - st[i].created_ms, up, sizeof up);
             e2b_agent_format_duration(now - st[i].last_activity_ms, idle, sizeof idle);
-            e2b_strbuf_printf(&b, "%s `%s` (%s%sup %s, idle %s)", i ? "," : "",
-                              st[i].sandbox_id, st[i].current ? "current, " : "",
-                              st[i].busy ? "busy, " : "", up, idle);
+            e2b_strbuf_printf(&b, "%s `%s` (%s%sup %s, idle %s)", i ? "," : "", st[i].sandbox_id,
+                              st[i].current ? "current, " : "", st[i].busy ? "busy, " : "", up,
+                              idle);
         }
         e2b_strbuf_puts(&b, ".");
     }

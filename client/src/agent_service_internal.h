@@ -23,7 +23,7 @@ typedef struct agent_sbx {
     e2b_agent_meta md[E2B_AGENT_META_MAX];
     size_t md_len;
     int busy;
-    bool paused; /* last refresh saw it paused */
+    bool paused;                    /* last refresh saw it paused */
     e2b_context *ctx[AGENT_NLANGS]; /* one code context per language, created on demand;
                                        touched only by the thread holding msg_lock */
 } agent_sbx;
@@ -40,7 +40,7 @@ struct e2b_agent_service {
     pthread_mutex_t msg_lock; /* one user of sandbox handles at a time (messages, health,
                                  files) */
     agent_sbx **sbx;
-    size_t n, cap, pending;   /* pending: creations in flight (count toward the limit) */
+    size_t n, cap, pending; /* pending: creations in flight (count toward the limit) */
     agent_sbx *current;
     uint64_t seq, message_no;
 

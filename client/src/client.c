@@ -131,8 +131,8 @@ e2b_code e2b_client_new(const e2b_config *cfg_in, e2b_client **out, e2b_error *e
     }
     if (rc != E2B_OK)
         goto fail;
-    if (cfg->sandbox_url && (rc = dup_base_url("sandbox_url", cfg->sandbox_url, &c->sandbox_url,
-                                               err)) != E2B_OK)
+    if (cfg->sandbox_url &&
+        (rc = dup_base_url("sandbox_url", cfg->sandbox_url, &c->sandbox_url, err)) != E2B_OK)
         goto fail;
 
     c->share = curl_share_init();

@@ -28,12 +28,12 @@ struct e2b_client {
     long request_timeout_ms;
     int max_retries_429;
 
-    pthread_mutex_t pool_mu;  /* guards idle, active */
-    e2b_http_slot *idle;      /* LIFO: the most recently used (warm) slot first */
-    e2b_http_slot *active;    /* slots in flight, woken by cancel_all */
-    atomic_uint cancel_gen;   /* bumped by e2b_client_cancel_all */
+    pthread_mutex_t pool_mu; /* guards idle, active */
+    e2b_http_slot *idle;     /* LIFO: the most recently used (warm) slot first */
+    e2b_http_slot *active;   /* slots in flight, woken by cancel_all */
+    atomic_uint cancel_gen;  /* bumped by e2b_client_cancel_all */
 
-    CURLSH *share;            /* DNS cache shared by all slots */
+    CURLSH *share; /* DNS cache shared by all slots */
     pthread_mutex_t share_mu;
 };
 

@@ -22,13 +22,15 @@ typedef struct ci_headers {
     size_t n;
 } ci_headers;
 
-static void ci_headers_free(ci_headers *h) {
-    for (size_t i = 0; i < h->n; i++) free(h->lines[i]);
+static void ci_headers_free(ci_headers *h)
+{
+    for (size_t i = 0; i < h->n; i++)
+        free(h->lines[i]);
     h->n = 0;
 }
 
-static e2b_code ci_headers_add(ci_headers *h, const char *name, const char *value,
-                               e2b_error *err) {
+static e2b_code ci_headers_add(ci_headers *h, const char *name, const char *value, e2b_error *err)
+{
     if (asprintf(&h->lines[h->n], "%s: %s", name, value) < 0) {
         h->lines[h->n] = NULL;
         return e2b_error_set(err, E2B_ERR_NO_MEMORY, 0, "out of memory building headers");
@@ -41,43 +43,51 @@ static e2b_code ci_headers_add(ci_headers *h, const char *name, const char *valu
 
 /* Header values come from the server (ids, tokens): refuse CR/LF so they cannot inject
  * headers. */
-static bool header_safe(const char *v) {
+static bool header_safe(const char *v)
+{
     return !strpbrk(v, "\r\n");
 }
 
 /* Content-Type, E2b-Sandbox-Id, E2b-Sandbox-Port, the traffic token when known, and the
  * envd access token when with_access_token (on /execute only, as the official SDKs do). */
 static e2b_code ci_headers_build(ci_headers *h, const e2b_sandbox *sbx, bool with_access_token,
-                                 e2b_error *err) {
+                                 e2b_error *err)
+{
     memset(h, 0, sizeof *h);
     const char *id = e2b_sandbox_id(sbx);
     const char *traffic = e2b_sandbox_traffic_access_token(sbx);
     const char *access = with_access_token ? e2b_sandbox_envd_access_token(sbx) : NULL;
-    if (!header_safe(id) || (traffic && !header_safe(traffic)) ||
-        (access && !header_safe(access)))
+    if (!header_safe(id) || (traffic && !header_safe(traffic)) || (access && !header_safe(access)))
         return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0,
                              "sandbox id or token contains a line break");
     e2b_code rc = ci_headers_add(h, "Content-Type", "application/json", err);
-    if (rc == E2B_OK) rc = ci_headers_add(h, "E2b-Sandbox-Id", id, err);
-    if (rc == E2B_OK) rc = ci_headers_add(h, "E2b-Sandbox-Port", "49999", err);
-    if (rc == E2B_OK && access && *access) rc = ci_headers_add(h, "X-Access-Token", access, err);
+    if (rc == E2B_OK)
+        rc = ci_headers_add(h, "E2b-Sandbox-Id", id, err);
+    if (rc == E2B_OK)
+        rc = ci_headers_add(h, "E2b-Sandbox-Port", "49999", err);
+    if (rc == E2B_OK && access && *access)
+        rc = ci_headers_add(h, "X-Access-Token", access, err);
     if (rc == E2B_OK && traffic && *traffic)
         rc = ci_headers_add(h, "E2B-Traffic-Access-Token", traffic, err);
-    if (rc != E2B_OK) ci_headers_free(h);
+    if (rc != E2B_OK)
+        ci_headers_free(h);
     return rc;
 }
 
 /* <code interpreter base><path>, path already escaped. */
-static e2b_code ci_url(const e2b_sandbox *sbx, const char *path, char **out, e2b_error *err) {
+static e2b_code ci_url(const e2b_sandbox *sbx, const char *path, char **out, e2b_error *err)
+{
     char base[1024];
     e2b_code rc = e2b_client_sandbox_url(e2b_sandbox_client(sbx), e2b_sandbox_id(sbx),
-                                         e2b_sandbox_domain(sbx), E2B_CODE_INTERPRETER_PORT,
-                                         base, sizeof base, err);
-    if (rc != E2B_OK) return rc;
+                                         e2b_sandbox_domain(sbx), E2B_CODE_INTERPRETER_PORT, base,
+                                         sizeof base, err);
+    if (rc != E2B_OK)
+        return rc;
     return e2b_http_url(out, base, path, NULL, err);
 }
 
-static e2b_code check_sandbox(const e2b_sandbox *sbx, e2b_error *err) {
+static e2b_code check_sandbox(const e2b_sandbox *sbx, e2b_error *err)
+{
     if (!sbx || !e2b_sandbox_id(sbx) || !e2b_sandbox_client(sbx))
         return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0, "no sandbox");
     return E2B_OK;
@@ -86,15 +96,19 @@ static e2b_code check_sandbox(const e2b_sandbox *sbx, e2b_error *err) {
 /* A dropped connection (E2B_ERR_NETWORK) may mean the sandbox was killed or expired: ask
  * envd's /health like the files and commands paths do (e2b_connect_probe_gone); a 502
  * there turns it into E2B_ERR_SANDBOX_GONE. Other codes pass through. */
-static e2b_code probe_gone(const e2b_sandbox *sbx, e2b_code rc, e2b_error *err) {
-    if (rc != E2B_ERR_NETWORK) return rc;
+static e2b_code probe_gone(const e2b_sandbox *sbx, e2b_code rc, e2b_error *err)
+{
+    if (rc != E2B_ERR_NETWORK)
+        return rc;
     e2b_envd env;
     e2b_error ierr;
-    if (e2b_connect_envd_init(&env, sbx, NULL, &ierr) != E2B_OK) return rc;
+    if (e2b_connect_envd_init(&env, sbx, NULL, &ierr) != E2B_OK)
+        return rc;
     return e2b_connect_probe_gone(&env, rc, err);
 }
 
-static char *print_json(cJSON *o) {
+static char *print_json(cJSON *o)
+{
     char *s = o ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
     return s; /* free with cJSON_free */
@@ -108,7 +122,8 @@ typedef struct run_state {
     long status;
 } run_state;
 
-static e2b_code run_on_headers(const e2b_http_response *resp, void *ud, e2b_error *err) {
+static e2b_code run_on_headers(const e2b_http_response *resp, void *ud, e2b_error *err)
+{
     (void)err;
     run_state *st = ud;
     st->headers_seen = true;
@@ -116,16 +131,20 @@ static e2b_code run_on_headers(const e2b_http_response *resp, void *ud, e2b_erro
     return E2B_OK;
 }
 
-static e2b_code run_on_data(const char *p, size_t n, void *ud, e2b_error *err) {
+static e2b_code run_on_data(const char *p, size_t n, void *ud, e2b_error *err)
+{
     run_state *st = ud;
     return e2b_exec_stream_feed(&st->stream, p, n, err);
 }
 
-static char *execute_body(const char *code, const e2b_run_opts *o) {
+static char *execute_body(const char *code, const e2b_run_opts *o)
+{
     cJSON *b = cJSON_CreateObject();
     bool ok = b && cJSON_AddStringToObject(b, "code", code);
-    if (ok && o->context_id) ok = cJSON_AddStringToObject(b, "context_id", o->context_id) != NULL;
-    if (ok && o->language) ok = cJSON_AddStringToObject(b, "language", o->language) != NULL;
+    if (ok && o->context_id)
+        ok = cJSON_AddStringToObject(b, "context_id", o->context_id) != NULL;
+    if (ok && o->language)
+        ok = cJSON_AddStringToObject(b, "language", o->language) != NULL;
     if (ok && o->env_vars_len) {
         cJSON *env = cJSON_AddObjectToObject(b, "env_vars");
         ok = env != NULL;
@@ -141,10 +160,13 @@ static char *execute_body(const char *code, const e2b_run_opts *o) {
 }
 
 e2b_code e2b_run_code(e2b_sandbox *sbx, const char *code, const e2b_run_opts *opts,
-                      e2b_execution **out, e2b_error *err) {
-    if (out) *out = NULL;
+                      e2b_execution **out, e2b_error *err)
+{
+    if (out)
+        *out = NULL;
     e2b_code rc = check_sandbox(sbx, err);
-    if (rc != E2B_OK) return rc;
+    if (rc != E2B_OK)
+        return rc;
     if (!code || !out)
         return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0, "e2b_run_code: NULL code or out");
     e2b_run_opts defaults;
@@ -165,7 +187,8 @@ e2b_code e2b_run_code(e2b_sandbox *sbx, const char *code, const e2b_run_opts *op
     char *url = NULL, *body = NULL;
     ci_headers h;
     rc = ci_headers_build(&h, sbx, true, err);
-    if (rc != E2B_OK) return rc;
+    if (rc != E2B_OK)
+        return rc;
     rc = ci_url(sbx, "/execute", &url, err);
     if (rc == E2B_OK && !(body = execute_body(code, opts)))
         rc = e2b_error_set(err, E2B_ERR_NO_MEMORY, 0, "out of memory building the request");
@@ -220,7 +243,8 @@ e2b_code e2b_run_code(e2b_sandbox *sbx, const char *code, const e2b_run_opts *op
         /* Once the server accepted the execution, whatever arrived is returned, even with
          * an error (timeout, truncated stream, bad line, cancel, lost connection, sandbox
          * gone). */
-        if (streaming) *out = e2b_exec_stream_take(&st.stream);
+        if (streaming)
+            *out = e2b_exec_stream_take(&st.stream);
         e2b_http_response_free(&resp);
     }
     e2b_exec_stream_free(&st.stream);
@@ -234,15 +258,19 @@ e2b_code e2b_run_code(e2b_sandbox *sbx, const char *code, const e2b_run_opts *op
 
 /* One buffered JSON call on the code interpreter. On E2B_OK with want_json, *json is the
  * parsed body (cJSON_Delete). */
-static e2b_code ci_call(e2b_sandbox *sbx, const char *method, const char *path,
-                        const char *body, cJSON **json, e2b_error *err) {
-    if (json) *json = NULL;
+static e2b_code ci_call(e2b_sandbox *sbx, const char *method, const char *path, const char *body,
+                        cJSON **json, e2b_error *err)
+{
+    if (json)
+        *json = NULL;
     e2b_code rc = check_sandbox(sbx, err);
-    if (rc != E2B_OK) return rc;
+    if (rc != E2B_OK)
+        return rc;
     char *url = NULL;
     ci_headers h;
     rc = ci_headers_build(&h, sbx, false, err);
-    if (rc != E2B_OK) return rc;
+    if (rc != E2B_OK)
+        return rc;
     rc = ci_url(sbx, path, &url, err);
     if (rc != E2B_OK) {
         ci_headers_free(&h);
@@ -256,12 +284,14 @@ static e2b_code ci_call(e2b_sandbox *sbx, const char *method, const char *path,
         .body_len = body ? strlen(body) : 0,
         .max_body = 16u * 1024 * 1024,
     };
-    if (!strcmp(method, "GET") || !strcmp(method, "DELETE")) req.body = NULL;
+    if (!strcmp(method, "GET") || !strcmp(method, "DELETE"))
+        req.body = NULL;
     e2b_http_response resp;
     memset(&resp, 0, sizeof resp);
     rc = e2b_http_perform(e2b_sandbox_client(sbx), &req, &resp, err);
     rc = probe_gone(sbx, rc, err);
-    if (rc == E2B_OK) rc = e2b_http_check(&resp, E2B_PLANE_CODE, err);
+    if (rc == E2B_OK)
+        rc = e2b_http_check(&resp, E2B_PLANE_CODE, err);
     if (rc == E2B_OK && json) {
         *json = cJSON_ParseWithLength(resp.body, resp.body_len);
         if (!*json && e2b_json_valid(resp.body, resp.body_len))
@@ -277,7 +307,8 @@ static e2b_code ci_call(e2b_sandbox *sbx, const char *method, const char *path,
     return rc;
 }
 
-static e2b_code context_from_json(const cJSON *o, e2b_context *c, e2b_error *err) {
+static e2b_code context_from_json(const cJSON *o, e2b_context *c, e2b_error *err)
+{
     memset(c, 0, sizeof *c);
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
     const cJSON *lang = cJSON_GetObjectItemCaseSensitive(o, "language");
@@ -297,16 +328,20 @@ static e2b_code context_from_json(const cJSON *o, e2b_context *c, e2b_error *err
     return E2B_OK;
 }
 
-void e2b_context_free(e2b_context *ctx) {
-    if (!ctx) return;
+void e2b_context_free(e2b_context *ctx)
+{
+    if (!ctx)
+        return;
     free(ctx->id);
     free(ctx->language);
     free(ctx->cwd);
     free(ctx);
 }
 
-void e2b_context_list_free(e2b_context *list, size_t len) {
-    if (!list) return;
+void e2b_context_list_free(e2b_context *list, size_t len)
+{
+    if (!list)
+        return;
     for (size_t i = 0; i < len; i++) {
         free(list[i].id);
         free(list[i].language);
@@ -316,21 +351,28 @@ void e2b_context_list_free(e2b_context *list, size_t len) {
 }
 
 e2b_code e2b_context_create(e2b_sandbox *sbx, const char *language, const char *cwd,
-                            e2b_context **out, e2b_error *err) {
-    if (!out) return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0, "out is NULL");
+                            e2b_context **out, e2b_error *err)
+{
+    if (!out)
+        return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0, "out is NULL");
     *out = NULL;
     cJSON *b = cJSON_CreateObject();
     bool ok = b != NULL;
-    if (ok && language) ok = cJSON_AddStringToObject(b, "language", language) != NULL;
-    if (ok && cwd) ok = cJSON_AddStringToObject(b, "cwd", cwd) != NULL;
+    if (ok && language)
+        ok = cJSON_AddStringToObject(b, "language", language) != NULL;
+    if (ok && cwd)
+        ok = cJSON_AddStringToObject(b, "cwd", cwd) != NULL;
     char *body = ok ? print_json(b) : (cJSON_Delete(b), NULL);
-    if (!body) return e2b_error_set(err, E2B_ERR_NO_MEMORY, 0, "out of memory");
+    if (!body)
+        return e2b_error_set(err, E2B_ERR_NO_MEMORY, 0, "out of memory");
     cJSON *reply = NULL;
     e2b_code rc = ci_call(sbx, "POST", "/contexts", body, &reply, err);
     cJSON_free(body);
-    if (rc != E2B_OK) return rc;
+    if (rc != E2B_OK)
+        return rc;
     e2b_context *c = calloc(1, sizeof *c);
-    if (!c) rc = e2b_error_set(err, E2B_ERR_NO_MEMORY, 0, "out of memory");
+    if (!c)
+        rc = e2b_error_set(err, E2B_ERR_NO_MEMORY, 0, "out of memory");
     else if (!cJSON_IsObject(reply))
         rc = e2b_error_set(err, E2B_ERR_PROTOCOL, 0, "POST /contexts: the reply is not an object");
     else
@@ -344,28 +386,35 @@ e2b_code e2b_context_create(e2b_sandbox *sbx, const char *language, const char *
     return E2B_OK;
 }
 
-e2b_code e2b_context_list(e2b_sandbox *sbx, e2b_context **out, size_t *len, e2b_error *err) {
-    if (!out || !len) return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0, "out is NULL");
+e2b_code e2b_context_list(e2b_sandbox *sbx, e2b_context **out, size_t *len, e2b_error *err)
+{
+    if (!out || !len)
+        return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0, "out is NULL");
     *out = NULL;
     *len = 0;
     cJSON *reply = NULL;
     e2b_code rc = ci_call(sbx, "GET", "/contexts", NULL, &reply, err);
-    if (rc != E2B_OK) return rc;
+    if (rc != E2B_OK)
+        return rc;
     if (!cJSON_IsArray(reply)) {
         cJSON_Delete(reply);
         return e2b_error_set(err, E2B_ERR_PROTOCOL, 0, "GET /contexts: the reply is not an array");
     }
     size_t cap = (size_t)cJSON_GetArraySize(reply), n = 0;
     e2b_context *list = cap ? calloc(cap, sizeof *list) : NULL;
-    if (cap && !list) rc = e2b_error_set(err, E2B_ERR_NO_MEMORY, 0, "out of memory");
+    if (cap && !list)
+        rc = e2b_error_set(err, E2B_ERR_NO_MEMORY, 0, "out of memory");
     const cJSON *it;
-    cJSON_ArrayForEach(it, reply) {
-        if (rc != E2B_OK) break;
+    cJSON_ArrayForEach(it, reply)
+    {
+        if (rc != E2B_OK)
+            break;
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
         if (!cJSON_IsObject(it) || !cJSON_IsString(id) || !id->valuestring || !*id->valuestring)
             continue; /* documented: entries without an id are skipped */
         rc = context_from_json(it, &list[n], err);
-        if (rc == E2B_OK) n++;
+        if (rc == E2B_OK)
+            n++;
     }
     cJSON_Delete(reply);
     if (rc != E2B_OK) {
@@ -382,7 +431,8 @@ e2b_code e2b_context_list(e2b_sandbox *sbx, e2b_context **out, size_t *len, e2b_
 }
 
 static e2b_code context_op(e2b_sandbox *sbx, const char *method, const char *context_id,
-                           const char *suffix, e2b_error *err) {
+                           const char *suffix, e2b_error *err)
+{
     if (!context_id || !*context_id)
         return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0, "no context id");
     char *esc = e2b_http_escape(context_id, (size_t)-1), *path = NULL;
@@ -396,10 +446,12 @@ static e2b_code context_op(e2b_sandbox *sbx, const char *method, const char *con
     return rc;
 }
 
-e2b_code e2b_context_restart(e2b_sandbox *sbx, const char *context_id, e2b_error *err) {
+e2b_code e2b_context_restart(e2b_sandbox *sbx, const char *context_id, e2b_error *err)
+{
     return context_op(sbx, "POST", context_id, "/restart", err);
 }
 
-e2b_code e2b_context_remove(e2b_sandbox *sbx, const char *context_id, e2b_error *err) {
+e2b_code e2b_context_remove(e2b_sandbox *sbx, const char *context_id, e2b_error *err)
+{
     return context_op(sbx, "DELETE", context_id, "", err);
 }

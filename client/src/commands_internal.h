@@ -13,12 +13,12 @@ typedef struct e2b_commands_state {
     bool accumulate;
     bool started;
     uint32_t pid;
-    char *out, *errb;          /* accumulated stdout / stderr (NUL-terminated) */
+    char *out, *errb; /* accumulated stdout / stderr (NUL-terminated) */
     size_t out_len, out_cap, err_len, err_cap;
     bool finished, exited;
     int exit_code;
     char *error, *status;
-    pthread_mutex_t *mu;       /* when set, `started` is published under it and cv */
+    pthread_mutex_t *mu; /* when set, `started` is published under it and cv */
     pthread_cond_t *cv;
 } e2b_commands_state;
 

@@ -52,19 +52,19 @@ typedef e2b_code (*e2b_connect_msg_fn)(void *ud, const char *json, size_t len, e
  * ended (end-stream seen) / failed. */
 typedef struct e2b_connect_decoder {
     unsigned char hdr[E2B_CONNECT_ENVELOPE_HEADER];
-    size_t hdr_len;       /* header bytes collected so far (0..5) */
-    size_t need;          /* payload length of the current envelope */
-    unsigned char flags;  /* flags of the current envelope */
-    char *buf;            /* partial payload carried over between chunks */
+    size_t hdr_len;      /* header bytes collected so far (0..5) */
+    size_t need;         /* payload length of the current envelope */
+    unsigned char flags; /* flags of the current envelope */
+    char *buf;           /* partial payload carried over between chunks */
     size_t len, cap;
     size_t max_message;
-    size_t messages;      /* data envelopes delivered */
+    size_t messages; /* data envelopes delivered */
     e2b_connect_service service;
     bool in_payload;
-    bool ended;           /* a valid end-stream envelope was decoded */
+    bool ended; /* a valid end-stream envelope was decoded */
     bool failed;
-    e2b_code end_code;    /* code carried by the end-stream envelope (E2B_OK for `{}`) */
-    e2b_error end_err;    /* its details, reported again by feed/finish */
+    e2b_code end_code; /* code carried by the end-stream envelope (E2B_OK for `{}`) */
+    e2b_error end_err; /* its details, reported again by feed/finish */
 } e2b_connect_decoder;
 
 /* Initialises d. max_message 0 = E2B_CONNECT_DEFAULT_MAX_MESSAGE. No allocation. */
@@ -97,8 +97,7 @@ void e2b_connect_envelope_header(unsigned char hdr[E2B_CONNECT_ENVELOPE_HEADER],
 
 /* Returns a malloc'd envelope (header + payload) of *out_len bytes, or NULL when out of
  * memory or len does not fit in 32 bits. Caller frees. */
-char *e2b_connect_envelope(unsigned char flags, const char *payload, size_t len,
-                           size_t *out_len);
+char *e2b_connect_envelope(unsigned char flags, const char *payload, size_t len, size_t *out_len);
 
 /* ---- 2. error mapping --------------------------------------------------------------- */
 
@@ -131,8 +130,8 @@ e2b_code e2b_connect_unary_error(int http_status, const char *content_type, cons
 
 /* Fills err from the "error" object of an end-stream envelope (or any Connect error
  * object). Returns the mapped code (E2B_ERR_PROTOCOL when obj is not an object). */
-e2b_code e2b_connect_error_from_json(const cJSON *obj, int http_status,
-                                     e2b_connect_service service, e2b_error *err);
+e2b_code e2b_connect_error_from_json(const cJSON *obj, int http_status, e2b_connect_service service,
+                                     e2b_error *err);
 
 /* True when a Content-Type value is application/json (parameters such as
  * "; charset=utf-8" allowed, case-insensitive). `want` is the bare type to match. */
@@ -176,10 +175,10 @@ bool e2b_connect_parse_time(const char *s, time_t *out);
 typedef struct e2b_envd {
     e2b_client *client;
     char base[1024];
-    char h_sandbox_id[300];  /* "E2b-Sandbox-Id: <id>" */
-    char h_token[1100];      /* "X-Access-Token: <t>" or "" */
-    char h_auth[400];        /* "Authorization: Basic base64(<user>:)" or "" */
-    const char *user;        /* borrowed; username= on /files */
+    char h_sandbox_id[300]; /* "E2b-Sandbox-Id: <id>" */
+    char h_token[1100];     /* "X-Access-Token: <t>" or "" */
+    char h_auth[400];       /* "Authorization: Basic base64(<user>:)" or "" */
+    const char *user;       /* borrowed; username= on /files */
 } e2b_envd;
 
 /* Fills *e for sbx and an optional user (NULL = the sandbox's default user). The base URL
@@ -217,10 +216,10 @@ e2b_code e2b_connect_unary(const e2b_envd *e, const char *method, e2b_connect_se
 e2b_code e2b_connect_probe_gone(const e2b_envd *e, e2b_code rc, e2b_error *err);
 
 typedef struct e2b_connect_stream_opts {
-    long timeout_ms;       /* > 0: Connect-Timeout-Ms and a client deadline that gives
+    long timeout_ms;    /* > 0: Connect-Timeout-Ms and a client deadline that gives
                               E2B_ERR_OPERATION_TIMEOUT; <= 0: none */
-    bool keepalive;        /* send Keepalive-Ping-Interval: 50 */
-    atomic_int *cancel;    /* optional: nonzero aborts with E2B_ERR_CANCELLED */
+    bool keepalive;     /* send Keepalive-Ping-Interval: 50 */
+    atomic_int *cancel; /* optional: nonzero aborts with E2B_ERR_CANCELLED */
 } e2b_connect_stream_opts;
 
 /* Server-streaming RPC: sends req as one envelope, decodes the reply envelopes as they

@@ -37,8 +37,7 @@ void e2b_exec_stream_free(e2b_exec_stream *s);
 
 /* Parses one NDJSON line (not NUL-terminated) into ex, calling opts' callbacks.
  * line_no is used in error messages only. */
-e2b_code e2b_execution_handle_line(e2b_execution *ex, const e2b_run_opts *opts,
-                                   const char *line, size_t len, size_t line_no,
-                                   e2b_error *err);
+e2b_code e2b_execution_handle_line(e2b_execution *ex, const e2b_run_opts *opts, const char *line,
+                                   size_t len, size_t line_no, e2b_error *err);
 
 #endif

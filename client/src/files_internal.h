@@ -25,7 +25,7 @@ typedef struct e2b_files_gzip_src {
     z_stream zs;
     e2b_files_source_fn source;
     void *ud;
-    char *in;            /* input buffer */
+    char *in; /* input buffer */
     size_t in_cap;
     bool src_eof, done, failed, init;
 } e2b_files_gzip_src;

@@ -146,22 +146,23 @@ typedef struct xfer {
     e2b_error *err;
     unsigned gen;
     bool headers_done;
-    bool stream;          /* 2xx with on_data: hand the body over */
-    bool will_retry;      /* 429 that will be retried: swallow it */
+    bool stream;     /* 2xx with on_data: hand the body over */
+    bool will_retry; /* 429 that will be retried: swallow it */
     int retry_after_s;
     int retries_left;
     long long retry_deadline_ms; /* the retry must complete before this */
     long long headers_deadline_ms;
-    e2b_code cb_code;     /* set when a callback aborted the transfer */
+    e2b_code cb_code; /* set when a callback aborted the transfer */
     e2b_strbuf body;
     size_t body_cap;
-    e2b_error cb_err;     /* what a callback reported */
+    e2b_error cb_err; /* what a callback reported */
     CURL *easy;
 } xfer;
 
 static bool cancelled(const xfer *x)
 {
-    return atomic_load(&x->c->cancel_gen) != x->gen || (x->req->cancel && atomic_load(x->req->cancel));
+    return atomic_load(&x->c->cancel_gen) != x->gen ||
+           (x->req->cancel && atomic_load(x->req->cancel));
 }
 
 /* Integer Retry-After, or -1. */
@@ -261,8 +262,8 @@ static void headers_complete(xfer *x, CURL *easy)
     }
     x->stream = !x->will_retry && x->req->on_data && status >= 200 && status < 300;
     x->body_cap = x->stream || (x->req->on_data && !x->will_retry) ? E2B_HTTP_ERROR_BODY_MAX
-                  : x->req->max_body                            ? x->req->max_body
-                                                                 : DEFAULT_MAX_BODY;
+                  : x->req->max_body                               ? x->req->max_body
+                                                                   : DEFAULT_MAX_BODY;
     if (!x->will_retry && x->req->on_headers) {
         e2b_error e;
         e2b_error_clear(&e);
@@ -334,8 +335,7 @@ static size_t on_read(char *buf, size_t size, size_t nitems, void *ud)
     e2b_error_clear(&e);
     size_t n = rc->req->read_fn(buf, size * nitems, rc->req->ud, &e);
     if (n == CURL_READFUNC_ABORT)
-        abort_with(rc->x, e.code != E2B_OK ? e.code : E2B_ERR_IO,
-                   e.code != E2B_OK ? &e : NULL);
+        abort_with(rc->x, e.code != E2B_OK ? e.code : E2B_ERR_IO, e.code != E2B_OK ? &e : NULL);
     return n;
 }
 
@@ -355,24 +355,18 @@ static e2b_code map_curl(CURLcode cc, const xfer *x, const char *errbuf, e2b_err
     case CURLE_OPERATION_TIMEDOUT:
         code = req->timeout_code != E2B_OK ? req->timeout_code : E2B_ERR_REQUEST_TIMEOUT;
         return e2b_error_set(err, code, 0, "%s %s: timed out (%s)", method, req->url, detail);
-    case CURLE_URL_MALFORMAT:
-        code = E2B_ERR_INVALID_ARGUMENT;
-        break;
+    case CURLE_URL_MALFORMAT: code = E2B_ERR_INVALID_ARGUMENT; break;
     case CURLE_UNSUPPORTED_PROTOCOL:
         /* The caller's fault only for a URL scheme libcurl cannot speak. With an http(s)
          * URL it is the server's: "Received HTTP/0.9 when not allowed" (curl >= 7.66) for
          * a reply that is not HTTP at all, or an unsupported HTTP version in the reply. */
         code = url_is_http(req->url) ? E2B_ERR_PROTOCOL : E2B_ERR_INVALID_ARGUMENT;
         break;
-    case CURLE_OUT_OF_MEMORY:
-        code = E2B_ERR_NO_MEMORY;
-        break;
+    case CURLE_OUT_OF_MEMORY: code = E2B_ERR_NO_MEMORY; break;
     case CURLE_WEIRD_SERVER_REPLY:
     case CURLE_BAD_CONTENT_ENCODING:
     case CURLE_HTTP2:
-    case CURLE_TOO_MANY_REDIRECTS:
-        code = E2B_ERR_PROTOCOL;
-        break;
+    case CURLE_TOO_MANY_REDIRECTS: code = E2B_ERR_PROTOCOL; break;
     default: /* connect, DNS, send/recv, reset, empty reply, partial body, TLS */
         code = E2B_ERR_NETWORK;
         break;
@@ -380,8 +374,7 @@ static e2b_code map_curl(CURLcode cc, const xfer *x, const char *errbuf, e2b_err
     return e2b_error_set(err, code, 0, "%s %s: %s", method, req->url, detail);
 }
 
-static e2b_code mime_build(CURL *easy, const e2b_http_request *req, curl_mime **out,
-                           e2b_error *err)
+static e2b_code mime_build(CURL *easy, const e2b_http_request *req, curl_mime **out, e2b_error *err)
 {
     curl_mime *m = curl_mime_init(easy);
     if (!m)
@@ -574,7 +567,7 @@ e2b_code e2b_http_perform(e2b_client *c, const e2b_http_request *req, e2b_http_r
     x.err = err;
     x.gen = atomic_load(&c->cancel_gen);
 
-    long timeout = req->timeout_ms == 0 ? c->request_timeout_ms
+    long timeout = req->timeout_ms == 0  ? c->request_timeout_ms
                    : req->timeout_ms < 0 ? 0
                                          : req->timeout_ms;
     long long start = now_ms();
@@ -601,7 +594,7 @@ e2b_code e2b_http_perform(e2b_client *c, const e2b_http_request *req, e2b_http_r
         (t = curl_slist_append(hdrs, "Expect:")) ? (void)(hdrs = t) : (void)(oom = true);
     if (!oom && req->read_fn && req->read_len < 0)
         (t = curl_slist_append(hdrs, "Transfer-Encoding: chunked")) ? (void)(hdrs = t)
-                                                                     : (void)(oom = true);
+                                                                    : (void)(oom = true);
     if (oom) {
         curl_slist_free_all(hdrs);
         return e2b_error_set(err, E2B_ERR_NO_MEMORY, 0, "out of memory");
@@ -619,8 +612,8 @@ e2b_code e2b_http_perform(e2b_client *c, const e2b_http_request *req, e2b_http_r
         if (deadline) {
             long long l = deadline - now_ms();
             if (l <= 0) {
-                rc = e2b_error_set(err, req->timeout_code ? req->timeout_code
-                                                          : E2B_ERR_REQUEST_TIMEOUT,
+                rc = e2b_error_set(err,
+                                   req->timeout_code ? req->timeout_code : E2B_ERR_REQUEST_TIMEOUT,
                                    0, "%s: timed out after %ld ms", req->url, timeout);
                 break;
             }
@@ -631,7 +624,8 @@ e2b_code e2b_http_perform(e2b_client *c, const e2b_http_request *req, e2b_http_r
         e2b_strbuf_free(&x.body);
         x.headers_done = x.stream = x.will_retry = false;
         x.retries_left = retries - resp->retries;
-        x.headers_deadline_ms = req->headers_timeout_ms > 0 ? now_ms() + req->headers_timeout_ms : 0;
+        x.headers_deadline_ms = req->headers_timeout_ms > 0 ? now_ms() + req->headers_timeout_ms
+                                                            : 0;
         bool reusable = true;
         rc = attempt(c, s, &x, left, hdrs, &reusable, err);
         if (!reusable) {
@@ -698,8 +692,7 @@ static void server_message(long status, const char *body, size_t len, char *out,
 }
 
 e2b_code e2b_http_error_from_status(long status, const char *body, size_t body_len,
-                                    const char *retry_after, e2b_http_plane plane,
-                                    e2b_error *err)
+                                    const char *retry_after, e2b_http_plane plane, e2b_error *err)
 {
     if (status >= 100 && status < 400)
         return E2B_OK;
@@ -709,8 +702,7 @@ e2b_code e2b_http_error_from_status(long status, const char *body, size_t body_l
     int st = (int)status;
     bool data = plane != E2B_PLANE_CONTROL;
     switch (status) {
-    case 400:
-        return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, st, "400: %s", msg);
+    case 400: return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, st, "400: %s", msg);
     case 401:
     case 403:
         return e2b_error_set(err, E2B_ERR_AUTH, st,
@@ -719,8 +711,7 @@ e2b_code e2b_http_error_from_status(long status, const char *body, size_t body_l
         if (!data && json_code == 404)
             return e2b_error_set(err, E2B_ERR_SANDBOX_NOT_FOUND, st, "404: %s", msg);
         return e2b_error_set(err, E2B_ERR_NOT_FOUND, st, "404: %s", msg);
-    case 409:
-        return e2b_error_set(err, E2B_ERR_CONFLICT, st, "409: %s", msg);
+    case 409: return e2b_error_set(err, E2B_ERR_CONFLICT, st, "409: %s", msg);
     case 429: {
         e2b_code rc = e2b_error_set(err, E2B_ERR_RATE_LIMITED, st,
                                     "Rate limit exceeded, please try again later - %s", msg);
@@ -743,8 +734,7 @@ e2b_code e2b_http_error_from_status(long status, const char *body, size_t body_l
         if (data)
             return e2b_error_set(err, E2B_ERR_NOT_ENOUGH_SPACE, st, "507: %s", msg);
         break;
-    default:
-        break;
+    default: break;
     }
     if (status >= 500 && status <= 599)
         return e2b_error_set(err, E2B_ERR_INTERNAL, st, "%ld: %s", status, msg);

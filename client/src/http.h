@@ -64,18 +64,18 @@ typedef size_t (*e2b_http_read_fn)(char *buf, size_t max, void *ud, e2b_error *e
 typedef e2b_code (*e2b_http_mime_fn)(curl_mime *mime, void *ud, e2b_error *err);
 
 typedef struct e2b_http_request {
-    const char *method;          /* "GET", "POST", "DELETE", "PUT", "HEAD"...; NULL = GET,
+    const char *method;         /* "GET", "POST", "DELETE", "PUT", "HEAD"...; NULL = GET,
                                     or POST when a body, mime or read_fn is given */
-    const char *url;             /* absolute URL, already escaped (see e2b_http_url) */
-    const char *const *headers;  /* NULL-terminated "Name: value" strings; may be NULL */
-    bool api_key;                /* add "X-API-Key: <cfg.api_key>" (control plane) */
+    const char *url;            /* absolute URL, already escaped (see e2b_http_url) */
+    const char *const *headers; /* NULL-terminated "Name: value" strings; may be NULL */
+    bool api_key;               /* add "X-API-Key: <cfg.api_key>" (control plane) */
 
     /* Request body: at most one of body, mime_fn, read_fn. */
-    const void *body;            /* borrowed for the call; may contain NULs */
+    const void *body; /* borrowed for the call; may contain NULs */
     size_t body_len;
-    e2b_http_mime_fn mime_fn;    /* multipart/form-data body */
-    e2b_http_read_fn read_fn;    /* streamed body */
-    long long read_len;          /* read_fn total length, or -1: Transfer-Encoding: chunked */
+    e2b_http_mime_fn mime_fn; /* multipart/form-data body */
+    e2b_http_read_fn read_fn; /* streamed body */
+    long long read_len;       /* read_fn total length, or -1: Transfer-Encoding: chunked */
 
     /* Deadlines. timeout_ms: whole exchange, 0 = the client's request timeout (which may be
      * "none"), E2B_HTTP_NO_TIMEOUT = none. headers_timeout_ms: until the response headers
@@ -98,24 +98,24 @@ typedef struct e2b_http_request {
      * new connection is kept for later calls. 429 retries still apply. */
     bool non_idempotent;
 
-    atomic_int *cancel;          /* optional: nonzero cancels this call (E2B_ERR_CANCELLED) */
+    atomic_int *cancel; /* optional: nonzero cancels this call (E2B_ERR_CANCELLED) */
 
     e2b_http_headers_fn on_headers; /* optional */
     e2b_http_data_fn on_data;       /* optional; NULL = buffer the body into resp->body */
     void *ud;                       /* passed to every callback */
-    size_t max_body;             /* buffered body cap, 0 = 256 MiB; above -> E2B_ERR_PROTOCOL */
+    size_t max_body;                /* buffered body cap, 0 = 256 MiB; above -> E2B_ERR_PROTOCOL */
 } e2b_http_request;
 
 struct e2b_http_response {
-    long status;                 /* final HTTP status */
-    char *body;                  /* buffered body, always NUL-terminated (body_len excludes
+    long status; /* final HTTP status */
+    char *body;  /* buffered body, always NUL-terminated (body_len excludes
                                     the NUL) after E2B_OK; "" when empty or streamed */
     size_t body_len;
-    char *content_type;          /* Content-Type value or NULL */
-    char **headers;              /* "Name: value" lines of the final response (trimmed) */
+    char *content_type; /* Content-Type value or NULL */
+    char **headers;     /* "Name: value" lines of the final response (trimmed) */
     size_t headers_len;
-    long num_connects;           /* new TCP connections this call opened (0 = reused) */
-    int retries;                 /* 429 retries performed */
+    long num_connects; /* new TCP connections this call opened (0 = reused) */
+    int retries;       /* 429 retries performed */
 };
 
 /* Runs req and fills *resp (which the caller zero-initialises or reuses after
@@ -129,8 +129,8 @@ struct e2b_http_response {
  *   E2B_ERR_NO_MEMORY
  *   any code returned by a callback (abort).
  * On error resp may hold partial data (status, headers); free it either way. */
-e2b_code e2b_http_perform(e2b_client *client, const e2b_http_request *req,
-                          e2b_http_response *resp, e2b_error *err);
+e2b_code e2b_http_perform(e2b_client *client, const e2b_http_request *req, e2b_http_response *resp,
+                          e2b_error *err);
 
 /* Frees what resp holds and zeroes it. NULL is a no-op. */
 void e2b_http_response_free(e2b_http_response *resp);
@@ -165,8 +165,7 @@ typedef enum e2b_http_plane {
  * <msg> is the JSON body's "message" string, else the body text (trimmed, shortened), else
  * "HTTP <status>". err->http_status is set. */
 e2b_code e2b_http_error_from_status(long status, const char *body, size_t body_len,
-                                    const char *retry_after, e2b_http_plane plane,
-                                    e2b_error *err);
+                                    const char *retry_after, e2b_http_plane plane, e2b_error *err);
 
 /* Convenience: e2b_http_error_from_status on a response. */
 e2b_code e2b_http_check(const e2b_http_response *resp, e2b_http_plane plane, e2b_error *err);
@@ -184,8 +183,8 @@ char *e2b_http_escape(const char *s, size_t len);
  *   query: NULL or a NULL-terminated list of name, value pairs; pairs whose value is NULL
  *          are skipped; names and values are escaped with e2b_http_escape.
  * Fails with E2B_ERR_NO_MEMORY. */
-e2b_code e2b_http_url(char **out, const char *base, const char *path,
-                      const char *const *query, e2b_error *err);
+e2b_code e2b_http_url(char **out, const char *base, const char *path, const char *const *query,
+                      e2b_error *err);
 
 /* ---- client internals the transport and the layers share --------------------------- */
 

@@ -192,11 +192,9 @@ cJSON *e2b_json_parse(const char *buf, size_t len, const char *what, e2b_error *
         if (memchr(copy, '\0', len))
             e2b_error_set(err, E2B_ERR_PROTOCOL, 0, "%s: invalid JSON (NUL byte)", what);
         else if (len == 0)
-            e2b_error_set(err, E2B_ERR_PROTOCOL, 0, "%s: empty body where JSON was expected",
-                          what);
+            e2b_error_set(err, E2B_ERR_PROTOCOL, 0, "%s: empty body where JSON was expected", what);
         else if (e2b_json_valid(copy, len))
-            e2b_error_set(err, E2B_ERR_NO_MEMORY, 0, "%s: out of memory while parsing JSON",
-                          what);
+            e2b_error_set(err, E2B_ERR_NO_MEMORY, 0, "%s: out of memory while parsing JSON", what);
         else
             e2b_error_set(err, E2B_ERR_PROTOCOL, 0, "%s: invalid JSON at byte %zu", what, off);
     }
@@ -343,8 +341,8 @@ bool e2b_parse_rfc3339(const char *s, time_t *out)
     if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &m) || *p++ != ':' ||
         !digits(&p, 2, &sec))
         return false;
-    if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1] + (M == 2 && is_leap(Y)) || h > 23 ||
-        m > 59 || sec > 60)
+    if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1] + (M == 2 && is_leap(Y)) || h > 23 || m > 59 ||
+        sec > 60)
         return false;
     if (*p == '.') {
         p++;

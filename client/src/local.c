@@ -22,8 +22,8 @@
 
 struct e2b_local {
     pid_t pid;
-    int out_fd;        /* child's stdout, drained by the drain thread */
-    int stop_pipe[2];  /* written by e2b_local_stop to end the drain thread */
+    int out_fd;       /* child's stdout, drained by the drain thread */
+    int stop_pipe[2]; /* written by e2b_local_stop to end the drain thread */
     pthread_t drain;
     bool drain_started;
     char *url;
@@ -166,10 +166,9 @@ e2b_code e2b_local_start(const e2b_local_opts *opts, e2b_local **out, e2b_error 
     if (!bin)
         return e2b_error_set(err, E2B_ERR_INVALID_ARGUMENT, 0,
                              "e2b-mock not found (tried %s); build it or set E2B_MOCK_BIN",
-                             opts->mock_path ? opts->mock_path
-                             : getenv("E2B_MOCK_BIN")
-                                 ? "$E2B_MOCK_BIN"
-                                 : "next to this program and on PATH");
+                             opts->mock_path          ? opts->mock_path
+                             : getenv("E2B_MOCK_BIN") ? "$E2B_MOCK_BIN"
+                                                      : "next to this program and on PATH");
 
     size_t nextra = 0;
     if (opts->extra_args)
@@ -251,9 +250,8 @@ e2b_code e2b_local_start(const e2b_local_opts *opts, e2b_local **out, e2b_error 
             int status = 0;
             wait_child(pid, 1000, &status);
             rc = e2b_error_set(err, E2B_ERR_IO, 0, "%s exited before printing its URL%s", bin,
-                               WIFEXITED(status) && WEXITSTATUS(status) == 127
-                                   ? " (exec failed)"
-                                   : "");
+                               WIFEXITED(status) && WEXITSTATUS(status) == 127 ? " (exec failed)"
+                                                                               : "");
             break;
         }
         if (line[len] == '\n' || len + 1 >= sizeof line - 1) {

@@ -30,10 +30,10 @@
 typedef e2b_code (*e2b_ndjson_line_fn)(void *ud, const char *line, size_t len, e2b_error *err);
 
 typedef struct e2b_ndjson {
-    char *buf;        /* partial line carried over between chunks */
+    char *buf; /* partial line carried over between chunks */
     size_t len, cap;
     size_t max_line;
-    size_t lines;     /* non-blank lines emitted so far */
+    size_t lines; /* non-blank lines emitted so far */
     bool failed;
 } e2b_ndjson;
 

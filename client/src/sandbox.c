@@ -64,9 +64,8 @@ static e2b_code id_url(e2b_client *c, const char *prefix, const char *id, const 
  * arrived (any status) - the caller maps it. non_idempotent: never silently re-sent after a
  * dropped connection (see e2b_http_request.non_idempotent); a 429 is still retried, since
  * the server refused it without acting. */
-static e2b_code api_call_x(e2b_client *c, const char *method, const char *url,
-                           const char *body, bool non_idempotent, e2b_http_response *resp,
-                           e2b_error *err)
+static e2b_code api_call_x(e2b_client *c, const char *method, const char *url, const char *body,
+                           bool non_idempotent, e2b_http_response *resp, e2b_error *err)
 {
     if (!e2b_client_api_key(c) && !e2b_client_debug(c))
         return e2b_error_set(err, E2B_ERR_AUTH, 0,
@@ -100,8 +99,8 @@ static e2b_code check_sandbox_status(const e2b_http_response *resp, const char *
     if (resp->status == 404) {
         char msg[E2B_ERROR_MESSAGE_MAX];
         snprintf(msg, sizeof msg, "%s", err ? err->message : "");
-        return e2b_error_set(err, E2B_ERR_SANDBOX_NOT_FOUND, 404, "%s %s not found (%s)", what,
-                             id, msg);
+        return e2b_error_set(err, E2B_ERR_SANDBOX_NOT_FOUND, 404, "%s %s not found (%s)", what, id,
+                             msg);
     }
     return rc;
 }
@@ -176,9 +175,18 @@ void e2b_sandbox_free(e2b_sandbox *s)
     free(s);
 }
 
-const char *e2b_sandbox_id(const e2b_sandbox *s) { return s ? s->id : NULL; }
-const char *e2b_sandbox_template_id(const e2b_sandbox *s) { return s ? s->template_id : NULL; }
-const char *e2b_sandbox_envd_version(const e2b_sandbox *s) { return s ? s->envd_version : NULL; }
+const char *e2b_sandbox_id(const e2b_sandbox *s)
+{
+    return s ? s->id : NULL;
+}
+const char *e2b_sandbox_template_id(const e2b_sandbox *s)
+{
+    return s ? s->template_id : NULL;
+}
+const char *e2b_sandbox_envd_version(const e2b_sandbox *s)
+{
+    return s ? s->envd_version : NULL;
+}
 const char *e2b_sandbox_envd_access_token(const e2b_sandbox *s)
 {
     return s ? s->envd_access_token : NULL;
@@ -187,8 +195,14 @@ const char *e2b_sandbox_traffic_access_token(const e2b_sandbox *s)
 {
     return s ? s->traffic_access_token : NULL;
 }
-const char *e2b_sandbox_domain(const e2b_sandbox *s) { return s ? s->domain : NULL; }
-e2b_client *e2b_sandbox_client(const e2b_sandbox *s) { return s ? s->client : NULL; }
+const char *e2b_sandbox_domain(const e2b_sandbox *s)
+{
+    return s ? s->domain : NULL;
+}
+e2b_client *e2b_sandbox_client(const e2b_sandbox *s)
+{
+    return s ? s->client : NULL;
+}
 
 e2b_code e2b_sandbox_from_json(e2b_client *client, const cJSON *obj, e2b_sandbox **out,
                                e2b_error *err)
@@ -233,8 +247,7 @@ fail:
     return rc;
 }
 
-static e2b_code debug_sandbox(e2b_client *client, const char *id, e2b_sandbox **out,
-                              e2b_error *err)
+static e2b_code debug_sandbox(e2b_client *client, const char *id, e2b_sandbox **out, e2b_error *err)
 {
     e2b_sandbox *s = calloc(1, sizeof *s);
     if (!s || !(s->id = strdup(id)) || !(s->envd_version = strdup(DEBUG_ENVD_VERSION))) {
@@ -429,7 +442,7 @@ e2b_code e2b_sandbox_info_from_json(const cJSON *o, e2b_sandbox_info *i, e2b_err
     char *state = NULL;
     if ((rc = e2b_json_get_strdup(o, "state", false, &state, err)))
         return rc;
-    i->state = !state                     ? E2B_STATE_UNKNOWN
+    i->state = !state                      ? E2B_STATE_UNKNOWN
                : !strcmp(state, "running") ? E2B_STATE_RUNNING
                : !strcmp(state, "paused")  ? E2B_STATE_PAUSED
                                            : E2B_STATE_UNKNOWN;
@@ -483,8 +496,8 @@ e2b_code e2b_sandbox_info_from_json(const cJSON *o, e2b_sandbox_info *i, e2b_err
     return E2B_OK;
 }
 
-e2b_code e2b_sandbox_get_info(e2b_client *client, const char *sandbox_id,
-                              e2b_sandbox_info **out, e2b_error *err)
+e2b_code e2b_sandbox_get_info(e2b_client *client, const char *sandbox_id, e2b_sandbox_info **out,
+                              e2b_error *err)
 {
     *out = NULL;
     e2b_code rc = check_id(sandbox_id, err);
@@ -573,8 +586,7 @@ e2b_code e2b_list_query(const e2b_list_opts *opts, const char *next_token, char 
     }
     if (opts->running || opts->paused) {
         e2b_strbuf_printf(&q, "%sstate=%s%s%s", sep, opts->running ? "running" : "",
-                          opts->running && opts->paused ? "," : "",
-                          opts->paused ? "paused" : "");
+                          opts->running && opts->paused ? "," : "", opts->paused ? "paused" : "");
         sep = "&";
     }
     if (opts->limit) {
@@ -680,7 +692,7 @@ struct e2b_sandbox_iter {
     e2b_kv *metadata;       /* deep copy */
     e2b_sandbox_page *page; /* current page */
     size_t idx;
-    char *token;            /* token of the next page; NULL before the first fetch */
+    char *token; /* token of the next page; NULL before the first fetch */
     bool started;
     bool done;
 };
@@ -699,8 +711,8 @@ void e2b_sandbox_iter_free(e2b_sandbox_iter *it)
     free(it);
 }
 
-e2b_code e2b_sandbox_iter_new(e2b_client *client, const e2b_list_opts *opts,
-                              e2b_sandbox_iter **out, e2b_error *err)
+e2b_code e2b_sandbox_iter_new(e2b_client *client, const e2b_list_opts *opts, e2b_sandbox_iter **out,
+                              e2b_error *err)
 {
     *out = NULL;
     char *probe = NULL;
@@ -739,8 +751,7 @@ nomem:
     return oom(err);
 }
 
-e2b_code e2b_sandbox_iter_next(e2b_sandbox_iter *it, const e2b_sandbox_info **item,
-                               e2b_error *err)
+e2b_code e2b_sandbox_iter_next(e2b_sandbox_iter *it, const e2b_sandbox_info **item, e2b_error *err)
 {
     *item = NULL;
     for (;;) {
@@ -802,8 +813,7 @@ e2b_code e2b_sandbox_set_timeout(e2b_client *client, const char *sandbox_id, int
     return rc;
 }
 
-e2b_code e2b_sandbox_kill(e2b_client *client, const char *sandbox_id, bool *killed,
-                          e2b_error *err)
+e2b_code e2b_sandbox_kill(e2b_client *client, const char *sandbox_id, bool *killed, e2b_error *err)
 {
     if (killed)
         *killed = false;
@@ -830,8 +840,7 @@ e2b_code e2b_sandbox_kill(e2b_client *client, const char *sandbox_id, bool *kill
     return rc;
 }
 
-e2b_code e2b_sandbox_pause(e2b_client *client, const char *sandbox_id, bool *paused,
-                           e2b_error *err)
+e2b_code e2b_sandbox_pause(e2b_client *client, const char *sandbox_id, bool *paused, e2b_error *err)
 {
     if (paused)
         *paused = false;
@@ -857,8 +866,8 @@ e2b_code e2b_sandbox_pause(e2b_client *client, const char *sandbox_id, bool *pau
 
 /* ---- metrics ------------------------------------------------------------------------ */
 
-e2b_code e2b_sandbox_metrics(e2b_client *client, const char *sandbox_id, time_t start,
-                             time_t end, e2b_metric **out, size_t *len, e2b_error *err)
+e2b_code e2b_sandbox_metrics(e2b_client *client, const char *sandbox_id, time_t start, time_t end,
+                             e2b_metric **out, size_t *len, e2b_error *err)
 {
     *out = NULL;
     *len = 0;

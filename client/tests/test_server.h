@@ -26,13 +26,13 @@ typedef struct ts_req {
     size_t body_len;
     /* reply */
     int status;
-    char *reply;          /* malloc'd or NULL */
+    char *reply; /* malloc'd or NULL */
     const char *hdr_name[4];
     char hdr_value[4][128];
     int nhdr;
-    int stream_lines;     /* >0: stream this many "line N\n" chunks, stream_delay_ms apart */
+    int stream_lines; /* >0: stream this many "line N\n" chunks, stream_delay_ms apart */
     int stream_delay_ms;
-    int stream_hang;      /* stream one line then hang until stop */
+    int stream_hang; /* stream one line then hang until stop */
 } ts_req;
 
 typedef void (*ts_route)(ts_req *r, void *ud);
@@ -111,8 +111,8 @@ static inline ssize_t ts_stream_reader(void *cls, uint64_t pos, char *buf, size_
 }
 
 static inline enum MHD_Result ts_handler(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload, size_t *upload_size, void **req_cls)
+                                         const char *method, const char *version,
+                                         const char *upload, size_t *upload_size, void **req_cls)
 {
     (void)version;
     ts_server *srv = cls;
@@ -142,8 +142,7 @@ static inline enum MHD_Result ts_handler(void *cls, struct MHD_Connection *conn,
         s->lines = r->stream_lines;
         s->delay = r->stream_delay_ms;
         s->hang = r->stream_hang;
-        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, ts_stream_reader, s,
-                                                 free);
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, ts_stream_reader, s, free);
     } else {
         const char *b = r->reply ? r->reply : "";
         resp = MHD_create_response_from_buffer(strlen(b), (void *)b, MHD_RESPMEM_MUST_COPY);
@@ -156,7 +155,7 @@ static inline enum MHD_Result ts_handler(void *cls, struct MHD_Connection *conn,
 }
 
 static inline void ts_completed(void *cls, struct MHD_Connection *c, void **req_cls,
-                         enum MHD_RequestTerminationCode toe)
+                                enum MHD_RequestTerminationCode toe)
 {
     (void)cls, (void)c, (void)toe;
     ts_req *r = *req_cls;
@@ -184,12 +183,11 @@ static inline ts_server *ts_start(ts_route route, void *ud)
     lo.sin_family = AF_INET;
     lo.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     lo.sin_port = 0;
-    s->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                                MHD_USE_POLL,
-                            0, NULL, NULL, ts_handler, s, MHD_OPTION_NOTIFY_COMPLETED,
-                            ts_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                            MHD_OPTION_EXTERNAL_LOGGER, ts_quiet_log, NULL,
-                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&lo, MHD_OPTION_END);
+    s->d = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL,
+        NULL, ts_handler, s, MHD_OPTION_NOTIFY_COMPLETED, ts_completed, NULL,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_EXTERNAL_LOGGER, ts_quiet_log, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&lo, MHD_OPTION_END);
     if (!s->d) {
         free(s);
         return NULL;

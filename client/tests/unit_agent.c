@@ -165,8 +165,7 @@ static void test_nul_bytes(void **state)
     /* NUL inside an intent message */
     e2b_agent_intent in;
     static const char im[] = "kill\0 sandbox sbx-\0abc";
-    assert_int_equal(e2b_agent_parse_intent((const uint8_t *)im, sizeof im - 1, &in, NULL),
-                     E2B_OK);
+    assert_int_equal(e2b_agent_parse_intent((const uint8_t *)im, sizeof im - 1, &in, NULL), E2B_OK);
     assert_int_equal(in.kind, E2B_INTENT_KILL);
     assert_int_equal(in.target, E2B_KILL_UNSPECIFIED); /* "sbx-" alone is no id */
 }
@@ -183,12 +182,15 @@ static void test_invalid_utf8(void **state)
     assert_string_equal(c.trigger, "run");
     /* the JSON of such output is still valid UTF-8 JSON */
     const char *chunks[] = {c.blocks[0].code, "\xED\xA0\x80 surrogate \xC0\xAF overlong"};
-    e2b_agent_exec_result r = {.language = "python", .code = c.blocks[0].code,
-                               .text = "\xFF", .stdout_chunks = chunks, .stdout_count = 2};
+    e2b_agent_exec_result r = {.language = "python",
+                               .code = c.blocks[0].code,
+                               .text = "\xFF",
+                               .stdout_chunks = chunks,
+                               .stdout_count = 2};
     cJSON *j = NULL;
     assert_int_equal(e2b_agent_format_json(&r, 1, NULL, 0, &j, NULL), E2B_OK);
-    const cJSON *er =
-        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "executionResults"), 0);
+    const cJSON *er = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "executionResults"),
+                                         0);
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(er, "text")->valuestring, "\xEF\xBF\xBD");
     const cJSON *so = cJSON_GetObjectItemCaseSensitive(er, "stdout");
     assert_string_equal(cJSON_GetArrayItem(so, 1)->valuestring,
@@ -204,8 +206,16 @@ static void test_unbalanced_fences(void **state)
 {
     (void)state;
     static const char *const msgs[] = {
-        "```", "````\n```\n", "```python", "~~~\n```\n~~", "```\n~~~\n", "`````````````````",
-        "``` ```\n```", "```\n\n\n", "````python\ncode\n```\n``\n", "```\nx\n````````",
+        "```",
+        "````\n```\n",
+        "```python",
+        "~~~\n```\n~~",
+        "```\n~~~\n",
+        "`````````````````",
+        "``` ```\n```",
+        "```\n\n\n",
+        "````python\ncode\n```\n``\n",
+        "```\nx\n````````",
     };
     for (size_t i = 0; i < sizeof msgs / sizeof msgs[0]; i++)
         check_all_splits(msgs[i], strlen(msgs[i]));
@@ -384,14 +394,27 @@ static void test_lang_tags(void **state)
         const char *tag;
         e2b_agent_lang lang;
     } t[] = {
-        {"py", E2B_LANG_PYTHON},  {"PYTHON", E2B_LANG_PYTHON}, {"python3", E2B_LANG_PYTHON},
-        {"js", E2B_LANG_JAVASCRIPT}, {"Node", E2B_LANG_JAVASCRIPT},
-        {"nodejs", E2B_LANG_JAVASCRIPT}, {"javascript", E2B_LANG_JAVASCRIPT},
-        {"ts", E2B_LANG_TYPESCRIPT}, {"typescript", E2B_LANG_TYPESCRIPT},
-        {"sh", E2B_LANG_BASH},    {"bash", E2B_LANG_BASH},     {"shell", E2B_LANG_BASH},
-        {"zsh", E2B_LANG_BASH},   {"r", E2B_LANG_R},           {"java", E2B_LANG_JAVA},
-        {"", E2B_LANG_UNKNOWN},   {"python4", E2B_LANG_UNKNOWN}, {"pyt", E2B_LANG_UNKNOWN},
-        {"c++", E2B_LANG_UNKNOWN}, {"json", E2B_LANG_UNKNOWN}, {"javas", E2B_LANG_UNKNOWN},
+        {"py", E2B_LANG_PYTHON},
+        {"PYTHON", E2B_LANG_PYTHON},
+        {"python3", E2B_LANG_PYTHON},
+        {"js", E2B_LANG_JAVASCRIPT},
+        {"Node", E2B_LANG_JAVASCRIPT},
+        {"nodejs", E2B_LANG_JAVASCRIPT},
+        {"javascript", E2B_LANG_JAVASCRIPT},
+        {"ts", E2B_LANG_TYPESCRIPT},
+        {"typescript", E2B_LANG_TYPESCRIPT},
+        {"sh", E2B_LANG_BASH},
+        {"bash", E2B_LANG_BASH},
+        {"shell", E2B_LANG_BASH},
+        {"zsh", E2B_LANG_BASH},
+        {"r", E2B_LANG_R},
+        {"java", E2B_LANG_JAVA},
+        {"", E2B_LANG_UNKNOWN},
+        {"python4", E2B_LANG_UNKNOWN},
+        {"pyt", E2B_LANG_UNKNOWN},
+        {"c++", E2B_LANG_UNKNOWN},
+        {"json", E2B_LANG_UNKNOWN},
+        {"javas", E2B_LANG_UNKNOWN},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         assert_int_equal(e2b_agent_lang_from_tag(t[i].tag, strlen(t[i].tag)), t[i].lang);
@@ -416,7 +439,7 @@ static void test_lang_detect(void **state)
         {"#!/usr/bin/env ts-node\nx", E2B_LANG_TYPESCRIPT},
         {"#!/bin/sh\nx", E2B_LANG_BASH},
         {"#!/usr/bin/env Rscript\nx", E2B_LANG_R},
-        {"import numpy as np", E2B_LANG_PYTHON},            /* tie (0:0) -> python */
+        {"import numpy as np", E2B_LANG_PYTHON}, /* tie (0:0) -> python */
         {"import fs from 'fs'", E2B_LANG_JAVASCRIPT},
         {"from os import path", E2B_LANG_PYTHON},
         {"let x = 1;\nconsole.log(x)", E2B_LANG_JAVASCRIPT},
@@ -439,11 +462,20 @@ static void test_trigger_words(void **state)
     static const struct {
         const char *text, *want;
     } t[] = {
-        {"run it", "run"},          {"RUN!", "run"},          {"(run)", "run"},
-        {"please re-run", "run"},   {"running", NULL},        {"truncate", NULL},
-        {"rerun", NULL},            {"run_tests", NULL},      {"barcode", NULL},
-        {"runé", NULL},             {"Execute this", "execute"}, {"py", NULL},
-        {"Calculate 2+2", "calculate"}, {"what does this script do", "script"},
+        {"run it", "run"},
+        {"RUN!", "run"},
+        {"(run)", "run"},
+        {"please re-run", "run"},
+        {"running", NULL},
+        {"truncate", NULL},
+        {"rerun", NULL},
+        {"run_tests", NULL},
+        {"barcode", NULL},
+        {"runé", NULL},
+        {"Execute this", "execute"},
+        {"py", NULL},
+        {"Calculate 2+2", "calculate"},
+        {"what does this script do", "script"},
         {"", NULL},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
@@ -515,8 +547,7 @@ static void test_intent_limits(void **state)
     assert_non_null(strstr(err.message, "metadata"));
     /* the same key twice: the last value wins, one pair */
     const char *dup = "create sandbox env=a env=b";
-    assert_int_equal(e2b_agent_parse_intent((const uint8_t *)dup, strlen(dup), &in, &err),
-                     E2B_OK);
+    assert_int_equal(e2b_agent_parse_intent((const uint8_t *)dup, strlen(dup), &in, &err), E2B_OK);
     assert_int_equal(in.metadata_len, 1);
     assert_string_equal(in.metadata[0].value, "b");
     /* a too-long id */
@@ -540,8 +571,8 @@ static void test_format_limits(void **state)
     (void)state;
     /* cut at a UTF-8 boundary: 3-byte euro signs with a limit of 4 bytes keep one */
     const char *chunks[] = {"\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC"};
-    e2b_agent_exec_result r = {.language = "python", .stdout_chunks = chunks,
-                               .stdout_count = 1, .text = "line1\nline2"};
+    e2b_agent_exec_result r = {
+        .language = "python", .stdout_chunks = chunks, .stdout_count = 1, .text = "line1\nline2"};
     e2b_agent_format_opts o = {.max_stream_bytes = 4};
     char *text;
     assert_int_equal(e2b_agent_format_reply(&r, 1, &o, &text, NULL), E2B_OK);
@@ -549,8 +580,8 @@ static void test_format_limits(void **state)
     assert_non_null(strstr(text, "```\nline\n\xE2\x80\xA6 [7 more bytes]\n```"));
     free(text);
     /* a fence inside the traceback makes the traceback's fence longer */
-    e2b_agent_exec_result e = {.language = "python", .error_name = "E",
-                               .error_traceback = "a ````` b"};
+    e2b_agent_exec_result e = {
+        .language = "python", .error_name = "E", .error_traceback = "a ````` b"};
     assert_int_equal(e2b_agent_format_reply(&e, 1, NULL, &text, NULL), E2B_OK);
     assert_string_equal(text, "**Execution 1 (python):**\n\xE2\x9D\x8C **Error:** E\n"
                               "``````\na ````` b\n``````\n");
@@ -582,16 +613,15 @@ static void test_duration(void **state)
     assert_string_equal(e2b_agent_format_duration(90061000, b, sizeof b), "1d 1h 1m");
     assert_string_equal(e2b_agent_format_duration(323000, b, 4), "5m ");
     assert_null(e2b_agent_format_duration(1, NULL, 3));
-    assert_string_equal(e2b_agent_format_duration(INT64_MAX, b, sizeof b),
-                        "106751991167d 7h 12m");
+    assert_string_equal(e2b_agent_format_duration(INT64_MAX, b, sizeof b), "106751991167d 7h 12m");
 }
 
 static void test_sandbox_list_extremes(void **state)
 {
     (void)state;
     /* timestamps that would overflow now - then: saturated, no UB */
-    e2b_agent_sandbox_info s = {.sandbox_id = "x", .started_at_ms = INT64_MIN,
-                                .last_activity_ms = -1};
+    e2b_agent_sandbox_info s = {
+        .sandbox_id = "x", .started_at_ms = INT64_MIN, .last_activity_ms = -1};
     char *text = NULL;
     assert_int_equal(e2b_agent_format_sandbox_list(&s, 1, INT64_MAX, &text, NULL), E2B_OK);
     assert_non_null(strstr(text, "**Uptime:** 106751991167d 7h 12m\n"));
@@ -601,8 +631,7 @@ static void test_sandbox_list_extremes(void **state)
     assert_int_equal(e2b_agent_format_sandbox_list(NULL, 1, 0, &text, &err),
                      E2B_ERR_INVALID_ARGUMENT);
     assert_null(text);
-    assert_int_equal(e2b_agent_format_sandbox_list(&s, 1, 0, NULL, &err),
-                     E2B_ERR_INVALID_ARGUMENT);
+    assert_int_equal(e2b_agent_format_sandbox_list(&s, 1, 0, NULL, &err), E2B_ERR_INVALID_ARGUMENT);
 }
 
 /* ---- fuzz loop ---------------------------------------------------------------------- */
@@ -622,10 +651,14 @@ static void test_fuzz_loop(void **state)
 {
     (void)state;
     static const char *const frag[] = {
-        "```", "~~~", "````", "`", "``", "\n", "\r\n", "\r", "   ", "    ", "python", "js",
-        " {.x}", "print(1)", "x = 1", "kill", "create", "sandbox", "sbx-ab12", "newest",
-        "10 min", "1.5h", "template", "=", "\"", "a=b", "id", ":", "run", "\xC3\xA9", "\xFF",
-        "\0", "import os", "Run this:", "i7a3k2m9x1q8w4e6r5t0y", "timeout=9", "{", "}",
+        "```",       "~~~",    "````",      "`",         "``",
+        "\n",        "\r\n",   "\r",        "   ",       "    ",
+        "python",    "js",     " {.x}",     "print(1)",  "x = 1",
+        "kill",      "create", "sandbox",   "sbx-ab12",  "newest",
+        "10 min",    "1.5h",   "template",  "=",         "\"",
+        "a=b",       "id",     ":",         "run",       "\xC3\xA9",
+        "\xFF",      "\0",     "import os", "Run this:", "i7a3k2m9x1q8w4e6r5t0y",
+        "timeout=9", "{",      "}",
     };
     uint8_t buf[512];
     for (int iter = 0; iter < 3000; iter++) {

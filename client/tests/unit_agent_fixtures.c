@@ -55,7 +55,8 @@ static void expect_code(const e2b_agent_code *got, const cJSON *exp)
     assert_int_equal(got->count, (size_t)cJSON_GetArraySize(blocks));
     size_t i = 0;
     const cJSON *b;
-    cJSON_ArrayForEach(b, blocks) {
+    cJSON_ArrayForEach(b, blocks)
+    {
         const e2b_agent_block *g = &got->blocks[i++];
         const char *lang = get_str(b, "language"), *code = get_str(b, "code");
         assert_non_null(lang);
@@ -95,8 +96,7 @@ static void assert_same_code(const e2b_agent_code *a, const e2b_agent_code *b)
 }
 
 /* Feeds msg in pieces: every `step` bytes, or split once at `split` when step is 0. */
-static void scan_pieces(const char *msg, size_t len, size_t step, size_t split,
-                        e2b_agent_code *out)
+static void scan_pieces(const char *msg, size_t len, size_t step, size_t split, e2b_agent_code *out)
 {
     e2b_agent_scanner *sc = NULL;
     assert_int_equal(e2b_agent_scanner_new(&sc, NULL), E2B_OK);
@@ -174,7 +174,8 @@ static void run_intent_case(const cJSON *c)
     if ((v = get(exp, "metadata"))) {
         assert_int_equal(in.metadata_len, (size_t)cJSON_GetArraySize(v));
         const cJSON *kv;
-        cJSON_ArrayForEach(kv, v) {
+        cJSON_ArrayForEach(kv, v)
+        {
             size_t k = 0;
             while (k < in.metadata_len && strcmp(in.metadata[k].key, kv->string) != 0)
                 k++;
@@ -210,7 +211,8 @@ static void json_subset(const cJSON *want, const cJSON *got, const char *path)
         if (!cJSON_IsObject(got))
             fail_msg("%s: not an object", path);
         const cJSON *w;
-        cJSON_ArrayForEach(w, want) {
+        cJSON_ArrayForEach(w, want)
+        {
             snprintf(sub, sizeof sub, "%s.%s", path, w->string);
             json_subset(w, get(got, w->string), sub);
         }
@@ -254,7 +256,8 @@ static e2b_agent_sandbox_info *load_sandboxes(const cJSON *sbx, size_t *ns, e2b_
             kvs[k] = calloc((size_t)cJSON_GetArraySize(md) + 1, sizeof **kvs);
             assert_non_null(kvs[k]);
             const cJSON *kv;
-            cJSON_ArrayForEach(kv, md) {
+            cJSON_ArrayForEach(kv, md)
+            {
                 kvs[k][si[k].metadata_len].key = kv->string;
                 kvs[k][si[k].metadata_len++].value = kv->valuestring;
             }
@@ -281,8 +284,8 @@ static void run_sandbox_list_case(const cJSON *c)
     const cJSON *now = get(c, "now_ms");
     assert_non_null(now);
     char *text = NULL;
-    assert_int_equal(e2b_agent_format_sandbox_list(si, ns, (int64_t)now->valuedouble, &text,
-                                                   NULL), E2B_OK);
+    assert_int_equal(e2b_agent_format_sandbox_list(si, ns, (int64_t)now->valuedouble, &text, NULL),
+                     E2B_OK);
     const char *want = get_str(get(c, "expect"), "text");
     assert_non_null(want);
     assert_string_equal(text, want);
@@ -301,7 +304,8 @@ static void run_format_case(const cJSON *c)
     assert_non_null(lists);
     size_t i = 0;
     const cJSON *r;
-    cJSON_ArrayForEach(r, results) {
+    cJSON_ArrayForEach(r, results)
+    {
         e2b_agent_exec_result *x = &rs[i];
         x->language = get_str(r, "language");
         x->code = get_str(r, "code");
@@ -337,13 +341,15 @@ static void run_format_case(const cJSON *c)
         assert_string_equal(text, want);
     const cJSON *list = get(exp, "text_contains"), *s;
     const char *from = text;
-    cJSON_ArrayForEach(s, list) {
+    cJSON_ArrayForEach(s, list)
+    {
         const char *hit = strstr(from, s->valuestring);
         if (!hit)
             fail_msg("reply lacks (in order) \"%s\":\n%s", s->valuestring, text);
         from = hit + strlen(s->valuestring);
     }
-    cJSON_ArrayForEach(s, get(exp, "text_not_contains")) {
+    cJSON_ArrayForEach(s, get(exp, "text_not_contains"))
+    {
         if (strstr(text, s->valuestring))
             fail_msg("reply contains \"%s\":\n%s", s->valuestring, text);
     }
@@ -420,9 +426,9 @@ static int name_cmp(const void *a, const void *b)
 }
 
 /* Files a fresh checkout must have; a missing one is a failure, not a skip. */
-static const char *const required[] = {"execute_code.json", "execute_code_plugin_bugs.json",
+static const char *const required[] = {"execute_code.json",   "execute_code_plugin_bugs.json",
                                        "manage_sandbox.json", "manage_sandbox_plugin_bugs.json",
-                                       "format_reply.json", NULL};
+                                       "format_reply.json",   NULL};
 
 int main(void)
 {
@@ -479,23 +485,23 @@ int main(void)
             continue;
         }
         const cJSON *c;
-        cJSON_ArrayForEach(c, cases) {
+        cJSON_ArrayForEach(c, cases)
+        {
             tests = realloc(tests, (ntests + 1) * sizeof *tests);
             names = realloc(names, (ntests + 1) * sizeof *names);
             const char *nm = get_str(c, "name");
             size_t l = strlen(files[k]) + (nm ? strlen(nm) : 6) + 4;
             names[ntests] = malloc(l);
             snprintf(names[ntests], l, "%s: %s", files[k], nm ? nm : "(none)");
-            tests[ntests] = (struct CMUnitTest){.name = names[ntests], .test_func = run_case,
-                                                .initial_state = (void *)c};
+            tests[ntests] = (struct CMUnitTest){
+                .name = names[ntests], .test_func = run_case, .initial_state = (void *)c};
             ntests++;
         }
     }
     const char *filter = getenv("E2B_TEST_FILTER");
     if (filter)
         cmocka_set_test_filter(filter);
-    int failed = ntests ? _cmocka_run_group_tests("agent_fixtures", tests, ntests, NULL, NULL)
-                        : 1;
+    int failed = ntests ? _cmocka_run_group_tests("agent_fixtures", tests, ntests, NULL, NULL) : 1;
     for (size_t k = 0; k < ntests; k++)
         free(names[k]);
     free(names);

@@ -61,17 +61,20 @@ static struct {
     double line_sent_ms[8];
 } S;
 
-static double now_ms(void) {
+static double now_ms(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
 }
 
-static bool send_all(int fd, const char *p, size_t n) {
+static bool send_all(int fd, const char *p, size_t n)
+{
     while (n) {
         ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
         if (w <= 0) {
-            if (w < 0 && errno == EINTR) continue;
+            if (w < 0 && errno == EINTR)
+                continue;
             return false;
         }
         p += w;
@@ -80,17 +83,20 @@ static bool send_all(int fd, const char *p, size_t n) {
     return true;
 }
 
-static bool send_str(int fd, const char *s) {
+static bool send_str(int fd, const char *s)
+{
     return send_all(fd, s, strlen(s));
 }
 
-static bool send_chunk(int fd, const char *s) {
+static bool send_chunk(int fd, const char *s)
+{
     char hdr[32];
     snprintf(hdr, sizeof hdr, "%zx\r\n", strlen(s));
     return send_str(fd, hdr) && send_str(fd, s) && send_str(fd, "\r\n");
 }
 
-static void send_simple(int fd, int status, const char *ctype, const char *body) {
+static void send_simple(int fd, int status, const char *ctype, const char *body)
+{
     char hdr[256];
     snprintf(hdr, sizeof hdr, "HTTP/1.1 %d X\r\nContent-Type: %s\r\nContent-Length: %zu\r\n\r\n",
              status, ctype, strlen(body));
@@ -99,11 +105,13 @@ static void send_simple(int fd, int status, const char *ctype, const char *body)
 }
 
 /* Sleeps up to ms, returning early (false) when the peer closed the connection. */
-static bool sleep_while_connected(int fd, int ms) {
+static bool sleep_while_connected(int fd, int ms)
+{
     for (int waited = 0; waited < ms; waited += 10) {
         char c;
         ssize_t r = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) return false;
+        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+            return false;
         usleep(10000);
     }
     return true;
@@ -111,13 +119,16 @@ static bool sleep_while_connected(int fd, int ms) {
 
 static const char *L_COUNT = "{\"type\":\"number_of_executions\",\"execution_count\":1}\n";
 static const char *L_OUT1 = "{\"type\":\"stdout\",\"text\":\"first\\n\",\"timestamp\":\"t1\"}\n";
-static const char *L_RES = "{\"type\":\"result\",\"text\":\"42\",\"is_main_result\":true,\"extra\":{}}\n";
-static const char *L_ERR = "{\"type\":\"error\",\"name\":\"ValueError\",\"value\":\"bad\",\"traceback\":\"tb\"}\n";
+static const char *L_RES =
+    "{\"type\":\"result\",\"text\":\"42\",\"is_main_result\":true,\"extra\":{}}\n";
+static const char *L_ERR =
+    "{\"type\":\"error\",\"name\":\"ValueError\",\"value\":\"bad\",\"traceback\":\"tb\"}\n";
 static const char *L_END = "{\"type\":\"end_of_execution\"}\n";
 static const char *STREAM_HDR = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
 
 /* Returns false when the connection must be closed. */
-static bool handle_execute(int fd) {
+static bool handle_execute(int fd)
+{
     char sc[32];
     pthread_mutex_lock(&S.mu);
     snprintf(sc, sizeof sc, "%s", S.scenario);
@@ -144,7 +155,8 @@ static bool handle_execute(int fd) {
     if (!strcmp(sc, "long")) { /* outlives the short fixture's request timeout */
         send_str(fd, STREAM_HDR);
         send_chunk(fd, L_OUT1);
-        if (!sleep_while_connected(fd, SHORT_REQUEST_TIMEOUT_MS + 1500)) return false;
+        if (!sleep_while_connected(fd, SHORT_REQUEST_TIMEOUT_MS + 1500))
+            return false;
         send_chunk(fd, L_END);
         send_str(fd, "0\r\n\r\n");
         return true;
@@ -189,8 +201,9 @@ static bool handle_execute(int fd) {
         return true;
     }
     if (!strcmp(sc, "502")) {
-        send_simple(fd, 502, "application/json",
-                    "{\"sandboxId\":\"sbx1\",\"message\":\"The sandbox was not found\",\"code\":502}");
+        send_simple(
+            fd, 502, "application/json",
+            "{\"sandboxId\":\"sbx1\",\"message\":\"The sandbox was not found\",\"code\":502}");
         return true;
     }
     if (!strcmp(sc, "400")) {
@@ -205,7 +218,8 @@ static bool handle_execute(int fd) {
     return true;
 }
 
-static bool handle(int fd, const req *r) {
+static bool handle(int fd, const req *r)
+{
     if (!strcmp(r->path, "/v2/sandboxes") && !strcmp(r->method, "POST")) {
         send_simple(fd, 201, "application/json",
                     "{\"sandboxID\":\"sbx1\",\"templateID\":\"code-interpreter-v1\","
@@ -213,16 +227,18 @@ static bool handle(int fd, const req *r) {
                     "\"envdAccessToken\":\"envd-tok\",\"trafficAccessToken\":\"traffic-tok\"}");
         return true;
     }
-    if (!strcmp(r->path, "/execute")) return handle_execute(fd);
+    if (!strcmp(r->path, "/execute"))
+        return handle_execute(fd);
     if (!strcmp(r->path, "/contexts") && !strcmp(r->method, "POST")) {
         send_simple(fd, 200, "application/json",
                     "{\"id\":\"ctx-1\",\"language\":\"javascript\",\"cwd\":\"/tmp\"}");
         return true;
     }
     if (!strcmp(r->path, "/contexts") && !strcmp(r->method, "GET")) {
-        send_simple(fd, 200, "application/json",
-                    "[{\"id\":\"py\",\"language\":\"python\",\"cwd\":\"/home/user\"},"
-                    "{\"language\":\"broken, no id\"},{\"id\":\"js\",\"language\":\"javascript\"}]");
+        send_simple(
+            fd, 200, "application/json",
+            "[{\"id\":\"py\",\"language\":\"python\",\"cwd\":\"/home/user\"},"
+            "{\"language\":\"broken, no id\"},{\"id\":\"js\",\"language\":\"javascript\"}]");
         return true;
     }
     if (!strncmp(r->path, "/contexts/ctx-1", 15)) {
@@ -238,33 +254,42 @@ static bool handle(int fd, const req *r) {
 }
 
 /* Reads one request (Content-Length bodies only: what libcurl sends for these calls). */
-static bool read_request(int fd, char *buf, size_t cap, size_t *have, req *r) {
+static bool read_request(int fd, char *buf, size_t cap, size_t *have, req *r)
+{
     char *end;
     while (!(end = memmem(buf, *have, "\r\n\r\n", 4))) {
-        if (*have == cap) return false;
+        if (*have == cap)
+            return false;
         ssize_t n = recv(fd, buf + *have, cap - *have, 0);
-        if (n <= 0) return false;
+        if (n <= 0)
+            return false;
         *have += (size_t)n;
     }
     size_t hlen = (size_t)(end - buf) + 4;
     memset(r, 0, sizeof *r);
-    if (sscanf(buf, "%15s %255s", r->method, r->path) != 2) return false;
+    if (sscanf(buf, "%15s %255s", r->method, r->path) != 2)
+        return false;
     char *eol = memchr(buf, '\n', hlen);
     size_t hstart = (size_t)(eol - buf) + 1;
     size_t hl = hlen - hstart < sizeof r->headers - 1 ? hlen - hstart : sizeof r->headers - 1;
     memcpy(r->headers, buf + hstart, hl);
     size_t clen = 0;
     char *cl = strcasestr(r->headers, "\r\ncontent-length:");
-    if (!cl && !strncasecmp(r->headers, "content-length:", 15)) cl = r->headers - 2;
-    if (cl) clen = strtoul(cl + 17, NULL, 10);
+    if (!cl && !strncasecmp(r->headers, "content-length:", 15))
+        cl = r->headers - 2;
+    if (cl)
+        clen = strtoul(cl + 17, NULL, 10);
     while (*have < hlen + clen) {
-        if (*have == cap) return false;
+        if (*have == cap)
+            return false;
         ssize_t n = recv(fd, buf + *have, cap - *have, 0);
-        if (n <= 0) return false;
+        if (n <= 0)
+            return false;
         *have += (size_t)n;
     }
     r->body = malloc(clen + 1);
-    if (!r->body) return false;
+    if (!r->body)
+        return false;
     memcpy(r->body, buf + hlen, clen);
     r->body[clen] = '\0';
     r->body_len = clen;
@@ -273,42 +298,51 @@ static bool read_request(int fd, char *buf, size_t cap, size_t *have, req *r) {
     return true;
 }
 
-static void *conn_main(void *arg) {
+static void *conn_main(void *arg)
+{
     int fd = (int)(intptr_t)arg;
     size_t cap = 1 << 20, have = 0;
     char *buf = malloc(cap);
     req r;
     while (read_request(fd, buf, cap, &have, &r)) {
         pthread_mutex_lock(&S.mu);
-        if (S.nreqs < MAX_REQS) S.reqs[S.nreqs++] = r;
-        else free(r.body);
+        if (S.nreqs < MAX_REQS)
+            S.reqs[S.nreqs++] = r;
+        else
+            free(r.body);
         pthread_mutex_unlock(&S.mu);
-        if (!handle(fd, &r)) break;
+        if (!handle(fd, &r))
+            break;
     }
     free(buf);
     close(fd);
     return NULL;
 }
 
-static void *accept_main(void *arg) {
+static void *accept_main(void *arg)
+{
     (void)arg;
     for (;;) {
         int fd = accept(S.lfd, NULL, NULL);
         if (fd < 0) {
-            if (atomic_load(&S.stopping)) return NULL;
-            if (errno == EINTR) continue;
+            if (atomic_load(&S.stopping))
+                return NULL;
+            if (errno == EINTR)
+                continue;
             return NULL;
         }
         if (atomic_load(&S.stopping) || S.nconns == MAX_CONNS) {
             close(fd);
-            if (atomic_load(&S.stopping)) return NULL;
+            if (atomic_load(&S.stopping))
+                return NULL;
             continue;
         }
         pthread_create(&S.conns[S.nconns++], NULL, conn_main, (void *)(intptr_t)fd);
     }
 }
 
-static void server_start(void) {
+static void server_start(void)
+{
     memset(&S, 0, sizeof S);
     pthread_mutex_init(&S.mu, NULL);
     S.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -322,24 +356,29 @@ static void server_start(void) {
 }
 
 /* After every client is freed (its connections closed): stop and join everything. */
-static void server_stop(void) {
+static void server_stop(void)
+{
     atomic_store(&S.stopping, 1);
     shutdown(S.lfd, SHUT_RDWR);
     pthread_join(S.acceptor, NULL);
     close(S.lfd);
-    for (int i = 0; i < S.nconns; i++) pthread_join(S.conns[i], NULL);
-    for (int i = 0; i < S.nreqs; i++) free(S.reqs[i].body);
+    for (int i = 0; i < S.nconns; i++)
+        pthread_join(S.conns[i], NULL);
+    for (int i = 0; i < S.nreqs; i++)
+        free(S.reqs[i].body);
     pthread_mutex_destroy(&S.mu);
 }
 
-static void set_scenario(const char *sc) {
+static void set_scenario(const char *sc)
+{
     pthread_mutex_lock(&S.mu);
     snprintf(S.scenario, sizeof S.scenario, "%s", sc);
     pthread_mutex_unlock(&S.mu);
 }
 
 /* The last recorded request to path (copy), or fails. */
-static req last_req(const char *path) {
+static req last_req(const char *path)
+{
     req r;
     memset(&r, 0, sizeof r);
     pthread_mutex_lock(&S.mu);
@@ -350,20 +389,24 @@ static req last_req(const char *path) {
         }
     }
     pthread_mutex_unlock(&S.mu);
-    if (!r.method[0]) fail_msg("no request to %s", path);
+    if (!r.method[0])
+        fail_msg("no request to %s", path);
     return r;
 }
 
-static int count_reqs(const char *path) {
+static int count_reqs(const char *path)
+{
     int n = 0;
     pthread_mutex_lock(&S.mu);
-    for (int i = 0; i < S.nreqs; i++) n += !strcmp(S.reqs[i].path, path);
+    for (int i = 0; i < S.nreqs; i++)
+        n += !strcmp(S.reqs[i].path, path);
     pthread_mutex_unlock(&S.mu);
     return n;
 }
 
 /* "Name: value" present in the header block (name case-insensitive, value exact). */
-static bool has_header(const req *r, const char *name, const char *value) {
+static bool has_header(const req *r, const char *name, const char *value)
+{
     char want[512];
     snprintf(want, sizeof want, "%s: %s\r\n", name, value);
     const char *p = r->headers;
@@ -378,7 +421,8 @@ static bool has_header(const req *r, const char *name, const char *value) {
     return false;
 }
 
-static bool has_header_name(const req *r, const char *name) {
+static bool has_header_name(const req *r, const char *name)
+{
     char want[128];
     snprintf(want, sizeof want, "\r\n%s:", name);
     return strcasestr(r->headers, want) || !strncasecmp(r->headers, want + 2, strlen(want) - 2);
@@ -391,7 +435,8 @@ typedef struct fx {
     e2b_sandbox *sbx;
 } fx;
 
-static int setup_with(void **state, int request_timeout_ms) {
+static int setup_with(void **state, int request_timeout_ms)
+{
     server_start();
     fx *f = calloc(1, sizeof *f);
     char url[64];
@@ -423,10 +468,17 @@ static int setup_with(void **state, int request_timeout_ms) {
 }
 
 /* generous: under valgrind one request can take seconds on a loaded machine */
-static int setup(void **state) { return setup_with(state, 60000); }
-static int setup_short(void **state) { return setup_with(state, SHORT_REQUEST_TIMEOUT_MS); }
+static int setup(void **state)
+{
+    return setup_with(state, 60000);
+}
+static int setup_short(void **state)
+{
+    return setup_with(state, SHORT_REQUEST_TIMEOUT_MS);
+}
 
-static int teardown(void **state) {
+static int teardown(void **state)
+{
     fx *f = *state;
     e2b_sandbox_free(f->sbx);
     e2b_client_free(f->client);
@@ -443,28 +495,33 @@ typedef struct seen {
     int n;
 } seen;
 
-static int on_out(const e2b_log_chunk *c, void *ud) {
+static int on_out(const e2b_log_chunk *c, void *ud)
+{
     seen *s = ud;
-    if (!s->n++) s->first_stdout_ms = now_ms();
+    if (!s->n++)
+        s->first_stdout_ms = now_ms();
     strncat(s->log, "out:", sizeof s->log - strlen(s->log) - 1);
     strncat(s->log, c->text, sizeof s->log - strlen(s->log) - 1);
     return 0;
 }
-static int on_res(const e2b_result *r, void *ud) {
+static int on_res(const e2b_result *r, void *ud)
+{
     seen *s = ud;
     strncat(s->log, "res:", sizeof s->log - strlen(s->log) - 1);
     strncat(s->log, r->text, sizeof s->log - strlen(s->log) - 1);
     strncat(s->log, "|", sizeof s->log - strlen(s->log) - 1);
     return 0;
 }
-static int on_err(const e2b_exec_error *e, void *ud) {
+static int on_err(const e2b_exec_error *e, void *ud)
+{
     seen *s = ud;
     strncat(s->log, "error:", sizeof s->log - strlen(s->log) - 1);
     strncat(s->log, e->name, sizeof s->log - strlen(s->log) - 1);
     return 0;
 }
 
-static void test_streams_and_sends_the_right_request(void **state) {
+static void test_streams_and_sends_the_right_request(void **state)
+{
     fx *f = *state;
     set_scenario("stream");
     seen s;
@@ -481,8 +538,10 @@ static void test_streams_and_sends_the_right_request(void **state) {
     o.user_data = &s;
     e2b_execution *ex = NULL;
     e2b_error err;
-    e2b_code rc = e2b_run_code(f->sbx, "print('first')\nimport time; time.sleep(0.4)\n", &o, &ex, &err);
-    if (rc != E2B_OK) fail_msg("run_code: %s", err.message);
+    e2b_code rc = e2b_run_code(f->sbx, "print('first')\nimport time; time.sleep(0.4)\n", &o, &ex,
+                               &err);
+    if (rc != E2B_OK)
+        fail_msg("run_code: %s", err.message);
     /* the user-code error is not a call failure */
     assert_non_null(ex);
     assert_true(ex->completed);
@@ -524,7 +583,8 @@ static void test_streams_and_sends_the_right_request(void **state) {
     assert_string_equal(r.body, "{\"code\":\"1+1\"}");
 }
 
-static void test_language_and_context_is_refused_locally(void **state) {
+static void test_language_and_context_is_refused_locally(void **state)
+{
     fx *f = *state;
     int before = count_reqs("/execute");
     e2b_run_opts o;
@@ -544,7 +604,8 @@ static void test_language_and_context_is_refused_locally(void **state) {
     assert_int_equal(e2b_run_code(f->sbx, "1", &o, &ex, &err), E2B_ERR_INVALID_ARGUMENT);
 }
 
-static void test_status_mapping(void **state) {
+static void test_status_mapping(void **state)
+{
     fx *f = *state;
     static const struct {
         const char *sc;
@@ -570,7 +631,8 @@ static void test_status_mapping(void **state) {
     }
 }
 
-static void test_truncated_stream_returns_partial(void **state) {
+static void test_truncated_stream_returns_partial(void **state)
+{
     fx *f = *state;
     set_scenario("truncated");
     e2b_execution *ex = NULL;
@@ -621,13 +683,15 @@ static void test_truncated_stream_returns_partial(void **state) {
     e2b_execution_free(ex);
 }
 
-static int cancel_on_first(const e2b_log_chunk *c, void *ud) {
+static int cancel_on_first(const e2b_log_chunk *c, void *ud)
+{
     (void)c;
     (void)ud;
     return 1;
 }
 
-static void test_timeouts_and_cancel(void **state) {
+static void test_timeouts_and_cancel(void **state)
+{
     fx *f = *state;
     /* execution timeout after the headers: OPERATION_TIMEOUT with the partial output */
     set_scenario("hang");
@@ -676,7 +740,8 @@ static void test_timeouts_and_cancel(void **state) {
     e2b_execution_free(ex);
 }
 
-static void test_contexts(void **state) {
+static void test_contexts(void **state)
+{
     fx *f = *state;
     e2b_context *c = NULL;
     e2b_error err;
@@ -728,10 +793,12 @@ static void test_contexts(void **state) {
     assert_int_equal(e2b_context_restart(f->sbx, "", &err), E2B_ERR_INVALID_ARGUMENT);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_streams_and_sends_the_right_request, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_language_and_context_is_refused_locally, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_language_and_context_is_refused_locally, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_status_mapping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncated_stream_returns_partial, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timeouts_and_cancel, setup_short, teardown),

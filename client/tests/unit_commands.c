@@ -20,25 +20,29 @@ typedef struct seen {
     int calls;
 } seen;
 
-static void on_out(void *ud, const char *d, size_t n) {
+static void on_out(void *ud, const char *d, size_t n)
+{
     seen *s = ud;
     memcpy(s->out + s->out_len, d, n);
     s->out_len += n;
     s->calls++;
 }
 
-static void on_err(void *ud, const char *d, size_t n) {
+static void on_err(void *ud, const char *d, size_t n)
+{
     seen *s = ud;
     memcpy(s->err + s->err_len, d, n);
     s->err_len += n;
     s->calls++;
 }
 
-static e2b_code feed(e2b_commands_state *st, const char *json, e2b_error *err) {
+static e2b_code feed(e2b_commands_state *st, const char *json, e2b_error *err)
+{
     return e2b_commands_on_message(st, json, strlen(json), err);
 }
 
-static void test_stream_events(void **state) {
+static void test_stream_events(void **state)
+{
     (void)state;
     seen s = {0};
     e2b_command_opts o = {.on_stdout = on_out, .on_stderr = on_err, .ud = &s};
@@ -55,8 +59,9 @@ static void test_stream_events(void **state) {
     assert_int_equal(feed(&st, "{\"event\":{\"data\":{\"stdout\":\"AAE=\"}}}", &err), E2B_OK);
     assert_int_equal(feed(&st, "{\"unknown\":1}", &err), E2B_OK);
     assert_false(st.finished);
-    assert_int_equal(feed(&st, "{\"event\":{\"end\":{\"exitCode\":2,\"exited\":true,"
-                               "\"status\":\"exit status 2\",\"error\":\"exit status 2\"}}}",
+    assert_int_equal(feed(&st,
+                          "{\"event\":{\"end\":{\"exitCode\":2,\"exited\":true,"
+                          "\"status\":\"exit status 2\",\"error\":\"exit status 2\"}}}",
                           &err),
                      E2B_OK);
     assert_true(st.finished);
@@ -86,14 +91,17 @@ static void test_stream_events(void **state) {
     e2b_commands_state_free(&st);
 }
 
-static void test_exit_zero_and_signal(void **state) {
+static void test_exit_zero_and_signal(void **state)
+{
     (void)state;
     e2b_commands_state st;
     e2b_commands_state_init(&st, NULL);
     e2b_error err;
     assert_int_equal(feed(&st, "{\"event\":{\"start\":{\"pid\":7}}}", &err), E2B_OK);
     /* proto3 omits exitCode 0 */
-    assert_int_equal(feed(&st, "{\"event\":{\"end\":{\"exited\":true,\"status\":\"exit status 0\"}}}", &err), E2B_OK);
+    assert_int_equal(
+        feed(&st, "{\"event\":{\"end\":{\"exited\":true,\"status\":\"exit status 0\"}}}", &err),
+        E2B_OK);
     e2b_command_result r;
     assert_int_equal(e2b_commands_state_result(&st, true, &r, &err), E2B_OK);
     assert_int_equal(r.exit_code, 0);
@@ -105,7 +113,11 @@ static void test_exit_zero_and_signal(void **state) {
 
     e2b_commands_state_init(&st, NULL);
     assert_int_equal(feed(&st, "{\"event\":{\"start\":{\"pid\":8}}}", &err), E2B_OK);
-    assert_int_equal(feed(&st, "{\"event\":{\"end\":{\"exitCode\":-1,\"status\":\"signal: killed\",\"error\":\"signal: killed\"}}}", &err), E2B_OK);
+    assert_int_equal(feed(&st,
+                          "{\"event\":{\"end\":{\"exitCode\":-1,\"status\":\"signal: "
+                          "killed\",\"error\":\"signal: killed\"}}}",
+                          &err),
+                     E2B_OK);
     assert_int_equal(e2b_commands_state_result(&st, true, &r, &err), E2B_OK);
     assert_int_equal(r.exit_code, -1);
     assert_false(r.exited);
@@ -115,12 +127,17 @@ static void test_exit_zero_and_signal(void **state) {
     e2b_commands_state_free(&st);
 }
 
-static void test_start_required_first(void **state) {
+static void test_start_required_first(void **state)
+{
     (void)state;
     const char *first[] = {"{\"event\":{\"keepalive\":{}}}",
-                           "{\"event\":{\"data\":{\"stdout\":\"aGk=\"}}}", "{}",
-                           "{\"event\":{\"start\":{\"pid\":\"x\"}}}", "{\"event\":{\"start\":{\"pid\":-1}}}",
-                           "{\"event\":5}", "not json", "[1]"};
+                           "{\"event\":{\"data\":{\"stdout\":\"aGk=\"}}}",
+                           "{}",
+                           "{\"event\":{\"start\":{\"pid\":\"x\"}}}",
+                           "{\"event\":{\"start\":{\"pid\":-1}}}",
+                           "{\"event\":5}",
+                           "not json",
+                           "[1]"};
     for (size_t i = 0; i < sizeof first / sizeof first[0]; i++) {
         e2b_commands_state st;
         e2b_commands_state_init(&st, NULL);
@@ -137,14 +154,13 @@ static void test_start_required_first(void **state) {
     e2b_commands_state_free(&st);
 }
 
-static void test_bad_events(void **state) {
+static void test_bad_events(void **state)
+{
     (void)state;
-    const char *bad[] = {"{\"event\":{\"data\":{\"stdout\":\"!!!\"}}}",
-                         "{\"event\":{\"data\":{\"stdout\":5}}}",
-                         "{\"event\":{\"end\":{\"exitCode\":\"x\"}}}",
-                         "{\"event\":{\"end\":{\"exitCode\":1.5}}}",
-                         "{\"event\":{\"end\":{\"exited\":\"yes\"}}}",
-                         "{\"event\":{\"end\":{\"error\":3}}}"};
+    const char *bad[] = {
+        "{\"event\":{\"data\":{\"stdout\":\"!!!\"}}}", "{\"event\":{\"data\":{\"stdout\":5}}}",
+        "{\"event\":{\"end\":{\"exitCode\":\"x\"}}}",  "{\"event\":{\"end\":{\"exitCode\":1.5}}}",
+        "{\"event\":{\"end\":{\"exited\":\"yes\"}}}",  "{\"event\":{\"end\":{\"error\":3}}}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         e2b_commands_state st;
         e2b_commands_state_init(&st, NULL);
@@ -155,7 +171,8 @@ static void test_bad_events(void **state) {
     }
 }
 
-static void test_no_accumulate(void **state) {
+static void test_no_accumulate(void **state)
+{
     (void)state;
     seen s = {0};
     e2b_command_opts o = {.on_stdout = on_out, .ud = &s, .no_accumulate = true};
@@ -176,7 +193,8 @@ static void test_no_accumulate(void **state) {
 }
 
 /* The decoder + state machine together, on a recorded envd reply, byte by byte. */
-static void test_recorded_stream_byte_by_byte(void **state) {
+static void test_recorded_stream_byte_by_byte(void **state)
+{
     (void)state;
     const char *msgs[] = {"{\"event\":{\"start\":{\"pid\":1000}}}",
                           "{\"event\":{\"data\":{\"stdout\":\"aGkK\"}}}",
@@ -196,7 +214,8 @@ static void test_recorded_stream_byte_by_byte(void **state) {
     e2b_commands_state_init(&st, NULL);
     e2b_error err;
     for (size_t i = 0; i < len; i++)
-        assert_int_equal(e2b_connect_decoder_feed(&d, wire + i, 1, e2b_commands_on_message, &st, &err), E2B_OK);
+        assert_int_equal(
+            e2b_connect_decoder_feed(&d, wire + i, 1, e2b_commands_on_message, &st, &err), E2B_OK);
     assert_int_equal(e2b_connect_decoder_finish(&d, &err), E2B_OK);
     assert_int_equal(st.pid, 1000);
     assert_true(st.finished);
@@ -206,27 +225,33 @@ static void test_recorded_stream_byte_by_byte(void **state) {
     e2b_connect_decoder_free(&d);
 }
 
-static void test_start_request(void **state) {
+static void test_start_request(void **state)
+{
     (void)state;
     cJSON *r = e2b_commands_start_request("echo hi", NULL);
     char *s = cJSON_PrintUnformatted(r);
-    assert_string_equal(s, "{\"process\":{\"cmd\":\"/bin/bash\",\"args\":[\"-l\",\"-c\",\"echo hi\"]},\"stdin\":false}");
+    assert_string_equal(s, "{\"process\":{\"cmd\":\"/bin/bash\",\"args\":[\"-l\",\"-c\",\"echo "
+                           "hi\"]},\"stdin\":false}");
     cJSON_free(s);
     cJSON_Delete(r);
     e2b_kv envs[] = {{"X", "1"}, {"Y", "two words"}};
     e2b_command_opts o = {.envs = envs, .envs_len = 2, .cwd = "/home/user/app", .stdin_open = true};
     r = e2b_commands_start_request("echo \"$X\"", &o);
     s = cJSON_PrintUnformatted(r);
-    assert_string_equal(s, "{\"process\":{\"cmd\":\"/bin/bash\",\"args\":[\"-l\",\"-c\",\"echo \\\"$X\\\"\"],"
-                           "\"envs\":{\"X\":\"1\",\"Y\":\"two words\"},\"cwd\":\"/home/user/app\"},\"stdin\":true}");
+    assert_string_equal(
+        s,
+        "{\"process\":{\"cmd\":\"/bin/bash\",\"args\":[\"-l\",\"-c\",\"echo \\\"$X\\\"\"],"
+        "\"envs\":{\"X\":\"1\",\"Y\":\"two words\"},\"cwd\":\"/home/user/app\"},\"stdin\":true}");
     cJSON_free(s);
     cJSON_Delete(r);
 }
 
-static void test_parse_list(void **state) {
+static void test_parse_list(void **state)
+{
     (void)state;
-    cJSON *r = cJSON_Parse("{\"processes\":[{\"config\":{\"cmd\":\"/bin/bash\",\"args\":[\"-l\",\"-c\",\"sleep 10\"],"
-                           "\"envs\":{\"A\":\"1\"},\"cwd\":\"/tmp\"},\"pid\":42,\"tag\":\"t\"},{\"pid\":43}]}");
+    cJSON *r = cJSON_Parse(
+        "{\"processes\":[{\"config\":{\"cmd\":\"/bin/bash\",\"args\":[\"-l\",\"-c\",\"sleep 10\"],"
+        "\"envs\":{\"A\":\"1\"},\"cwd\":\"/tmp\"},\"pid\":42,\"tag\":\"t\"},{\"pid\":43}]}");
     e2b_process_info *v;
     size_t n;
     e2b_error err;
@@ -250,9 +275,10 @@ static void test_parse_list(void **state) {
     assert_int_equal(n, 0);
     assert_null(v);
     cJSON_Delete(r);
-    const char *bad[] = {"{\"processes\":{}}", "{\"processes\":[{\"pid\":\"x\"}]}",
-                         "{\"processes\":[{\"pid\":1,\"config\":{\"args\":[1]}}]}",
-                         "{\"processes\":[{\"pid\":1},{\"pid\":2,\"config\":{\"envs\":{\"a\":1}}}]}"};
+    const char *bad[] = {
+        "{\"processes\":{}}", "{\"processes\":[{\"pid\":\"x\"}]}",
+        "{\"processes\":[{\"pid\":1,\"config\":{\"args\":[1]}}]}",
+        "{\"processes\":[{\"pid\":1},{\"pid\":2,\"config\":{\"envs\":{\"a\":1}}}]}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         r = cJSON_Parse(bad[i]);
         assert_int_equal(e2b_commands_parse_list(r, &v, &n, &err), E2B_ERR_PROTOCOL);
@@ -261,7 +287,8 @@ static void test_parse_list(void **state) {
     }
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stream_events),
         cmocka_unit_test(test_exit_zero_and_signal),

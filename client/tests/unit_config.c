@@ -10,8 +10,9 @@
 
 #include "e2b/client.h"
 
-static const char *const VARS[] = {"E2B_API_KEY", "E2B_API_URL", "E2B_SANDBOX_URL", "E2B_DOMAIN",
-                                   "E2B_DEBUG", "E2B_REQUEST_TIMEOUT_MS", NULL};
+static const char *const VARS[] = {"E2B_API_KEY", "E2B_API_URL", "E2B_SANDBOX_URL",
+                                   "E2B_DOMAIN",  "E2B_DEBUG",   "E2B_REQUEST_TIMEOUT_MS",
+                                   NULL};
 
 static int clean_env(void **state)
 {
@@ -87,8 +88,7 @@ static void test_bad_timeout(void **state)
     assert_int_equal(cfg.request_timeout_ms, 0);
 }
 
-static e2b_client *mk(const char *api_url, const char *sandbox_url, const char *domain,
-                      bool debug)
+static e2b_client *mk(const char *api_url, const char *sandbox_url, const char *domain, bool debug)
 {
     e2b_config cfg;
     e2b_config_init(&cfg);
@@ -154,9 +154,9 @@ static void test_sandbox_url_rules(void **state)
     expect_sbx_url(c, "abc", NULL, 8080, "https://8080-abc.e2b.app");
     char small[10];
     e2b_error err;
-    assert_int_equal(e2b_client_sandbox_url(c, "abc", NULL, E2B_ENVD_PORT, small, sizeof small,
-                                            &err),
-                     E2B_ERR_INVALID_ARGUMENT);
+    assert_int_equal(
+        e2b_client_sandbox_url(c, "abc", NULL, E2B_ENVD_PORT, small, sizeof small, &err),
+        E2B_ERR_INVALID_ARGUMENT);
     assert_int_equal(e2b_client_sandbox_url(c, "abc", NULL, 0, small, sizeof small, &err),
                      E2B_ERR_INVALID_ARGUMENT);
     e2b_client_free(c);

@@ -20,7 +20,8 @@ typedef struct collected {
     int fail_at; /* callback returns an error for message number fail_at (1-based), 0 never */
 } collected;
 
-static e2b_code collect(void *ud, const char *json, size_t len, e2b_error *err) {
+static e2b_code collect(void *ud, const char *json, size_t len, e2b_error *err)
+{
     collected *c = ud;
     if (c->fail_at && (int)c->n + 1 == c->fail_at)
         return e2b_error_set(err, E2B_ERR_IO, 0, "callback refused message %zu", c->n + 1);
@@ -33,13 +34,16 @@ static e2b_code collect(void *ud, const char *json, size_t len, e2b_error *err) 
     return E2B_OK;
 }
 
-static void collected_free(collected *c) {
-    for (size_t i = 0; i < c->n; i++) free(c->msgs[i]);
+static void collected_free(collected *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        free(c->msgs[i]);
     memset(c, 0, sizeof *c);
 }
 
 /* Appends one envelope to a growing byte buffer. */
-static void put_env(char **buf, size_t *len, unsigned char flags, const char *json) {
+static void put_env(char **buf, size_t *len, unsigned char flags, const char *json)
+{
     size_t n;
     char *env = e2b_connect_envelope(flags, json, strlen(json), &n);
     assert_non_null(env);
@@ -58,15 +62,19 @@ static const char *const MSGS[] = {
 };
 #define NMSGS (sizeof MSGS / sizeof MSGS[0])
 
-static char *sample_stream(size_t *len, const char *end_json) {
+static char *sample_stream(size_t *len, const char *end_json)
+{
     char *buf = NULL;
     *len = 0;
-    for (size_t i = 0; i < NMSGS; i++) put_env(&buf, len, 0, MSGS[i]);
-    if (end_json) put_env(&buf, len, E2B_CONNECT_FLAG_END_STREAM, end_json);
+    for (size_t i = 0; i < NMSGS; i++)
+        put_env(&buf, len, 0, MSGS[i]);
+    if (end_json)
+        put_env(&buf, len, E2B_CONNECT_FLAG_END_STREAM, end_json);
     return buf;
 }
 
-static void check_sample(const collected *c) {
+static void check_sample(const collected *c)
+{
     assert_int_equal(c->n, NMSGS);
     for (size_t i = 0; i < NMSGS; i++) {
         assert_int_equal(c->lens[i], strlen(MSGS[i]));
@@ -75,13 +83,15 @@ static void check_sample(const collected *c) {
 }
 
 /* Feeds buf in chunks whose boundaries are the given cut points (sorted). */
-static e2b_code feed_cuts(e2b_connect_decoder *d, const char *buf, size_t len,
-                          const size_t *cuts, size_t ncuts, collected *c, e2b_error *err) {
+static e2b_code feed_cuts(e2b_connect_decoder *d, const char *buf, size_t len, const size_t *cuts,
+                          size_t ncuts, collected *c, e2b_error *err)
+{
     size_t prev = 0;
     for (size_t i = 0; i <= ncuts; i++) {
         size_t end = i < ncuts ? cuts[i] : len;
         e2b_code rc = e2b_connect_decoder_feed(d, buf + prev, end - prev, collect, c, err);
-        if (rc != E2B_OK) return rc;
+        if (rc != E2B_OK)
+            return rc;
         prev = end;
     }
     return e2b_connect_decoder_finish(d, err);
@@ -89,7 +99,8 @@ static e2b_code feed_cuts(e2b_connect_decoder *d, const char *buf, size_t len,
 
 /* ---- decoder ------------------------------------------------------------------------ */
 
-static void test_decode_all_at_once(void **state) {
+static void test_decode_all_at_once(void **state)
+{
     (void)state;
     size_t len;
     char *buf = sample_stream(&len, "{}");
@@ -108,7 +119,8 @@ static void test_decode_all_at_once(void **state) {
     free(buf);
 }
 
-static void test_decode_byte_by_byte(void **state) {
+static void test_decode_byte_by_byte(void **state)
+{
     (void)state;
     size_t len;
     char *buf = sample_stream(&len, "{\"metadata\":{\"k\":[\"v\"]}}");
@@ -125,7 +137,8 @@ static void test_decode_byte_by_byte(void **state) {
     free(buf);
 }
 
-static void test_decode_every_split_point(void **state) {
+static void test_decode_every_split_point(void **state)
+{
     (void)state;
     size_t len;
     char *buf = sample_stream(&len, "{}");
@@ -145,7 +158,8 @@ static void test_decode_every_split_point(void **state) {
     free(buf);
 }
 
-static void test_decode_empty_data_message_and_zero_len_feed(void **state) {
+static void test_decode_empty_data_message_and_zero_len_feed(void **state)
+{
     (void)state;
     e2b_connect_decoder d;
     e2b_connect_decoder_init(&d, 0, E2B_CONNECT_FILESYSTEM);
@@ -165,9 +179,11 @@ static void test_decode_empty_data_message_and_zero_len_feed(void **state) {
     free(buf);
 }
 
-static void test_end_stream_error_mapped(void **state) {
+static void test_end_stream_error_mapped(void **state)
+{
     (void)state;
-    const char *end = "{\"error\":{\"code\":\"not_found\",\"message\":\"process with pid 7 not found\"}}";
+    const char *end =
+        "{\"error\":{\"code\":\"not_found\",\"message\":\"process with pid 7 not found\"}}";
     char *buf = NULL;
     size_t len = 0;
     put_env(&buf, &len, E2B_CONNECT_FLAG_END_STREAM, end);
@@ -196,15 +212,19 @@ static void test_end_stream_error_mapped(void **state) {
     free(buf);
 }
 
-static void test_end_stream_error_codes(void **state) {
+static void test_end_stream_error_codes(void **state)
+{
     (void)state;
     static const struct {
         const char *code;
         e2b_code want;
     } cases[] = {
-        {"deadline_exceeded", E2B_ERR_OPERATION_TIMEOUT}, {"unavailable", E2B_ERR_SANDBOX_GONE},
-        {"canceled", E2B_ERR_CANCELLED},                  {"invalid_argument", E2B_ERR_INVALID_ARGUMENT},
-        {"unauthenticated", E2B_ERR_AUTH},                {"internal", E2B_ERR_INTERNAL},
+        {"deadline_exceeded", E2B_ERR_OPERATION_TIMEOUT},
+        {"unavailable", E2B_ERR_SANDBOX_GONE},
+        {"canceled", E2B_ERR_CANCELLED},
+        {"invalid_argument", E2B_ERR_INVALID_ARGUMENT},
+        {"unauthenticated", E2B_ERR_AUTH},
+        {"internal", E2B_ERR_INTERNAL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char end[200];
@@ -224,7 +244,8 @@ static void test_end_stream_error_codes(void **state) {
     }
 }
 
-static void test_missing_end_stream(void **state) {
+static void test_missing_end_stream(void **state)
+{
     (void)state;
     size_t len;
     char *buf = sample_stream(&len, NULL);
@@ -238,7 +259,8 @@ static void test_missing_end_stream(void **state) {
     }
     for (size_t cut = 0; cut <= len; cut++) {
         bool at_boundary = false;
-        for (size_t k = 0; k < b; k++) at_boundary |= boundaries[k] == cut;
+        for (size_t k = 0; k < b; k++)
+            at_boundary |= boundaries[k] == cut;
         e2b_connect_decoder d;
         e2b_connect_decoder_init(&d, 0, E2B_CONNECT_PROCESS);
         collected c = {0};
@@ -258,7 +280,8 @@ static void test_missing_end_stream(void **state) {
     free(buf);
 }
 
-static void test_compressed_and_unknown_flags(void **state) {
+static void test_compressed_and_unknown_flags(void **state)
+{
     (void)state;
     unsigned char flags[] = {0x01, 0x03, 0x04, 0x80};
     for (size_t i = 0; i < sizeof flags; i++) {
@@ -270,9 +293,11 @@ static void test_compressed_and_unknown_flags(void **state) {
         e2b_connect_decoder_init(&d, 0, E2B_CONNECT_PROCESS);
         collected c = {0};
         e2b_error err;
-        assert_int_equal(e2b_connect_decoder_feed(&d, buf, len, collect, &c, &err), E2B_ERR_PROTOCOL);
+        assert_int_equal(e2b_connect_decoder_feed(&d, buf, len, collect, &c, &err),
+                         E2B_ERR_PROTOCOL);
         assert_int_equal(c.n, 1);
-        if (flags[i] & 1) assert_non_null(strstr(err.message, "compressed"));
+        if (flags[i] & 1)
+            assert_non_null(strstr(err.message, "compressed"));
         /* failed is sticky */
         assert_int_equal(e2b_connect_decoder_feed(&d, "x", 1, collect, &c, &err), E2B_ERR_PROTOCOL);
         assert_int_equal(e2b_connect_decoder_finish(&d, &err), E2B_ERR_PROTOCOL);
@@ -282,7 +307,8 @@ static void test_compressed_and_unknown_flags(void **state) {
     }
 }
 
-static void test_max_size_guard(void **state) {
+static void test_max_size_guard(void **state)
+{
     (void)state;
     e2b_connect_decoder d;
     e2b_connect_decoder_init(&d, 16, E2B_CONNECT_PROCESS);
@@ -295,7 +321,8 @@ static void test_max_size_guard(void **state) {
     assert_int_equal(e2b_connect_decoder_feed(&d, buf, len, collect, &c, &err), E2B_OK);
     /* a header announcing 4 GiB - 1 is rejected from the header alone, nothing allocated */
     unsigned char hdr[5] = {0, 0xff, 0xff, 0xff, 0xff};
-    assert_int_equal(e2b_connect_decoder_feed(&d, (char *)hdr, 5, collect, &c, &err), E2B_ERR_PROTOCOL);
+    assert_int_equal(e2b_connect_decoder_feed(&d, (char *)hdr, 5, collect, &c, &err),
+                     E2B_ERR_PROTOCOL);
     assert_non_null(strstr(err.message, "exceeds"));
     assert_null(d.buf);
     collected_free(&c);
@@ -303,7 +330,8 @@ static void test_max_size_guard(void **state) {
     free(buf);
 }
 
-static void test_data_after_end_stream(void **state) {
+static void test_data_after_end_stream(void **state)
+{
     (void)state;
     char *buf = NULL;
     size_t len = 0;
@@ -322,7 +350,8 @@ static void test_data_after_end_stream(void **state) {
     free(buf);
 }
 
-static void test_end_stream_not_json(void **state) {
+static void test_end_stream_not_json(void **state)
+{
     (void)state;
     const char *bad[] = {"", "nope", "[]", "\"x\"", "{\"error\":"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -332,7 +361,8 @@ static void test_end_stream_not_json(void **state) {
         e2b_connect_decoder d;
         e2b_connect_decoder_init(&d, 0, E2B_CONNECT_PROCESS);
         e2b_error err;
-        assert_int_equal(e2b_connect_decoder_feed(&d, buf, len, NULL, NULL, &err), E2B_ERR_PROTOCOL);
+        assert_int_equal(e2b_connect_decoder_feed(&d, buf, len, NULL, NULL, &err),
+                         E2B_ERR_PROTOCOL);
         assert_int_equal(e2b_connect_decoder_finish(&d, &err), E2B_ERR_PROTOCOL);
         e2b_connect_decoder_free(&d);
         free(buf);
@@ -349,7 +379,8 @@ static void test_end_stream_not_json(void **state) {
     free(buf);
 }
 
-static void test_callback_error_stops(void **state) {
+static void test_callback_error_stops(void **state)
+{
     (void)state;
     size_t len;
     char *buf = sample_stream(&len, "{}");
@@ -368,7 +399,8 @@ static void test_callback_error_stops(void **state) {
     free(buf);
 }
 
-static void test_garbage_never_crashes(void **state) {
+static void test_garbage_never_crashes(void **state)
+{
     (void)state;
     unsigned seed = 12345;
     for (int round = 0; round < 2000; round++) {
@@ -379,7 +411,8 @@ static void test_garbage_never_crashes(void **state) {
             junk[i] = (char)(seed >> 16);
         }
         /* keep many headers small so payloads complete sometimes */
-        if (n > 4 && (round & 1)) junk[1] = junk[2] = junk[3] = 0;
+        if (n > 4 && (round & 1))
+            junk[1] = junk[2] = junk[3] = 0;
         e2b_connect_decoder d;
         e2b_connect_decoder_init(&d, 1024, E2B_CONNECT_FILESYSTEM);
         collected c = {0};
@@ -392,8 +425,10 @@ static void test_garbage_never_crashes(void **state) {
         }
         e2b_code fin = e2b_connect_decoder_finish(&d, &err);
         /* random bytes never make a successful stream unless they hold a valid end frame */
-        if (fin == E2B_OK) assert_true(d.ended);
-        else assert_int_not_equal(err.code, E2B_OK);
+        if (fin == E2B_OK)
+            assert_true(d.ended);
+        else
+            assert_int_not_equal(err.code, E2B_OK);
         collected_free(&c);
         e2b_connect_decoder_free(&d);
     }
@@ -401,7 +436,8 @@ static void test_garbage_never_crashes(void **state) {
 
 /* ---- encoder -------------------------------------------------------------------------- */
 
-static void test_envelope_encoder(void **state) {
+static void test_envelope_encoder(void **state)
+{
     (void)state;
     /* 107-byte message -> 00 00 00 00 6b, as in the captured SDK request */
     char msg[108];
@@ -424,17 +460,21 @@ static void test_envelope_encoder(void **state) {
 
 /* ---- error mapping ---------------------------------------------------------------------- */
 
-static void test_code_from_string(void **state) {
+static void test_code_from_string(void **state)
+{
     (void)state;
-    assert_int_equal(e2b_connect_code_from_string("not_found", E2B_CONNECT_FILESYSTEM), E2B_ERR_FILE_NOT_FOUND);
-    assert_int_equal(e2b_connect_code_from_string("not_found", E2B_CONNECT_PROCESS), E2B_ERR_NOT_FOUND);
+    assert_int_equal(e2b_connect_code_from_string("not_found", E2B_CONNECT_FILESYSTEM),
+                     E2B_ERR_FILE_NOT_FOUND);
+    assert_int_equal(e2b_connect_code_from_string("not_found", E2B_CONNECT_PROCESS),
+                     E2B_ERR_NOT_FOUND);
     assert_int_equal(e2b_connect_code_from_string("unauthenticated", 0), E2B_ERR_AUTH);
     assert_int_equal(e2b_connect_code_from_string("permission_denied", 0), E2B_ERR_AUTH);
     assert_int_equal(e2b_connect_code_from_string("invalid_argument", 0), E2B_ERR_INVALID_ARGUMENT);
     assert_int_equal(e2b_connect_code_from_string("already_exists", 0), E2B_ERR_CONFLICT);
     assert_int_equal(e2b_connect_code_from_string("resource_exhausted", 0), E2B_ERR_RATE_LIMITED);
     assert_int_equal(e2b_connect_code_from_string("unavailable", 0), E2B_ERR_SANDBOX_GONE);
-    assert_int_equal(e2b_connect_code_from_string("deadline_exceeded", 0), E2B_ERR_OPERATION_TIMEOUT);
+    assert_int_equal(e2b_connect_code_from_string("deadline_exceeded", 0),
+                     E2B_ERR_OPERATION_TIMEOUT);
     assert_int_equal(e2b_connect_code_from_string("canceled", 0), E2B_ERR_CANCELLED);
     assert_int_equal(e2b_connect_code_from_string("unimplemented", 0), E2B_ERR_UNSUPPORTED);
     assert_int_equal(e2b_connect_code_from_string("internal", 0), E2B_ERR_INTERNAL);
@@ -444,7 +484,8 @@ static void test_code_from_string(void **state) {
     assert_int_equal(e2b_connect_code_from_string(NULL, 0), E2B_ERR_SERVER);
 }
 
-static void test_unary_error_json(void **state) {
+static void test_unary_error_json(void **state)
+{
     (void)state;
     e2b_error err;
     const char *b = "{\"code\":\"not_found\",\"message\":\"path /x does not exist\"}";
@@ -460,31 +501,36 @@ static void test_unary_error_json(void **state) {
                      E2B_ERR_CONFLICT);
     /* process not found */
     b = "{\"code\":\"not_found\",\"message\":\"process with pid 9 not found\"}";
-    assert_int_equal(e2b_connect_unary_error(404, "application/json", b, strlen(b),
-                                             E2B_CONNECT_PROCESS, &err),
-                     E2B_ERR_NOT_FOUND);
+    assert_int_equal(
+        e2b_connect_unary_error(404, "application/json", b, strlen(b), E2B_CONNECT_PROCESS, &err),
+        E2B_ERR_NOT_FOUND);
 }
 
-static void test_unary_error_proxy_502_is_sandbox_gone(void **state) {
+static void test_unary_error_proxy_502_is_sandbox_gone(void **state)
+{
     (void)state;
     e2b_error err;
     /* the edge proxy's JSON has a numeric code: the status decides, never "file not found" */
-    const char *b = "{\"sandboxId\":\"abc\",\"message\":\"The sandbox was not found\",\"code\":502}";
+    const char *b =
+        "{\"sandboxId\":\"abc\",\"message\":\"The sandbox was not found\",\"code\":502}";
     assert_int_equal(e2b_connect_unary_error(502, "application/json; charset=utf-8", b, strlen(b),
                                              E2B_CONNECT_FILESYSTEM, &err),
                      E2B_ERR_SANDBOX_GONE);
     assert_non_null(strstr(err.message, "The sandbox was not found"));
-    assert_int_equal(e2b_connect_unary_error(502, "text/html", "<html>", 6, E2B_CONNECT_PROCESS, &err),
-                     E2B_ERR_SANDBOX_GONE);
+    assert_int_equal(
+        e2b_connect_unary_error(502, "text/html", "<html>", 6, E2B_CONNECT_PROCESS, &err),
+        E2B_ERR_SANDBOX_GONE);
 }
 
-static void test_unary_error_non_json(void **state) {
+static void test_unary_error_non_json(void **state)
+{
     (void)state;
     e2b_error err;
     /* a JSON body is ignored unless the content type is JSON (connect-web) */
     const char *b = "{\"code\":\"not_found\",\"message\":\"x\"}";
-    assert_int_equal(e2b_connect_unary_error(404, "text/plain", b, strlen(b), E2B_CONNECT_FILESYSTEM, &err),
-                     E2B_ERR_UNSUPPORTED);
+    assert_int_equal(
+        e2b_connect_unary_error(404, "text/plain", b, strlen(b), E2B_CONNECT_FILESYSTEM, &err),
+        E2B_ERR_UNSUPPORTED);
     assert_non_null(strstr(err.message, "unimplemented"));
     assert_int_equal(e2b_connect_unary_error(401, NULL, "no", 2, 0, &err), E2B_ERR_AUTH);
     assert_int_equal(e2b_connect_unary_error(403, NULL, NULL, 0, 0, &err), E2B_ERR_AUTH);
@@ -495,24 +541,28 @@ static void test_unary_error_non_json(void **state) {
     assert_int_equal(e2b_connect_unary_error(400, NULL, NULL, 0, 0, &err), E2B_ERR_SERVER);
     assert_int_equal(e2b_connect_unary_error(418, NULL, NULL, 0, 0, &err), E2B_ERR_SERVER);
     /* a JSON content type with a broken body falls back to the status, with the text */
-    assert_int_equal(e2b_connect_unary_error(401, "application/json", "{oops", 5, 0, &err), E2B_ERR_AUTH);
+    assert_int_equal(e2b_connect_unary_error(401, "application/json", "{oops", 5, 0, &err),
+                     E2B_ERR_AUTH);
     assert_non_null(strstr(err.message, "{oops"));
     assert_int_equal(err.http_status, 401);
 }
 
-static void test_content_type(void **state) {
+static void test_content_type(void **state)
+{
     (void)state;
     assert_true(e2b_connect_content_type_is("application/json", "application/json"));
     assert_true(e2b_connect_content_type_is("Application/JSON; charset=utf-8", "application/json"));
     assert_false(e2b_connect_content_type_is("application/jsonx", "application/json"));
     assert_false(e2b_connect_content_type_is("application/connect+json", "application/json"));
-    assert_true(e2b_connect_content_type_is("application/connect+json", "application/connect+json"));
+    assert_true(
+        e2b_connect_content_type_is("application/connect+json", "application/connect+json"));
     assert_false(e2b_connect_content_type_is(NULL, "application/json"));
 }
 
 /* ---- proto3 JSON helpers ---------------------------------------------------------------- */
 
-static void test_int64_and_enum(void **state) {
+static void test_int64_and_enum(void **state)
+{
     (void)state;
     cJSON *o = cJSON_Parse("{\"a\":\"27\",\"b\":27,\"c\":\"9007199254740993\",\"d\":\"x1\","
                            "\"e\":1.5,\"f\":null,\"g\":\"-5\",\"h\":true,\"i\":\"\"}");
@@ -552,14 +602,14 @@ static void test_int64_and_enum(void **state) {
     cJSON_Delete(o);
 }
 
-static void test_base64(void **state) {
+static void test_base64(void **state)
+{
     (void)state;
     static const struct {
         const char *in, *out;
     } ok[] = {
-        {"", ""},         {"Zg==", "f"},     {"Zm8=", "fo"},   {"Zm9v", "foo"},
-        {"Zg", "f"},      {"Zm8", "fo"},     {"aGVsbG8K", "hello\n"},
-        {"d2Fybgo=", "warn\n"},
+        {"", ""},    {"Zg==", "f"}, {"Zm8=", "fo"},          {"Zm9v", "foo"},
+        {"Zg", "f"}, {"Zm8", "fo"}, {"aGVsbG8K", "hello\n"}, {"d2Fybgo=", "warn\n"},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         size_t n;
@@ -577,7 +627,8 @@ static void test_base64(void **state) {
     }
     /* binary round trip, every length 0..300 */
     unsigned char bin[300];
-    for (size_t i = 0; i < sizeof bin; i++) bin[i] = (unsigned char)(i * 37 + 11);
+    for (size_t i = 0; i < sizeof bin; i++)
+        bin[i] = (unsigned char)(i * 37 + 11);
     for (size_t len = 0; len <= sizeof bin; len++) {
         char *enc = e2b_connect_b64_encode(bin, len);
         assert_non_null(enc);
@@ -586,13 +637,15 @@ static void test_base64(void **state) {
         unsigned char *dec = e2b_connect_b64_decode(enc, strlen(enc), &n);
         assert_non_null(dec);
         assert_int_equal(n, len);
-        if (len) assert_memory_equal(dec, bin, len);
+        if (len)
+            assert_memory_equal(dec, bin, len);
         free(dec);
         free(enc);
     }
 }
 
-static void test_parse_time(void **state) {
+static void test_parse_time(void **state)
+{
     (void)state;
     time_t t;
     assert_true(e2b_connect_parse_time("2024-01-01T00:00:00Z", &t));
@@ -610,7 +663,8 @@ static void test_parse_time(void **state) {
     assert_false(e2b_connect_parse_time(NULL, &t));
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode_all_at_once),
         cmocka_unit_test(test_decode_byte_by_byte),

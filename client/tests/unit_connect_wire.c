@@ -56,12 +56,14 @@ static struct {
     char scenario[32];
 } S;
 
-static bool send_all(int fd, const void *p, size_t n) {
+static bool send_all(int fd, const void *p, size_t n)
+{
     const char *c = p;
     while (n) {
         ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
         if (w <= 0) {
-            if (w < 0 && errno == EINTR) continue;
+            if (w < 0 && errno == EINTR)
+                continue;
             return false;
         }
         c += w;
@@ -70,18 +72,21 @@ static bool send_all(int fd, const void *p, size_t n) {
     return true;
 }
 
-static bool send_str(int fd, const char *s) {
+static bool send_str(int fd, const char *s)
+{
     return send_all(fd, s, strlen(s));
 }
 
-static bool send_chunk(int fd, const void *p, size_t n) {
+static bool send_chunk(int fd, const void *p, size_t n)
+{
     char hdr[32];
     snprintf(hdr, sizeof hdr, "%zx\r\n", n);
     return send_str(fd, hdr) && send_all(fd, p, n) && send_str(fd, "\r\n");
 }
 
 static void send_reply(int fd, int status, const char *ctype, const char *extra, const void *body,
-                       size_t len) {
+                       size_t len)
+{
     char hdr[512];
     snprintf(hdr, sizeof hdr, "HTTP/1.1 %d X\r\nContent-Type: %s\r\n%sContent-Length: %zu\r\n\r\n",
              status, ctype, extra ? extra : "", len);
@@ -89,22 +94,27 @@ static void send_reply(int fd, int status, const char *ctype, const char *extra,
     send_all(fd, body, len);
 }
 
-static void send_json(int fd, int status, const char *body) {
+static void send_json(int fd, int status, const char *body)
+{
     send_reply(fd, status, "application/json", NULL, body, strlen(body));
 }
 
-static bool sleep_while_connected(int fd, int ms) {
+static bool sleep_while_connected(int fd, int ms)
+{
     for (int waited = 0; waited < ms; waited += 10) {
         char c;
         ssize_t r = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) return false;
-        if (atomic_load(&S.stopping)) return false;
+        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+            return false;
+        if (atomic_load(&S.stopping))
+            return false;
         usleep(10000);
     }
     return true;
 }
 
-static const char *scenario(void) {
+static const char *scenario(void)
+{
     static __thread char sc[32];
     pthread_mutex_lock(&S.mu);
     memcpy(sc, S.scenario, sizeof sc);
@@ -112,19 +122,22 @@ static const char *scenario(void) {
     return sc;
 }
 
-static void set_scenario(const char *sc) {
+static void set_scenario(const char *sc)
+{
     pthread_mutex_lock(&S.mu);
     snprintf(S.scenario, sizeof S.scenario, "%s", sc);
     pthread_mutex_unlock(&S.mu);
 }
 
 /* Stream helpers: start a connect+json stream, send envelopes as chunks. */
-static void stream_begin(int fd) {
+static void stream_begin(int fd)
+{
     send_str(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/connect+json\r\n"
                  "Transfer-Encoding: chunked\r\n\r\n");
 }
 
-static void stream_msg(int fd, unsigned char flags, const char *json) {
+static void stream_msg(int fd, unsigned char flags, const char *json)
+{
     size_t n;
     char *env = e2b_connect_envelope(flags, json, strlen(json), &n);
     send_chunk(fd, env, n);
@@ -132,24 +145,31 @@ static void stream_msg(int fd, unsigned char flags, const char *json) {
 }
 
 /* Sends one envelope split into single-byte chunks (the client must reassemble). */
-static void stream_msg_bytewise(int fd, const char *json) {
+static void stream_msg_bytewise(int fd, const char *json)
+{
     size_t n;
     char *env = e2b_connect_envelope(0, json, strlen(json), &n);
-    for (size_t i = 0; i < n; i++) send_chunk(fd, env + i, 1);
+    for (size_t i = 0; i < n; i++)
+        send_chunk(fd, env + i, 1);
     free(env);
 }
 
-static void stream_end(int fd, const char *end_json) {
-    if (end_json) stream_msg(fd, E2B_CONNECT_FLAG_END_STREAM, end_json);
+static void stream_end(int fd, const char *end_json)
+{
+    if (end_json)
+        stream_msg(fd, E2B_CONNECT_FLAG_END_STREAM, end_json);
     send_str(fd, "0\r\n\r\n");
 }
 
-static bool handle(int fd, const req *r) {
+static bool handle(int fd, const req *r)
+{
     const char *sc = scenario();
     const char *p = r->path;
     if (!strcmp(p, "/health")) {
-        if (!strncmp(sc, "gone_", 5)) send_reply(fd, 502, "application/json", NULL, "{\"code\":502}", 12);
-        else send_str(fd, "HTTP/1.1 204 No Content\r\n\r\n");
+        if (!strncmp(sc, "gone_", 5))
+            send_reply(fd, 502, "application/json", NULL, "{\"code\":502}", 12);
+        else
+            send_str(fd, "HTTP/1.1 204 No Content\r\n\r\n");
         return true;
     }
     if (!strcmp(sc, "rl429") && (!strncmp(p, "/filesystem.", 12) || !strncmp(p, "/process.", 9))) {
@@ -160,14 +180,16 @@ static bool handle(int fd, const req *r) {
     }
     if (!strcmp(p, "/files") && !strcmp(r->method, "GET") && strstr(sc, "drop")) {
         /* promise 1000 bytes, send 10, drop the connection */
-        send_str(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\n0123456789");
+        send_str(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: "
+                     "1000\r\n\r\n0123456789");
         return false;
     }
     if (!strcmp(p, "/files") && !strcmp(r->method, "GET")) {
         if (!strcmp(sc, "404")) {
             send_json(fd, 404, "{\"code\":404,\"message\":\"path '/nope' does not exist\"}");
         } else if (!strcmp(sc, "502")) {
-            const char *b = "{\"sandboxId\":\"sbx1\",\"message\":\"The sandbox was not found\",\"code\":502}";
+            const char *b =
+                "{\"sandboxId\":\"sbx1\",\"message\":\"The sandbox was not found\",\"code\":502}";
             send_reply(fd, 502, "application/json; charset=utf-8", NULL, b, strlen(b));
         } else if (!strcmp(sc, "gzip")) {
             /* gzip the content on the fly */
@@ -189,10 +211,14 @@ static bool handle(int fd, const req *r) {
         return true;
     }
     if (!strcmp(p, "/files") && !strcmp(r->method, "POST")) {
-        if (!strcmp(sc, "empty_array")) send_json(fd, 200, "[]");
-        else if (!strcmp(sc, "507")) send_json(fd, 507, "{\"code\":507,\"message\":\"no space\"}");
-        else send_json(fd, 200, "[{\"path\":\"/home/user/a.txt\",\"name\":\"a.txt\",\"type\":\"file\"},"
-                                "{\"path\":\"/home/user/b.txt\",\"name\":\"b.txt\",\"type\":\"file\"}]");
+        if (!strcmp(sc, "empty_array"))
+            send_json(fd, 200, "[]");
+        else if (!strcmp(sc, "507"))
+            send_json(fd, 507, "{\"code\":507,\"message\":\"no space\"}");
+        else
+            send_json(fd, 200,
+                      "[{\"path\":\"/home/user/a.txt\",\"name\":\"a.txt\",\"type\":\"file\"},"
+                      "{\"path\":\"/home/user/b.txt\",\"name\":\"b.txt\",\"type\":\"file\"}]");
         return true;
     }
     if (!strcmp(p, "/filesystem.Filesystem/ListDir")) {
@@ -201,10 +227,14 @@ static bool handle(int fd, const req *r) {
             return true;
         }
         send_json(fd, 200,
-                  "{\"entries\":[{\"name\":\"a.txt\",\"type\":\"FILE_TYPE_FILE\",\"path\":\"/home/user/a.txt\","
-                  "\"size\":\"5\",\"mode\":420,\"permissions\":\"-rw-r--r--\",\"owner\":\"user\",\"group\":\"user\","
-                  "\"modifiedTime\":\"2024-01-01T00:00:00Z\"},{\"name\":\"weird\",\"type\":\"FILE_TYPE_UNSPECIFIED\"},"
-                  "{\"name\":\"d\",\"type\":\"FILE_TYPE_DIRECTORY\",\"path\":\"/home/user/d\",\"size\":4096}]}");
+                  "{\"entries\":[{\"name\":\"a.txt\",\"type\":\"FILE_TYPE_FILE\",\"path\":\"/home/"
+                  "user/a.txt\","
+                  "\"size\":\"5\",\"mode\":420,\"permissions\":\"-rw-r--r--\",\"owner\":\"user\","
+                  "\"group\":\"user\","
+                  "\"modifiedTime\":\"2024-01-01T00:00:00Z\"},{\"name\":\"weird\",\"type\":\"FILE_"
+                  "TYPE_UNSPECIFIED\"},"
+                  "{\"name\":\"d\",\"type\":\"FILE_TYPE_DIRECTORY\",\"path\":\"/home/user/"
+                  "d\",\"size\":4096}]}");
         return true;
     }
     if (!strcmp(p, "/filesystem.Filesystem/Stat")) {
@@ -213,7 +243,8 @@ static bool handle(int fd, const req *r) {
         else if (!strcmp(sc, "wrong_ctype"))
             send_reply(fd, 200, "text/plain", NULL, "{}", 2);
         else
-            send_json(fd, 200, "{\"entry\":{\"name\":\"x\",\"type\":\"FILE_TYPE_FILE\",\"size\":\"12\"}}");
+            send_json(fd, 200,
+                      "{\"entry\":{\"name\":\"x\",\"type\":\"FILE_TYPE_FILE\",\"size\":\"12\"}}");
         return true;
     }
     if (!strcmp(p, "/filesystem.Filesystem/MakeDir")) {
@@ -235,11 +266,13 @@ static bool handle(int fd, const req *r) {
             return true;
         }
         stream_msg(fd, 0, "{\"start\":{}}");
-        if (!sleep_while_connected(fd, 100)) return false;
+        if (!sleep_while_connected(fd, 100))
+            return false;
         stream_msg(fd, 0, "{\"filesystem\":{\"name\":\"a.txt\",\"type\":\"EVENT_TYPE_CREATE\"}}");
         stream_msg(fd, 0, "{\"keepalive\":{}}");
-        stream_msg(fd, 0, "{\"filesystem\":{\"name\":\"a.txt\",\"type\":\"EVENT_TYPE_WRITE\","
-                          "\"entry\":{\"name\":\"a.txt\",\"type\":\"FILE_TYPE_FILE\",\"size\":\"3\"}}}");
+        stream_msg(fd, 0,
+                   "{\"filesystem\":{\"name\":\"a.txt\",\"type\":\"EVENT_TYPE_WRITE\","
+                   "\"entry\":{\"name\":\"a.txt\",\"type\":\"FILE_TYPE_FILE\",\"size\":\"3\"}}}");
         while (sleep_while_connected(fd, 50)) { /* hang until the client stops */
         }
         return false;
@@ -252,12 +285,14 @@ static bool handle(int fd, const req *r) {
         }
         if (!strcmp(sc, "connect_unknown")) {
             stream_begin(fd);
-            stream_end(fd, "{\"error\":{\"code\":\"not_found\",\"message\":\"process with pid 99 not found\"}}");
+            stream_end(fd, "{\"error\":{\"code\":\"not_found\",\"message\":\"process with pid 99 "
+                           "not found\"}}");
             return true;
         }
         stream_begin(fd);
         stream_msg_bytewise(fd, "{\"event\":{\"start\":{\"pid\":42}}}");
-        if (!sleep_while_connected(fd, 30)) return false;
+        if (!sleep_while_connected(fd, 30))
+            return false;
         stream_msg(fd, 0, "{\"event\":{\"keepalive\":{}}}");
         stream_msg_bytewise(fd, "{\"event\":{\"data\":{\"stdout\":\"aGVsbG8K\"}}}");
         stream_msg(fd, 0, "{\"event\":{\"data\":{\"stderr\":\"d2Fybgo=\"}}}");
@@ -274,7 +309,9 @@ static bool handle(int fd, const req *r) {
             return false;
         }
         if (!strcmp(sc, "deadline")) {
-            stream_end(fd, "{\"error\":{\"code\":\"deadline_exceeded\",\"message\":\"deadline exceeded\"}}");
+            stream_end(
+                fd,
+                "{\"error\":{\"code\":\"deadline_exceeded\",\"message\":\"deadline exceeded\"}}");
             return true;
         }
         if (!strcmp(sc, "wait_stdin")) {
@@ -282,14 +319,19 @@ static bool handle(int fd, const req *r) {
             for (int i = 0; i < 300; i++) {
                 bool got = false;
                 pthread_mutex_lock(&S.mu);
-                for (int k = 0; k < S.nreqs; k++) got |= !strcmp(S.reqs[k].path, "/process.Process/SendInput");
+                for (int k = 0; k < S.nreqs; k++)
+                    got |= !strcmp(S.reqs[k].path, "/process.Process/SendInput");
                 pthread_mutex_unlock(&S.mu);
-                if (got) break;
-                if (!sleep_while_connected(fd, 10)) return false;
+                if (got)
+                    break;
+                if (!sleep_while_connected(fd, 10))
+                    return false;
             }
         }
-        stream_msg(fd, 0, "{\"event\":{\"end\":{\"exitCode\":2,\"exited\":true,\"status\":\"exit status 2\","
-                          "\"error\":\"exit status 2\"}}}");
+        stream_msg(
+            fd, 0,
+            "{\"event\":{\"end\":{\"exitCode\":2,\"exited\":true,\"status\":\"exit status 2\","
+            "\"error\":\"exit status 2\"}}}");
         if (!strcmp(sc, "noend")) {
             send_str(fd, "0\r\n\r\n"); /* clean close without the end-stream envelope */
             return true;
@@ -299,7 +341,8 @@ static bool handle(int fd, const req *r) {
     }
     if (!strcmp(p, "/process.Process/SendSignal")) {
         if (strstr(r->body, "\"pid\":99"))
-            send_json(fd, 404, "{\"code\":\"not_found\",\"message\":\"process with pid 99 not found\"}");
+            send_json(fd, 404,
+                      "{\"code\":\"not_found\",\"message\":\"process with pid 99 not found\"}");
         else
             send_json(fd, 200, "{}");
         return true;
@@ -309,7 +352,9 @@ static bool handle(int fd, const req *r) {
         return true;
     }
     if (!strcmp(p, "/process.Process/List")) {
-        send_json(fd, 200, "{\"processes\":[{\"config\":{\"cmd\":\"/bin/bash\",\"args\":[\"-l\",\"-c\",\"sleep 10\"]},\"pid\":42}]}");
+        send_json(fd, 200,
+                  "{\"processes\":[{\"config\":{\"cmd\":\"/bin/"
+                  "bash\",\"args\":[\"-l\",\"-c\",\"sleep 10\"]},\"pid\":42}]}");
         return true;
     }
     send_reply(fd, 404, "text/plain", NULL, "nope", 4);
@@ -319,25 +364,31 @@ static bool handle(int fd, const req *r) {
 /* Reads one request; de-chunks a chunked body. */
 static bool read_request_body(int fd, char **bufp, size_t *cap, size_t *have, req *r);
 
-static bool read_request(int fd, char **bufp, size_t *cap, size_t *have, req *r) {
+static bool read_request(int fd, char **bufp, size_t *cap, size_t *have, req *r)
+{
     memset(r, 0, sizeof *r);
-    if (read_request_body(fd, bufp, cap, have, r)) return true;
+    if (read_request_body(fd, bufp, cap, have, r))
+        return true;
     free(r->body);
     r->body = NULL;
     return false;
 }
 
-static bool read_request_body(int fd, char **bufp, size_t *cap, size_t *have, req *r) {
+static bool read_request_body(int fd, char **bufp, size_t *cap, size_t *have, req *r)
+{
     char *end;
     while (!(end = memmem(*bufp, *have, "\r\n\r\n", 4))) {
-        if (*have == *cap) return false;
+        if (*have == *cap)
+            return false;
         ssize_t n = recv(fd, *bufp + *have, *cap - *have, 0);
-        if (n <= 0) return false;
+        if (n <= 0)
+            return false;
         *have += (size_t)n;
     }
     char *buf = *bufp;
     size_t hlen = (size_t)(end - buf) + 4;
-    if (sscanf(buf, "%15s %511s", r->method, r->target) != 2) return false;
+    if (sscanf(buf, "%15s %511s", r->method, r->target) != 2)
+        return false;
     snprintf(r->path, sizeof r->path, "%.*s", (int)strcspn(r->target, "?"), r->target);
     char *eol = memchr(buf, '\n', hlen);
     size_t hstart = (size_t)(eol - buf) + 1;
@@ -346,7 +397,8 @@ static bool read_request_body(int fd, char **bufp, size_t *cap, size_t *have, re
     bool chunked = strcasestr(r->headers, "transfer-encoding: chunked") != NULL;
     size_t clen = 0;
     char *cl = strcasestr(r->headers, "content-length:");
-    if (cl) clen = strtoul(cl + 15, NULL, 10);
+    if (cl)
+        clen = strtoul(cl + 15, NULL, 10);
     size_t pos = hlen;
     r->body = malloc(1);
     r->body_len = 0;
@@ -359,7 +411,8 @@ static bool read_request_body(int fd, char **bufp, size_t *cap, size_t *have, re
                     *bufp = realloc(*bufp, *cap);
                 }
                 ssize_t n = recv(fd, *bufp + *have, *cap - *have, 0);
-                if (n <= 0) return false;
+                if (n <= 0)
+                    return false;
                 *have += (size_t)n;
             }
             size_t csz = strtoul(*bufp + pos, NULL, 16);
@@ -370,7 +423,8 @@ static bool read_request_body(int fd, char **bufp, size_t *cap, size_t *have, re
                     *bufp = realloc(*bufp, *cap);
                 }
                 ssize_t n = recv(fd, *bufp + *have, *cap - *have, 0);
-                if (n <= 0) return false;
+                if (n <= 0)
+                    return false;
                 *have += (size_t)n;
             }
             le = memmem(*bufp + pos, *have - pos, "\r\n", 2);
@@ -378,7 +432,8 @@ static bool read_request_body(int fd, char **bufp, size_t *cap, size_t *have, re
             memcpy(r->body + r->body_len, le + 2, csz);
             r->body_len += csz;
             pos += need;
-            if (csz == 0) break;
+            if (csz == 0)
+                break;
         } else {
             while (*have - pos < clen) {
                 if (*have == *cap) {
@@ -386,7 +441,8 @@ static bool read_request_body(int fd, char **bufp, size_t *cap, size_t *have, re
                     *bufp = realloc(*bufp, *cap);
                 }
                 ssize_t n = recv(fd, *bufp + *have, *cap - *have, 0);
-                if (n <= 0) return false;
+                if (n <= 0)
+                    return false;
                 *have += (size_t)n;
             }
             r->body = realloc(r->body, clen + 1);
@@ -402,7 +458,8 @@ static bool read_request_body(int fd, char **bufp, size_t *cap, size_t *have, re
     return true;
 }
 
-static void *conn_main(void *arg) {
+static void *conn_main(void *arg)
+{
     int fd = (int)(intptr_t)arg;
     size_t cap = 1 << 16, have = 0;
     char *buf = malloc(cap);
@@ -416,33 +473,40 @@ static void *conn_main(void *arg) {
         }
         pthread_mutex_unlock(&S.mu);
         bool keep = handle(fd, &r);
-        if (!stored) free(r.body);
-        if (!keep) break;
+        if (!stored)
+            free(r.body);
+        if (!keep)
+            break;
     }
     free(buf);
     close(fd);
     return NULL;
 }
 
-static void *accept_main(void *arg) {
+static void *accept_main(void *arg)
+{
     (void)arg;
     for (;;) {
         int fd = accept(S.lfd, NULL, NULL);
         if (fd < 0) {
-            if (atomic_load(&S.stopping)) return NULL;
-            if (errno == EINTR) continue;
+            if (atomic_load(&S.stopping))
+                return NULL;
+            if (errno == EINTR)
+                continue;
             return NULL;
         }
         if (atomic_load(&S.stopping) || S.nconns == MAX_CONNS) {
             close(fd);
-            if (atomic_load(&S.stopping)) return NULL;
+            if (atomic_load(&S.stopping))
+                return NULL;
             continue;
         }
         pthread_create(&S.conns[S.nconns++], NULL, conn_main, (void *)(intptr_t)fd);
     }
 }
 
-static void server_start(void) {
+static void server_start(void)
+{
     memset(&S, 0, sizeof S);
     pthread_mutex_init(&S.mu, NULL);
     S.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -455,18 +519,22 @@ static void server_start(void) {
     pthread_create(&S.acceptor, NULL, accept_main, NULL);
 }
 
-static void server_stop(void) {
+static void server_stop(void)
+{
     atomic_store(&S.stopping, 1);
     shutdown(S.lfd, SHUT_RDWR);
     pthread_join(S.acceptor, NULL);
     close(S.lfd);
-    for (int i = 0; i < S.nconns; i++) pthread_join(S.conns[i], NULL);
-    for (int i = 0; i < S.nreqs; i++) free(S.reqs[i].body);
+    for (int i = 0; i < S.nconns; i++)
+        pthread_join(S.conns[i], NULL);
+    for (int i = 0; i < S.nreqs; i++)
+        free(S.reqs[i].body);
     pthread_mutex_destroy(&S.mu);
 }
 
 /* The last recorded request to path (a copy sharing the body), or fails. */
-static req last_req(const char *path) {
+static req last_req(const char *path)
+{
     req r;
     memset(&r, 0, sizeof r);
     pthread_mutex_lock(&S.mu);
@@ -477,18 +545,21 @@ static req last_req(const char *path) {
         }
     }
     pthread_mutex_unlock(&S.mu);
-    if (!r.method[0]) fail_msg("no request to %s", path);
+    if (!r.method[0])
+        fail_msg("no request to %s", path);
     return r;
 }
 
-static int nreqs(void) {
+static int nreqs(void)
+{
     pthread_mutex_lock(&S.mu);
     int n = S.nreqs;
     pthread_mutex_unlock(&S.mu);
     return n;
 }
 
-static bool has_header(const req *r, const char *name, const char *value) {
+static bool has_header(const req *r, const char *name, const char *value)
+{
     char want[512];
     snprintf(want, sizeof want, "%s: %s\r\n", name, value);
     const char *p = r->headers;
@@ -503,13 +574,15 @@ static bool has_header(const req *r, const char *name, const char *value) {
     return false;
 }
 
-static bool has_header_name(const req *r, const char *name) {
+static bool has_header_name(const req *r, const char *name)
+{
     char want[128];
     snprintf(want, sizeof want, "\r\n%s:", name);
     return strcasestr(r->headers, want) || !strncasecmp(r->headers, want + 2, strlen(want) - 2);
 }
 
-static void assert_envd_headers(const req *r) {
+static void assert_envd_headers(const req *r)
+{
     assert_true(has_header(r, "E2b-Sandbox-Id", "sbx1"));
     assert_true(has_header(r, "E2b-Sandbox-Port", "49983"));
     assert_true(has_header(r, "X-Access-Token", "tok123"));
@@ -522,7 +595,8 @@ typedef struct fx {
     e2b_sandbox *sbx;
 } fx;
 
-static int setup(void **state) {
+static int setup(void **state)
+{
     server_start();
     fx *f = calloc(1, sizeof *f);
     char url[64];
@@ -534,16 +608,20 @@ static int setup(void **state) {
     cfg.sandbox_url = url;
     cfg.request_timeout_ms = 5000;
     e2b_error err;
-    if (e2b_client_new(&cfg, &f->client, &err) != E2B_OK) fail_msg("client: %s", err.message);
-    cJSON *o = cJSON_Parse("{\"sandboxID\":\"sbx1\",\"envdVersion\":\"0.5.7\",\"envdAccessToken\":\"tok123\"}");
-    if (e2b_sandbox_from_json(f->client, o, &f->sbx, &err) != E2B_OK) fail_msg("sbx: %s", err.message);
+    if (e2b_client_new(&cfg, &f->client, &err) != E2B_OK)
+        fail_msg("client: %s", err.message);
+    cJSON *o = cJSON_Parse(
+        "{\"sandboxID\":\"sbx1\",\"envdVersion\":\"0.5.7\",\"envdAccessToken\":\"tok123\"}");
+    if (e2b_sandbox_from_json(f->client, o, &f->sbx, &err) != E2B_OK)
+        fail_msg("sbx: %s", err.message);
     cJSON_Delete(o);
     set_scenario("");
     *state = f;
     return 0;
 }
 
-static int teardown(void **state) {
+static int teardown(void **state)
+{
     fx *f = *state;
     e2b_sandbox_free(f->sbx);
     e2b_client_free(f->client);
@@ -554,7 +632,8 @@ static int teardown(void **state) {
 
 /* ---- files ------------------------------------------------------------------------- */
 
-static void test_read_bytes_and_errors(void **state) {
+static void test_read_bytes_and_errors(void **state)
+{
     fx *f = *state;
     e2b_error err;
     char *data;
@@ -571,11 +650,13 @@ static void test_read_bytes_and_errors(void **state) {
     assert_false(has_header_name(&r, "Authorization")); /* the user goes in the query on /files */
 
     set_scenario("404");
-    assert_int_equal(e2b_files_read(f->sbx, "/nope", NULL, &data, &len, &err), E2B_ERR_FILE_NOT_FOUND);
+    assert_int_equal(e2b_files_read(f->sbx, "/nope", NULL, &data, &len, &err),
+                     E2B_ERR_FILE_NOT_FOUND);
     assert_null(data);
     assert_non_null(strstr(err.message, "does not exist"));
     set_scenario("502");
-    assert_int_equal(e2b_files_read(f->sbx, "/nope", NULL, &data, &len, &err), E2B_ERR_SANDBOX_GONE);
+    assert_int_equal(e2b_files_read(f->sbx, "/nope", NULL, &data, &len, &err),
+                     E2B_ERR_SANDBOX_GONE);
     assert_int_equal(err.http_status, 502);
 
     set_scenario("gzip");
@@ -595,11 +676,13 @@ static void test_read_bytes_and_errors(void **state) {
     assert_int_equal(e2b_files_read(f->sbx, "", NULL, &data, &len, &err), E2B_ERR_INVALID_ARGUMENT);
 }
 
-static void test_write_multipart_and_stream(void **state) {
+static void test_write_multipart_and_stream(void **state)
+{
     fx *f = *state;
     e2b_error err;
     e2b_entry_info *info = NULL;
-    assert_int_equal(e2b_files_write(f->sbx, "/home/user/a.txt", "hello", 5, NULL, &info, &err), E2B_OK);
+    assert_int_equal(e2b_files_write(f->sbx, "/home/user/a.txt", "hello", 5, NULL, &info, &err),
+                     E2B_OK);
     assert_string_equal(info->path, "/home/user/a.txt");
     assert_int_equal(info->type, E2B_FILE_TYPE_FILE);
     e2b_entry_info_free(info);
@@ -608,7 +691,8 @@ static void test_write_multipart_and_stream(void **state) {
     assert_string_equal(r.target, "/files?path=%2Fhome%2Fuser%2Fa.txt");
     assert_envd_headers(&r);
     assert_non_null(strcasestr(r.headers, "Content-Type: multipart/form-data; boundary="));
-    assert_non_null(strstr(r.body, "Content-Disposition: form-data; name=\"file\"; filename=\"/home/user/a.txt\""));
+    assert_non_null(strstr(
+        r.body, "Content-Disposition: form-data; name=\"file\"; filename=\"/home/user/a.txt\""));
     assert_non_null(strstr(r.body, "Content-Type: application/octet-stream\r\n\r\nhello\r\n"));
 
     e2b_write_entry two[] = {{"/home/user/a.txt", "A", 1}, {"rel/b.txt", "BB", 2}};
@@ -623,11 +707,13 @@ static void test_write_multipart_and_stream(void **state) {
     assert_non_null(strstr(r.body, "filename=\"/home/user/a.txt\""));
     assert_non_null(strstr(r.body, "filename=\"rel/b.txt\""));
     e2b_write_entry dup[] = {{"/x", "A", 1}, {"/x", "B", 1}};
-    assert_int_equal(e2b_files_write_many(f->sbx, dup, 2, NULL, NULL, NULL, &err), E2B_ERR_INVALID_ARGUMENT);
+    assert_int_equal(e2b_files_write_many(f->sbx, dup, 2, NULL, NULL, NULL, &err),
+                     E2B_ERR_INVALID_ARGUMENT);
 
     /* octet-stream from a FILE*, gzip-compressed on the fly */
     FILE *tmp = tmpfile();
-    for (int i = 0; i < 20000; i++) fputs("line of text\n", tmp);
+    for (int i = 0; i < 20000; i++)
+        fputs("line of text\n", tmp);
     rewind(tmp);
     e2b_files_opts o = {.gzip = true};
     assert_int_equal(e2b_files_write_from_file(f->sbx, "/big.txt", tmp, &o, NULL, &err), E2B_OK);
@@ -666,14 +752,16 @@ static void test_write_multipart_and_stream(void **state) {
     const e2b_kv *bads[] = {bad1, bad2, bad3};
     for (int i = 0; i < 3; i++) {
         mo = (e2b_files_opts){.metadata = bads[i], .metadata_len = 1};
-        assert_int_equal(e2b_files_write(f->sbx, "/m.txt", "m", 1, &mo, NULL, &err), E2B_ERR_INVALID_ARGUMENT);
+        assert_int_equal(e2b_files_write(f->sbx, "/m.txt", "m", 1, &mo, NULL, &err),
+                         E2B_ERR_INVALID_ARGUMENT);
     }
     char big[300];
     memset(big, 'k', sizeof big - 1);
     big[sizeof big - 1] = '\0';
     e2b_kv bad4[] = {{big, "v"}};
     mo = (e2b_files_opts){.metadata = bad4, .metadata_len = 1};
-    assert_int_equal(e2b_files_write(f->sbx, "/m.txt", "m", 1, &mo, NULL, &err), E2B_ERR_INVALID_ARGUMENT);
+    assert_int_equal(e2b_files_write(f->sbx, "/m.txt", "m", 1, &mo, NULL, &err),
+                     E2B_ERR_INVALID_ARGUMENT);
     assert_int_equal(nreqs(), before);
 
     set_scenario("empty_array");
@@ -682,16 +770,19 @@ static void test_write_multipart_and_stream(void **state) {
     assert_int_equal(e2b_files_write_text(f->sbx, "/a", "x", &err), E2B_ERR_NOT_ENOUGH_SPACE);
 }
 
-static void test_presigned_urls(void **state) {
+static void test_presigned_urls(void **state)
+{
     fx *f = *state;
     e2b_error err;
     char *url = NULL;
     char want[256];
     /* the sandbox_url override is the envd direct URL; the token signs; no network call */
     int before = nreqs();
-    assert_int_equal(e2b_files_download_url(f->sbx, "/home/user/a.txt", "user", 0, &url, &err), E2B_OK);
+    assert_int_equal(e2b_files_download_url(f->sbx, "/home/user/a.txt", "user", 0, &url, &err),
+                     E2B_OK);
     char sig[64];
-    assert_true(e2b_files_signature("/home/user/a.txt", "read", "user", "tok123", 0, sig, sizeof sig));
+    assert_true(
+        e2b_files_signature("/home/user/a.txt", "read", "user", "tok123", 0, sig, sizeof sig));
     char *esc = e2b_http_escape(sig, (size_t)-1);
     snprintf(want, sizeof want,
              "http://127.0.0.1:%d/files?username=user&path=%%2Fhome%%2Fuser%%2Fa.txt&signature=%s",
@@ -705,10 +796,12 @@ static void test_presigned_urls(void **state) {
     assert_null(strstr(url, "username="));
     free(url);
     assert_int_equal(nreqs(), before);
-    assert_int_equal(e2b_files_download_url(f->sbx, NULL, NULL, 0, &url, &err), E2B_ERR_INVALID_ARGUMENT);
+    assert_int_equal(e2b_files_download_url(f->sbx, NULL, NULL, 0, &url, &err),
+                     E2B_ERR_INVALID_ARGUMENT);
 }
 
-static void test_rpcs(void **state) {
+static void test_rpcs(void **state)
+{
     fx *f = *state;
     e2b_error err;
     e2b_files_opts o = {.user = "user"};
@@ -772,17 +865,21 @@ typedef struct watch_seen {
     int64_t entry_size;
 } watch_seen;
 
-static e2b_code on_fs_event(void *ud, const e2b_fs_event *ev) {
+static e2b_code on_fs_event(void *ud, const e2b_fs_event *ev)
+{
     watch_seen *w = ud;
     pthread_mutex_lock(&w->mu);
-    if (w->n < 8) w->types[w->n++] = ev->type;
-    if (ev->entry) w->entry_size = ev->entry->size;
+    if (w->n < 8)
+        w->types[w->n++] = ev->type;
+    if (ev->entry)
+        w->entry_size = ev->entry->size;
     assert_string_equal(ev->name, "a.txt");
     pthread_mutex_unlock(&w->mu);
     return E2B_OK;
 }
 
-static void test_watch_dir(void **state) {
+static void test_watch_dir(void **state)
+{
     fx *f = *state;
     e2b_error err;
     watch_seen ws = {.mu = PTHREAD_MUTEX_INITIALIZER};
@@ -793,7 +890,8 @@ static void test_watch_dir(void **state) {
         pthread_mutex_lock(&ws.mu);
         int n = ws.n;
         pthread_mutex_unlock(&ws.mu);
-        if (n >= 2) break;
+        if (n >= 2)
+            break;
         usleep(10000);
     }
     pthread_mutex_lock(&ws.mu);
@@ -827,25 +925,32 @@ typedef struct out_seen {
     size_t nout, nerr;
 } out_seen;
 
-static void cb_out(void *ud, const char *d, size_t n) {
+static void cb_out(void *ud, const char *d, size_t n)
+{
     out_seen *s = ud;
     memcpy(s->out + s->nout, d, n);
     s->nout += n;
 }
 
-static void cb_err(void *ud, const char *d, size_t n) {
+static void cb_err(void *ud, const char *d, size_t n)
+{
     out_seen *s = ud;
     memcpy(s->err + s->nerr, d, n);
     s->nerr += n;
 }
 
-static void test_run_foreground(void **state) {
+static void test_run_foreground(void **state)
+{
     fx *f = *state;
     e2b_error err;
     out_seen s = {0};
     e2b_kv envs[] = {{"X", "1"}};
-    e2b_command_opts o = {.envs = envs, .envs_len = 1, .cwd = "/home/user/app",
-                          .on_stdout = cb_out, .on_stderr = cb_err, .ud = &s};
+    e2b_command_opts o = {.envs = envs,
+                          .envs_len = 1,
+                          .cwd = "/home/user/app",
+                          .on_stdout = cb_out,
+                          .on_stderr = cb_err,
+                          .ud = &s};
     e2b_command_result r;
     assert_int_equal(e2b_commands_run(f->sbx, "echo hello", &o, &r, &err), E2B_OK);
     assert_int_equal(r.pid, 42);
@@ -862,15 +967,17 @@ static void test_run_foreground(void **state) {
     assert_true(has_header(&q, "Connect-Timeout-Ms", "60000"));
     assert_true(has_header(&q, "Keepalive-Ping-Interval", "50"));
     assert_envd_headers(&q);
-    const char *want = "{\"process\":{\"cmd\":\"/bin/bash\",\"args\":[\"-l\",\"-c\",\"echo hello\"],"
-                       "\"envs\":{\"X\":\"1\"},\"cwd\":\"/home/user/app\"},\"stdin\":false}";
+    const char *want =
+        "{\"process\":{\"cmd\":\"/bin/bash\",\"args\":[\"-l\",\"-c\",\"echo hello\"],"
+        "\"envs\":{\"X\":\"1\"},\"cwd\":\"/home/user/app\"},\"stdin\":false}";
     assert_int_equal(q.body_len, 5 + strlen(want));
     assert_memory_equal(q.body, "\x00\x00\x00", 3);
     assert_int_equal(((unsigned char)q.body[3] << 8) | (unsigned char)q.body[4], strlen(want));
     assert_string_equal(q.body + 5, want);
 }
 
-static void test_run_failures_keep_partial_output(void **state) {
+static void test_run_failures_keep_partial_output(void **state)
+{
     fx *f = *state;
     e2b_error err;
     e2b_command_result r;
@@ -902,7 +1009,8 @@ static void test_run_failures_keep_partial_output(void **state) {
     e2b_command_result_free(&r);
 }
 
-static void test_dropped_connection_probes_health(void **state) {
+static void test_dropped_connection_probes_health(void **state)
+{
     fx *f = *state;
     e2b_error err;
     e2b_command_result r;
@@ -938,7 +1046,8 @@ static void test_dropped_connection_probes_health(void **state) {
     assert_null(data);
 }
 
-static void test_rate_limited_keeps_retry_after(void **state) {
+static void test_rate_limited_keeps_retry_after(void **state)
+{
     fx *f = *state;
     e2b_error err;
     set_scenario("rl429");
@@ -957,7 +1066,8 @@ static void test_rate_limited_keeps_retry_after(void **state) {
     set_scenario("");
 }
 
-static void test_background_handle(void **state) {
+static void test_background_handle(void **state)
+{
     fx *f = *state;
     e2b_error err;
     set_scenario("wait_stdin");
@@ -983,7 +1093,9 @@ static void test_background_handle(void **state) {
     assert_int_equal(r.exit_code, 2);
     e2b_command_result_free(&r);
     q = last_req("/process.Process/Start");
-    assert_string_equal(q.body + 5, "{\"process\":{\"cmd\":\"/bin/bash\",\"args\":[\"-l\",\"-c\",\"cat\"]},\"stdin\":true}");
+    assert_string_equal(
+        q.body + 5,
+        "{\"process\":{\"cmd\":\"/bin/bash\",\"args\":[\"-l\",\"-c\",\"cat\"]},\"stdin\":true}");
     bool killed = false;
     assert_int_equal(e2b_command_kill(h, &killed, &err), E2B_OK);
     assert_true(killed);
@@ -1008,7 +1120,8 @@ static void test_background_handle(void **state) {
     assert_string_equal(q.body + 5, "{\"process\":{\"pid\":99}}");
 }
 
-static void test_by_pid(void **state) {
+static void test_by_pid(void **state)
+{
     fx *f = *state;
     e2b_error err;
     bool killed = true;
@@ -1027,7 +1140,8 @@ static void test_by_pid(void **state) {
     assert_string_equal(q.body, "{}");
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_read_bytes_and_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_multipart_and_stream, setup, teardown),

@@ -12,17 +12,31 @@
 static void test_names_stable_and_unique(void **state)
 {
     (void)state;
-    static const struct { e2b_code c; const char *name; } want[] = {
-        {E2B_OK, "ok"}, {E2B_ERR_AUTH, "auth"}, {E2B_ERR_SANDBOX_NOT_FOUND, "sandbox_not_found"},
-        {E2B_ERR_FILE_NOT_FOUND, "file_not_found"}, {E2B_ERR_NOT_FOUND, "not_found"},
-        {E2B_ERR_RATE_LIMITED, "rate_limited"}, {E2B_ERR_REQUEST_TIMEOUT, "request_timeout"},
-        {E2B_ERR_OPERATION_TIMEOUT, "operation_timeout"}, {E2B_ERR_SANDBOX_GONE, "sandbox_gone"},
-        {E2B_ERR_INVALID_ARGUMENT, "invalid_argument"}, {E2B_ERR_CONFLICT, "conflict"},
-        {E2B_ERR_SERVICE_BUSY, "service_busy"}, {E2B_ERR_PROTOCOL, "protocol"},
-        {E2B_ERR_NETWORK, "network"}, {E2B_ERR_INTERNAL, "internal"},
-        {E2B_ERR_NO_MEMORY, "no_memory"}, {E2B_ERR_CANCELLED, "cancelled"},
-        {E2B_ERR_NOT_ENOUGH_SPACE, "not_enough_space"}, {E2B_ERR_SERVER, "server"},
-        {E2B_ERR_UNSUPPORTED, "unsupported"}, {E2B_ERR_IO, "io"},
+    static const struct {
+        e2b_code c;
+        const char *name;
+    } want[] = {
+        {E2B_OK, "ok"},
+        {E2B_ERR_AUTH, "auth"},
+        {E2B_ERR_SANDBOX_NOT_FOUND, "sandbox_not_found"},
+        {E2B_ERR_FILE_NOT_FOUND, "file_not_found"},
+        {E2B_ERR_NOT_FOUND, "not_found"},
+        {E2B_ERR_RATE_LIMITED, "rate_limited"},
+        {E2B_ERR_REQUEST_TIMEOUT, "request_timeout"},
+        {E2B_ERR_OPERATION_TIMEOUT, "operation_timeout"},
+        {E2B_ERR_SANDBOX_GONE, "sandbox_gone"},
+        {E2B_ERR_INVALID_ARGUMENT, "invalid_argument"},
+        {E2B_ERR_CONFLICT, "conflict"},
+        {E2B_ERR_SERVICE_BUSY, "service_busy"},
+        {E2B_ERR_PROTOCOL, "protocol"},
+        {E2B_ERR_NETWORK, "network"},
+        {E2B_ERR_INTERNAL, "internal"},
+        {E2B_ERR_NO_MEMORY, "no_memory"},
+        {E2B_ERR_CANCELLED, "cancelled"},
+        {E2B_ERR_NOT_ENOUGH_SPACE, "not_enough_space"},
+        {E2B_ERR_SERVER, "server"},
+        {E2B_ERR_UNSUPPORTED, "unsupported"},
+        {E2B_ERR_IO, "io"},
     };
     size_t n = sizeof want / sizeof want[0];
     for (size_t i = 0; i < n; i++) {

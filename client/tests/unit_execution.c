@@ -32,7 +32,8 @@ static const char FULL[] =
     "{\"type\":\"number_of_executions\",\"execution_count\":3}\n"
     "{\"type\":\"stdout\",\"text\":\"1\\n\",\"timestamp\":\"2025-01-02T03:04:05.678901+00:00\"}\n"
     "{\"type\":\"keepalive\"}\n"
-    "{\"type\":\"stderr\",\"text\":\"warn\\n\",\"timestamp\":\"2025-01-02T03:04:05.700000+00:00\"}\n"
+    "{\"type\":\"stderr\",\"text\":\"warn\\n\",\"timestamp\":\"2025-01-02T03:04:05.700000+00:00\"}"
+    "\n"
     "{\"type\":\"stdout\",\"text\":\"2\"}\n"
     "{\"type\":\"result\",\"text\":\"<Figure size 640x480>\",\"png\":\"iVBORw0KGgo=\","
     "\"chart\":{\"type\":\"line\",\"title\":\"Sales\",\"elements\":[{\"label\":\"a\","
@@ -55,28 +56,34 @@ typedef struct trace {
     int calls;
 } trace;
 
-static int trace_add(trace *t, const char *fmt, const char *a) {
+static int trace_add(trace *t, const char *fmt, const char *a)
+{
     size_t n = strlen(t->s);
     snprintf(t->s + n, sizeof t->s - n, fmt, a);
     t->calls++;
     return t->stop_after && t->calls == t->stop_after;
 }
-static int cb_stdout(const e2b_log_chunk *c, void *ud) {
+static int cb_stdout(const e2b_log_chunk *c, void *ud)
+{
     assert_int_equal(c->stream, E2B_LOG_STDOUT);
     return trace_add(ud, "out:%s|", c->text);
 }
-static int cb_stderr(const e2b_log_chunk *c, void *ud) {
+static int cb_stderr(const e2b_log_chunk *c, void *ud)
+{
     assert_int_equal(c->stream, E2B_LOG_STDERR);
     return trace_add(ud, "err:%s|", c->text);
 }
-static int cb_result(const e2b_result *r, void *ud) {
+static int cb_result(const e2b_result *r, void *ud)
+{
     return trace_add(ud, "res:%s|", r->text ? r->text : "-");
 }
-static int cb_error(const e2b_exec_error *e, void *ud) {
+static int cb_error(const e2b_exec_error *e, void *ud)
+{
     return trace_add(ud, "error:%s|", e->name);
 }
 
-static void trace_opts(e2b_run_opts *o, trace *t) {
+static void trace_opts(e2b_run_opts *o, trace *t)
+{
     e2b_run_opts_init(o);
     memset(t, 0, sizeof *t);
     o->on_stdout = cb_stdout;
@@ -89,7 +96,8 @@ static void trace_opts(e2b_run_opts *o, trace *t) {
 static const char FULL_TRACE[] =
     "out:1\n|err:warn\n|out:2|res:<Figure size 640x480>|res:42|error:ZeroDivisionError|";
 
-static void check_full(const e2b_execution *ex) {
+static void check_full(const e2b_execution *ex)
+{
     assert_true(ex->completed);
     assert_int_equal(ex->execution_count, 3);
     assert_int_equal(ex->logs_len, 3);
@@ -142,7 +150,8 @@ static void check_full(const e2b_execution *ex) {
                         "Traceback (most recent call last):\n\x1b[0;31mZeroDivisionError");
 }
 
-static void test_every_line_type(void **state) {
+static void test_every_line_type(void **state)
+{
     (void)state;
     e2b_run_opts o;
     trace t;
@@ -156,7 +165,8 @@ static void test_every_line_type(void **state) {
 }
 
 /* Feeds FULL through a stream cut at the given offsets; checks the outcome is identical. */
-static void run_cut(const size_t *cuts, size_t ncuts) {
+static void run_cut(const size_t *cuts, size_t ncuts)
+{
     e2b_run_opts o;
     trace t;
     trace_opts(&o, &t);
@@ -177,19 +187,23 @@ static void run_cut(const size_t *cuts, size_t ncuts) {
     e2b_execution_free(ex);
 }
 
-static void test_any_split(void **state) {
+static void test_any_split(void **state)
+{
     (void)state;
     size_t total = sizeof FULL - 1;
     run_cut(NULL, 0);
-    for (size_t i = 0; i <= total; i++) run_cut(&i, 1);
+    for (size_t i = 0; i <= total; i++)
+        run_cut(&i, 1);
     /* byte by byte */
     size_t *cuts = malloc(total * sizeof *cuts);
-    for (size_t i = 0; i < total; i++) cuts[i] = i;
+    for (size_t i = 0; i < total; i++)
+        cuts[i] = i;
     run_cut(cuts, total);
     free(cuts);
 }
 
-static void test_callbacks_stream_as_lines_arrive(void **state) {
+static void test_callbacks_stream_as_lines_arrive(void **state)
+{
     (void)state;
     e2b_run_opts o;
     trace t;
@@ -205,7 +219,8 @@ static void test_callbacks_stream_as_lines_arrive(void **state) {
     e2b_exec_stream_free(&s);
 }
 
-static void test_callback_cancels(void **state) {
+static void test_callback_cancels(void **state)
+{
     (void)state;
     e2b_run_opts o;
     trace t;
@@ -223,7 +238,8 @@ static void test_callback_cancels(void **state) {
     e2b_execution_free(ex);
 }
 
-static void test_malformed_json(void **state) {
+static void test_malformed_json(void **state)
+{
     (void)state;
     const char body[] = "{\"type\":\"stdout\",\"text\":\"a\"}\n"
                         "{\"type\":\"stdout\", oops this is not json}\n"
@@ -244,7 +260,8 @@ static void test_malformed_json(void **state) {
     memset(longbad, 'z', sizeof longbad);
     longbad[0] = '\x01';
     ex = NULL;
-    assert_int_equal(e2b_execution_parse(longbad, sizeof longbad, NULL, &ex, &err), E2B_ERR_PROTOCOL);
+    assert_int_equal(e2b_execution_parse(longbad, sizeof longbad, NULL, &ex, &err),
+                     E2B_ERR_PROTOCOL);
     assert_non_null(strstr(err.message, ".zzzz"));
     assert_non_null(strstr(err.message, "..."));
     assert_true(strlen(err.message) < 200);
@@ -252,7 +269,8 @@ static void test_malformed_json(void **state) {
 }
 
 /* Each line is wrong in one way; each must give E2B_ERR_PROTOCOL naming the problem. */
-static void test_wrong_types(void **state) {
+static void test_wrong_types(void **state)
+{
     (void)state;
     static const struct {
         const char *line;
@@ -301,7 +319,8 @@ static void test_wrong_types(void **state) {
     }
 }
 
-static void test_nulls_and_unknowns_are_tolerated(void **state) {
+static void test_nulls_and_unknowns_are_tolerated(void **state)
+{
     (void)state;
     const char body[] =
         "{\"type\":\"result\",\"text\":null,\"png\":null,\"json\":null,\"is_main_result\":null,"
@@ -329,7 +348,8 @@ static void test_nulls_and_unknowns_are_tolerated(void **state) {
     e2b_execution_free(ex);
 }
 
-static void test_missing_end_of_execution(void **state) {
+static void test_missing_end_of_execution(void **state)
+{
     (void)state;
     const char body[] = "{\"type\":\"stdout\",\"text\":\"partial\"}\n"
                         "{\"type\":\"stdout\",\"text\":\"last, unterminated\"}";
@@ -353,7 +373,8 @@ static void test_missing_end_of_execution(void **state) {
     assert_null(ex);
 }
 
-static void test_error_variants(void **state) {
+static void test_error_variants(void **state)
+{
     (void)state;
     const char body[] =
         "{\"type\":\"error\",\"name\":\"First\",\"value\":\"1\",\"traceback\":\"t1\"}\n"
@@ -374,7 +395,8 @@ static void test_error_variants(void **state) {
     e2b_execution_free(ex);
 }
 
-static void test_text_is_first_main_result(void **state) {
+static void test_text_is_first_main_result(void **state)
+{
     (void)state;
     const char body[] =
         "{\"type\":\"result\",\"text\":\"display\",\"is_main_result\":false}\n"
@@ -391,7 +413,8 @@ static void test_text_is_first_main_result(void **state) {
     e2b_execution_free(ex);
 }
 
-static void test_logs_text_and_json(void **state) {
+static void test_logs_text_and_json(void **state)
+{
     (void)state;
     e2b_execution *ex = NULL;
     assert_int_equal(e2b_execution_parse(FULL, sizeof FULL - 1, NULL, &ex, NULL), E2B_OK);
@@ -443,7 +466,8 @@ static void test_logs_text_and_json(void **state) {
 /* Random byte mutations of FULL, fed in random splits (fixed seed, so reproducible): the
  * outcome is always E2B_OK or a typed E2B_ERR_PROTOCOL, with no crash, leak or overread
  * (this test runs under ASan/UBSan and valgrind). */
-static void test_random_mutations(void **state) {
+static void test_random_mutations(void **state)
+{
     (void)state;
     static const char alphabet[] = "\n\r \"{}[]:,\\0x-e.tfn\x01\xff";
     unsigned seed = 12345;
@@ -465,14 +489,19 @@ static void test_random_mutations(void **state) {
         size_t pos = 0;
         while (pos < n && rc == E2B_OK) {
             size_t step = 1 + rand_r(&seed) % 64;
-            if (step > n - pos) step = n - pos;
+            if (step > n - pos)
+                step = n - pos;
             rc = e2b_exec_stream_feed(&s, buf + pos, step, &err);
             pos += step;
         }
-        if (rc == E2B_OK) rc = e2b_exec_stream_finish(&s, &err);
-        if (rc == E2B_OK) ok++;
-        else if (rc == E2B_ERR_PROTOCOL) proto++;
-        else fail_msg("iteration %d: unexpected %s (%s)", iter, e2b_code_name(rc), err.message);
+        if (rc == E2B_OK)
+            rc = e2b_exec_stream_finish(&s, &err);
+        if (rc == E2B_OK)
+            ok++;
+        else if (rc == E2B_ERR_PROTOCOL)
+            proto++;
+        else
+            fail_msg("iteration %d: unexpected %s (%s)", iter, e2b_code_name(rc), err.message);
         e2b_execution_free(e2b_exec_stream_take(&s));
         e2b_exec_stream_free(&s);
     }
@@ -484,16 +513,19 @@ static void test_random_mutations(void **state) {
 
 /* ---- saving ----------------------------------------------------------------------------- */
 
-static char *tmpdir(void) {
+static char *tmpdir(void)
+{
     char tmpl[] = "/tmp/e2b-unit-exec-XXXXXX";
     char *d = mkdtemp(tmpl);
     assert_non_null(d);
     return strdup(d);
 }
 
-static unsigned char *slurp(const char *path, size_t *len) {
+static unsigned char *slurp(const char *path, size_t *len)
+{
     FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
+    if (!f)
+        return NULL;
     unsigned char *buf = malloc(1 << 20);
     *len = fread(buf, 1, 1 << 20, f);
     fclose(f);
@@ -502,7 +534,8 @@ static unsigned char *slurp(const char *path, size_t *len) {
 
 /* The parsed execution of one result line whose png is the tiny PNG in base64, optionally
  * broken into lines of `wrap` characters (as base64.encodebytes does). */
-static e2b_execution *png_execution(int wrap) {
+static e2b_execution *png_execution(int wrap)
+{
     char b64[256];
     int n = EVP_EncodeBlock((unsigned char *)b64, TINY_PNG, sizeof TINY_PNG);
     char wrapped[512];
@@ -526,7 +559,8 @@ static e2b_execution *png_execution(int wrap) {
     return ex;
 }
 
-static void test_result_save_png_round_trip(void **state) {
+static void test_result_save_png_round_trip(void **state)
+{
     (void)state;
     char *dir = tmpdir();
     for (int wrap = 0; wrap <= 20; wrap += 20) {
@@ -548,7 +582,8 @@ static void test_result_save_png_round_trip(void **state) {
     free(dir);
 }
 
-static void test_result_save_errors(void **state) {
+static void test_result_save_errors(void **state)
+{
     (void)state;
     char *dir = tmpdir();
     e2b_execution *ex = png_execution(0);
@@ -584,7 +619,8 @@ static void test_result_save_errors(void **state) {
     free(dir);
 }
 
-static void test_save_images(void **state) {
+static void test_save_images(void **state)
+{
     (void)state;
     char *dir = tmpdir();
     char sub[512];
@@ -611,7 +647,8 @@ static void test_save_images(void **state) {
     got = slurp(paths[3], &len);
     assert_memory_equal(got, "%PDF-1.7 body", len);
     free(got);
-    for (size_t i = 0; i < n; i++) unlink(paths[i]);
+    for (size_t i = 0; i < n; i++)
+        unlink(paths[i]);
     e2b_paths_free(paths, n);
 
     /* no images: nothing created, nothing returned */
@@ -643,7 +680,8 @@ static void test_save_images(void **state) {
     free(dir);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_line_type),
         cmocka_unit_test(test_any_split),

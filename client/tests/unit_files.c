@@ -11,7 +11,8 @@
 
 #include "files_internal.h"
 
-static void test_entry_full(void **state) {
+static void test_entry_full(void **state)
+{
     (void)state;
     const char *j =
         "{\"name\":\"a.txt\",\"type\":\"FILE_TYPE_FILE\",\"path\":\"/home/user/a.txt\","
@@ -41,7 +42,8 @@ static void test_entry_full(void **state) {
     cJSON_Delete(o);
 }
 
-static void test_entry_variants(void **state) {
+static void test_entry_variants(void **state)
+{
     (void)state;
     static const struct {
         const char *json;
@@ -50,12 +52,13 @@ static void test_entry_variants(void **state) {
     } cases[] = {
         {"{\"type\":2,\"size\":27}", E2B_FILE_TYPE_DIR, 27},
         {"{\"type\":\"FILE_TYPE_SYMLINK\"}", E2B_FILE_TYPE_SYMLINK, 0},
-        {"{\"type\":\"file\"}", E2B_FILE_TYPE_FILE, 0},              /* upload replies */
+        {"{\"type\":\"file\"}", E2B_FILE_TYPE_FILE, 0}, /* upload replies */
         {"{\"type\":\"dir\"}", E2B_FILE_TYPE_DIR, 0},
         {"{\"type\":\"weird\"}", E2B_FILE_TYPE_UNKNOWN, 0},
         {"{\"type\":\"FILE_TYPE_UNSPECIFIED\"}", E2B_FILE_TYPE_UNKNOWN, 0},
         {"{\"type\":9}", E2B_FILE_TYPE_UNKNOWN, 0},
-        {"{\"modified_time\":\"2024-01-01T00:00:00Z\",\"symlink_target\":\"t\"}", E2B_FILE_TYPE_UNKNOWN, 0},
+        {"{\"modified_time\":\"2024-01-01T00:00:00Z\",\"symlink_target\":\"t\"}",
+         E2B_FILE_TYPE_UNKNOWN, 0},
         {"{\"size\":null,\"metadata\":null}", E2B_FILE_TYPE_UNKNOWN, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -74,10 +77,17 @@ static void test_entry_variants(void **state) {
     }
 }
 
-static void test_entry_bad_types(void **state) {
+static void test_entry_bad_types(void **state)
+{
     (void)state;
-    const char *bad[] = {"{\"name\":5}", "{\"size\":\"12x\"}", "{\"size\":1.5}", "{\"mode\":-1}",
-                         "{\"mode\":\"abc\"}", "{\"metadata\":[1]}", "[]", "{\"path\":{}}"};
+    const char *bad[] = {"{\"name\":5}",
+                         "{\"size\":\"12x\"}",
+                         "{\"size\":1.5}",
+                         "{\"mode\":-1}",
+                         "{\"mode\":\"abc\"}",
+                         "{\"metadata\":[1]}",
+                         "[]",
+                         "{\"path\":{}}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cJSON *o = cJSON_Parse(bad[i]);
         e2b_entry_info e = {0};
@@ -89,7 +99,8 @@ static void test_entry_bad_types(void **state) {
     }
 }
 
-static void test_upload_reply(void **state) {
+static void test_upload_reply(void **state)
+{
     (void)state;
     const char *ok = "[{\"path\":\"/home/user/a.txt\",\"name\":\"a.txt\",\"type\":\"file\"},"
                      "{\"path\":\"/x\"}]";
@@ -122,12 +133,16 @@ typedef struct src_state {
     bool fail_at_end;
 } src_state;
 
-static size_t src_fn(void *ud, char *buf, size_t max) {
+static size_t src_fn(void *ud, char *buf, size_t max)
+{
     src_state *s = ud;
     size_t n = s->len - s->pos;
-    if (n == 0 && s->fail_at_end) return E2B_FILES_SOURCE_ERROR;
-    if (n > max) n = max;
-    if (n > s->step) n = s->step;
+    if (n == 0 && s->fail_at_end)
+        return E2B_FILES_SOURCE_ERROR;
+    if (n > max)
+        n = max;
+    if (n > s->step)
+        n = s->step;
     memcpy(buf, s->data + s->pos, n);
     s->pos += n;
     return n;
@@ -140,7 +155,8 @@ typedef struct sink_state {
     int calls;
 } sink_state;
 
-static e2b_code sink_fn(void *ud, const char *data, size_t n, e2b_error *err) {
+static e2b_code sink_fn(void *ud, const char *data, size_t n, e2b_error *err)
+{
     sink_state *s = ud;
     if (s->fail_after && ++s->calls == s->fail_after)
         return e2b_error_set(err, E2B_ERR_IO, 0, "sink refused");
@@ -150,7 +166,8 @@ static e2b_code sink_fn(void *ud, const char *data, size_t n, e2b_error *err) {
     return E2B_OK;
 }
 
-static unsigned char *make_data(size_t len) {
+static unsigned char *make_data(size_t len)
+{
     unsigned char *d = malloc(len ? len : 1);
     uint32_t x = 2463534242u;
     for (size_t i = 0; i < len; i++) {
@@ -165,7 +182,8 @@ static unsigned char *make_data(size_t len) {
 
 /* Compresses data with the streaming source (reading into buffers of out_step bytes). */
 static unsigned char *gzip_all(const unsigned char *data, size_t len, size_t in_step,
-                               size_t out_step, size_t *out_len) {
+                               size_t out_step, size_t *out_len)
+{
     src_state s = {.data = data, .len = len, .step = in_step};
     e2b_files_gzip_src g;
     assert_true(e2b_files_gzip_src_init(&g, src_fn, &s));
@@ -177,7 +195,8 @@ static unsigned char *gzip_all(const unsigned char *data, size_t len, size_t in_
         size_t k = e2b_files_gzip_src_read(&g, buf, out_step);
         assert_int_not_equal(k, E2B_FILES_SOURCE_ERROR);
         assert_true(k <= out_step);
-        if (k == 0) break;
+        if (k == 0)
+            break;
         assert_true(n + k <= cap);
         memcpy(out + n, buf, k);
         n += k;
@@ -189,14 +208,16 @@ static unsigned char *gzip_all(const unsigned char *data, size_t len, size_t in_
     return out;
 }
 
-static void test_gzip_roundtrip(void **state) {
+static void test_gzip_roundtrip(void **state)
+{
     (void)state;
     size_t sizes[] = {0, 1, 100, 70000, 300000};
     size_t steps[] = {1, 7, 4096, 1 << 20};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         unsigned char *data = make_data(sizes[i]);
         for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
-            if (sizes[i] > 1000 && steps[k] < 4096) continue; /* byte-wise only on small data: quick */
+            if (sizes[i] > 1000 && steps[k] < 4096)
+                continue; /* byte-wise only on small data: quick */
             size_t zlen;
             unsigned char *z = gzip_all(data, sizes[i], steps[k], k % 2 ? 13 : 16384, &zlen);
             assert_true(zlen >= 18); /* gzip header + trailer */
@@ -214,7 +235,8 @@ static void test_gzip_roundtrip(void **state) {
             assert_int_equal(e2b_files_gunzip_finish(&gz, &err), E2B_OK);
             e2b_files_gunzip_free(&gz);
             assert_int_equal(out.len, sizes[i]);
-            if (sizes[i]) assert_memory_equal(out.buf, data, sizes[i]);
+            if (sizes[i])
+                assert_memory_equal(out.buf, data, sizes[i]);
             free(out.buf);
             free(z);
         }
@@ -222,7 +244,8 @@ static void test_gzip_roundtrip(void **state) {
     }
 }
 
-static void test_gunzip_truncated_and_corrupt(void **state) {
+static void test_gunzip_truncated_and_corrupt(void **state)
+{
     (void)state;
     unsigned char *data = make_data(5000);
     size_t zlen;
@@ -234,7 +257,8 @@ static void test_gunzip_truncated_and_corrupt(void **state) {
         assert_true(e2b_files_gunzip_init(&gz, sink_fn, &out));
         e2b_error err;
         e2b_code rc = e2b_files_gunzip_feed(&gz, (char *)z, cut, &err);
-        if (rc == E2B_OK) rc = e2b_files_gunzip_finish(&gz, &err);
+        if (rc == E2B_OK)
+            rc = e2b_files_gunzip_finish(&gz, &err);
         assert_int_equal(rc, E2B_ERR_PROTOCOL);
         e2b_files_gunzip_free(&gz);
         free(out.buf);
@@ -244,7 +268,8 @@ static void test_gunzip_truncated_and_corrupt(void **state) {
     e2b_files_gunzip gz;
     assert_true(e2b_files_gunzip_init(&gz, sink_fn, &out));
     e2b_error err;
-    assert_int_equal(e2b_files_gunzip_feed(&gz, "plain text, not gzip", 20, &err), E2B_ERR_PROTOCOL);
+    assert_int_equal(e2b_files_gunzip_feed(&gz, "plain text, not gzip", 20, &err),
+                     E2B_ERR_PROTOCOL);
     assert_int_equal(e2b_files_gunzip_feed(&gz, "x", 1, &err), E2B_ERR_PROTOCOL);
     e2b_files_gunzip_free(&gz);
     free(out.buf);
@@ -271,7 +296,8 @@ static void test_gunzip_truncated_and_corrupt(void **state) {
     free(data);
 }
 
-static void test_gzip_source_error(void **state) {
+static void test_gzip_source_error(void **state)
+{
     (void)state;
     unsigned char d[10] = "abcdefghij";
     src_state s = {.data = d, .len = 10, .step = 3, .fail_at_end = true};
@@ -287,18 +313,21 @@ static void test_gzip_source_error(void **state) {
     e2b_files_gzip_src_free(&g);
 }
 
-static void test_signature(void **state) {
+static void test_signature(void **state)
+{
     (void)state;
     char sig[64];
     /* vectors computed independently (Python hashlib + base64) */
     assert_true(e2b_files_signature("/home/user/a.txt", "read", "user", "tok", 0, sig, sizeof sig));
     assert_string_equal(sig, "v1_p0WqJQYCLtO6YX+e4h7VbpybRsdJbMbIw7clYpulIJk");
-    assert_true(e2b_files_signature("/home/user/a.txt", "write", NULL, "tok", 1700000000LL, sig, sizeof sig));
+    assert_true(e2b_files_signature("/home/user/a.txt", "write", NULL, "tok", 1700000000LL, sig,
+                                    sizeof sig));
     assert_string_equal(sig, "v1_QdtRqpz7xKNXzcs4IguYpySRPZbSGp8b64s9hqOl+wo");
     assert_false(e2b_files_signature("/a", "read", "u", "t", 0, sig, 20));
 }
 
-static void test_names(void **state) {
+static void test_names(void **state)
+{
     (void)state;
     assert_string_equal(e2b_file_type_name(E2B_FILE_TYPE_DIR), "dir");
     assert_string_equal(e2b_file_type_name((e2b_file_type)77), "unknown");
@@ -306,7 +335,8 @@ static void test_names(void **state) {
     assert_string_equal(e2b_fs_event_type_name((e2b_fs_event_type)-1), "unknown");
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_entry_full),
         cmocka_unit_test(test_entry_variants),

@@ -58,8 +58,9 @@ static void route(ts_req *r, void *ud)
         ts_reply(r, 200, b);
         free(b);
     } else if (!strcmp(r->path, "/gone")) {
-        ts_reply(r, 502, "{\"sandboxId\":\"abc\",\"message\":\"The sandbox was not found\","
-                         "\"code\":502}");
+        ts_reply(r, 502,
+                 "{\"sandboxId\":\"abc\",\"message\":\"The sandbox was not found\","
+                 "\"code\":502}");
     } else {
         ts_reply(r, 404, "{\"code\":404,\"message\":\"no such route\"}");
     }
@@ -128,8 +129,12 @@ static void test_post_headers_and_echo(void **state)
     fixture *f = *state;
     char *u = url_of(f, "/echo");
     const char *hdrs[] = {"Content-Type: application/json", NULL};
-    e2b_http_request req = {.method = "POST", .url = u, .headers = hdrs, .api_key = true,
-                            .body = "{\"a\":1}", .body_len = 7};
+    e2b_http_request req = {.method = "POST",
+                            .url = u,
+                            .headers = hdrs,
+                            .api_key = true,
+                            .body = "{\"a\":1}",
+                            .body_len = 7};
     e2b_http_response r;
     assert_int_equal(e2b_http_perform(f->client, &req, &r, NULL), E2B_OK);
     assert_string_equal(r.body, "POST|e2b_test|application/json|{\"a\":1}");
@@ -211,7 +216,8 @@ static void test_request_timeout(void **state)
     e2b_http_response_free(&r);
 
     /* headers deadline with the caller's own code */
-    e2b_http_request req2 = {.url = u, .timeout_ms = E2B_HTTP_NO_TIMEOUT,
+    e2b_http_request req2 = {.url = u,
+                             .timeout_ms = E2B_HTTP_NO_TIMEOUT,
                              .headers_timeout_ms = 300,
                              .timeout_code = E2B_ERR_OPERATION_TIMEOUT};
     assert_int_equal(e2b_http_perform(f->client, &req2, &r, &err), E2B_ERR_OPERATION_TIMEOUT);
@@ -333,8 +339,8 @@ static void test_cancel_all(void **state)
     fixture *f = *state;
     char *u = url_of(f, "/hang");
     collect c = {.calls = 0};
-    e2b_http_request req = {.url = u, .on_data = on_data, .ud = &c,
-                            .timeout_ms = E2B_HTTP_NO_TIMEOUT};
+    e2b_http_request req = {
+        .url = u, .on_data = on_data, .ud = &c, .timeout_ms = E2B_HTTP_NO_TIMEOUT};
     pthread_t t;
     canceller cc = {f->client, 50, &c.got_data}; /* cancel while it hangs mid-stream */
     pthread_create(&t, NULL, cancel_main, &cc);
@@ -439,8 +445,7 @@ static void test_status_mapping(void **state)
     (void)state;
     e2b_error e;
     const char *nf = "{\"code\":404,\"message\":\"Sandbox \\\"x\\\" doesn't exist\"}";
-    assert_int_equal(e2b_http_error_from_status(200, NULL, 0, NULL, E2B_PLANE_CONTROL, &e),
-                     E2B_OK);
+    assert_int_equal(e2b_http_error_from_status(200, NULL, 0, NULL, E2B_PLANE_CONTROL, &e), E2B_OK);
     assert_int_equal(e2b_http_error_from_status(204, "", 0, NULL, E2B_PLANE_CONTROL, &e), E2B_OK);
     assert_int_equal(e2b_http_error_from_status(401, "{\"code\":401,\"message\":\"bad key\"}", 32,
                                                 NULL, E2B_PLANE_CONTROL, &e),
@@ -457,8 +462,10 @@ static void test_status_mapping(void **state)
     assert_string_equal(e.message, "404: plain");
     assert_int_equal(e2b_http_error_from_status(404, nf, strlen(nf), NULL, E2B_PLANE_ENVD, &e),
                      E2B_ERR_NOT_FOUND);
-    assert_int_equal(e2b_http_error_from_status(400, "{\"message\":\"Timeout must be greater "
-                                                     "than 0\"}", 44, NULL, E2B_PLANE_CONTROL, &e),
+    assert_int_equal(e2b_http_error_from_status(400,
+                                                "{\"message\":\"Timeout must be greater "
+                                                "than 0\"}",
+                                                44, NULL, E2B_PLANE_CONTROL, &e),
                      E2B_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(e.message, "Timeout must be greater than 0"));
     assert_int_equal(e2b_http_error_from_status(409, NULL, 0, NULL, E2B_PLANE_CONTROL, &e),
@@ -474,9 +481,9 @@ static void test_status_mapping(void **state)
                      E2B_ERR_SANDBOX_GONE);
     assert_int_equal(e2b_http_error_from_status(502, "gone", 4, NULL, E2B_PLANE_CONTROL, &e),
                      E2B_ERR_INTERNAL);
-    assert_int_equal(e2b_http_error_from_status(503, "{\"message\":\"busy\"}", 18, NULL,
-                                                E2B_PLANE_CONTROL, &e),
-                     E2B_ERR_SERVICE_BUSY);
+    assert_int_equal(
+        e2b_http_error_from_status(503, "{\"message\":\"busy\"}", 18, NULL, E2B_PLANE_CONTROL, &e),
+        E2B_ERR_SERVICE_BUSY);
     assert_string_equal(e.message, "Service temporarily unavailable, please retry - busy");
     assert_int_equal(e2b_http_error_from_status(500, NULL, 0, NULL, E2B_PLANE_CONTROL, &e),
                      E2B_ERR_INTERNAL);
@@ -484,13 +491,12 @@ static void test_status_mapping(void **state)
                      E2B_ERR_INTERNAL);
     assert_int_equal(e2b_http_error_from_status(507, NULL, 0, NULL, E2B_PLANE_ENVD, &e),
                      E2B_ERR_NOT_ENOUGH_SPACE);
-    assert_int_equal(e2b_http_error_from_status(418, "  teapot\n ", 10, NULL, E2B_PLANE_CONTROL,
-                                                &e),
-                     E2B_ERR_SERVER);
+    assert_int_equal(
+        e2b_http_error_from_status(418, "  teapot\n ", 10, NULL, E2B_PLANE_CONTROL, &e),
+        E2B_ERR_SERVER);
     assert_string_equal(e.message, "418: teapot");
     /* non-JSON garbage and a JSON body without message fall back to the text */
-    assert_int_equal(e2b_http_error_from_status(400, "{\"code\":", 8, NULL, E2B_PLANE_CONTROL,
-                                                &e),
+    assert_int_equal(e2b_http_error_from_status(400, "{\"code\":", 8, NULL, E2B_PLANE_CONTROL, &e),
                      E2B_ERR_INVALID_ARGUMENT);
     assert_string_equal(e.message, "400: {\"code\":");
     /* NULL err is allowed */
@@ -673,8 +679,12 @@ static void test_non_idempotent_never_resent(void **state)
         e2b_http_response_free(&r);
 
         atomic_store(&rs->drops, 0);
-        e2b_http_request post = {.method = "POST", .url = drop, .body = "{}", .body_len = 2,
-                                 .timeout_ms = 5000, .non_idempotent = non_idem != 0};
+        e2b_http_request post = {.method = "POST",
+                                 .url = drop,
+                                 .body = "{}",
+                                 .body_len = 2,
+                                 .timeout_ms = 5000,
+                                 .non_idempotent = non_idem != 0};
         assert_int_equal(e2b_http_perform(c, &post, &r, &err), E2B_ERR_NETWORK);
         /* idempotent: libcurl's silent re-send on a fresh connection (what create used to
          * suffer); non_idempotent: the server saw it exactly once */

@@ -124,8 +124,9 @@ static void test_bad_outputs(void **state)
 static void test_lookup_via_env(void **state)
 {
     (void)state;
-    const char *p = script("envmock.sh", "trap 'exit 0' TERM\necho E2B_MOCK_URL=http://127.0.0.1:3\n"
-                                         "sleep 8 & wait");
+    const char *p = script("envmock.sh",
+                           "trap 'exit 0' TERM\necho E2B_MOCK_URL=http://127.0.0.1:3\n"
+                           "sleep 8 & wait");
     char *old = getenv("E2B_MOCK_BIN") ? strdup(getenv("E2B_MOCK_BIN")) : NULL;
     setenv("E2B_MOCK_BIN", p, 1);
     e2b_local *l;

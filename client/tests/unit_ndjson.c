@@ -21,12 +21,14 @@ typedef struct collect {
     int stop_at; /* return E2B_ERR_CANCELLED on this call (1-based); 0 = never */
 } collect;
 
-static e2b_code on_line(void *ud, const char *line, size_t len, e2b_error *err) {
+static e2b_code on_line(void *ud, const char *line, size_t len, e2b_error *err)
+{
     collect *c = ud;
     c->calls++;
     /* a line never contains the terminator and never ends in \r */
     assert_null(memchr(line, '\n', len));
-    if (len) assert_int_not_equal(line[len - 1], '\r');
+    if (len)
+        assert_int_not_equal(line[len - 1], '\r');
     assert_true(c->len + len + 1 < sizeof c->out);
     memcpy(c->out + c->len, line, len);
     c->len += len;
@@ -37,20 +39,20 @@ static e2b_code on_line(void *ud, const char *line, size_t len, e2b_error *err) 
     return E2B_OK;
 }
 
-static const char SAMPLE[] =
-    "{\"a\":1}\n"
-    "\r\n"
-    "{\"b\":2}\r\n"
-    "   \n"
-    "\t \r\n"
-    "\n"
-    "{\"c\":\"x y\"}\n"
-    "  {\"d\":4}  \n"
-    "{\"e\":5}"; /* no trailing newline */
+static const char SAMPLE[] = "{\"a\":1}\n"
+                             "\r\n"
+                             "{\"b\":2}\r\n"
+                             "   \n"
+                             "\t \r\n"
+                             "\n"
+                             "{\"c\":\"x y\"}\n"
+                             "  {\"d\":4}  \n"
+                             "{\"e\":5}"; /* no trailing newline */
 static const char EXPECTED[] = "{\"a\":1}|{\"b\":2}|{\"c\":\"x y\"}|  {\"d\":4}  |{\"e\":5}|";
 
 /* Feeds SAMPLE cut at the given (sorted) offsets; returns the collected string. */
-static void run_split(const size_t *cuts, size_t ncuts, collect *c) {
+static void run_split(const size_t *cuts, size_t ncuts, collect *c)
+{
     e2b_ndjson p;
     e2b_ndjson_init(&p, 0);
     memset(c, 0, sizeof *c);
@@ -66,7 +68,8 @@ static void run_split(const size_t *cuts, size_t ncuts, collect *c) {
     e2b_ndjson_free(&p);
 }
 
-static void test_all_at_once(void **state) {
+static void test_all_at_once(void **state)
+{
     (void)state;
     collect c;
     run_split(NULL, 0, &c);
@@ -74,7 +77,8 @@ static void test_all_at_once(void **state) {
     assert_int_equal(c.calls, 5);
 }
 
-static void test_byte_by_byte(void **state) {
+static void test_byte_by_byte(void **state)
+{
     (void)state;
     e2b_ndjson p;
     e2b_ndjson_init(&p, 0);
@@ -91,7 +95,8 @@ static void test_byte_by_byte(void **state) {
     e2b_ndjson_free(&p);
 }
 
-static void test_every_split_point(void **state) {
+static void test_every_split_point(void **state)
+{
     (void)state;
     size_t n = sizeof SAMPLE - 1;
     collect c;
@@ -108,7 +113,8 @@ static void test_every_split_point(void **state) {
     }
 }
 
-static void test_empty_and_blank_only(void **state) {
+static void test_empty_and_blank_only(void **state)
+{
     (void)state;
     e2b_ndjson p;
     e2b_ndjson_init(&p, 0);
@@ -125,7 +131,8 @@ static void test_empty_and_blank_only(void **state) {
     e2b_ndjson_free(&p);
 }
 
-static void test_line_limit(void **state) {
+static void test_line_limit(void **state)
+{
     (void)state;
     e2b_ndjson p;
     collect c;
@@ -178,7 +185,8 @@ static void test_line_limit(void **state) {
     e2b_ndjson_free(&p);
 }
 
-static void test_callback_abort(void **state) {
+static void test_callback_abort(void **state)
+{
     (void)state;
     e2b_ndjson p;
     e2b_ndjson_init(&p, 0);
@@ -194,7 +202,8 @@ static void test_callback_abort(void **state) {
     e2b_ndjson_free(&p);
 }
 
-static e2b_code count_len(void *ud, const char *line, size_t len, e2b_error *err) {
+static e2b_code count_len(void *ud, const char *line, size_t len, e2b_error *err)
+{
     (void)line;
     (void)err;
     *(size_t *)ud = len;
@@ -203,7 +212,8 @@ static e2b_code count_len(void *ud, const char *line, size_t len, e2b_error *err
 
 /* Lines split across chunks reuse one buffer: it does not grow past what the longest line
  * needs, however many lines go through it. */
-static void test_buffer_reuse(void **state) {
+static void test_buffer_reuse(void **state)
+{
     (void)state;
     e2b_ndjson p;
     e2b_ndjson_init(&p, 0);
@@ -232,14 +242,12 @@ static void test_buffer_reuse(void **state) {
     e2b_ndjson_free(&p);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_all_at_once),
-        cmocka_unit_test(test_byte_by_byte),
-        cmocka_unit_test(test_every_split_point),
-        cmocka_unit_test(test_empty_and_blank_only),
-        cmocka_unit_test(test_line_limit),
-        cmocka_unit_test(test_callback_abort),
+        cmocka_unit_test(test_all_at_once),       cmocka_unit_test(test_byte_by_byte),
+        cmocka_unit_test(test_every_split_point), cmocka_unit_test(test_empty_and_blank_only),
+        cmocka_unit_test(test_line_limit),        cmocka_unit_test(test_callback_abort),
         cmocka_unit_test(test_buffer_reuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

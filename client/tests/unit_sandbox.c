@@ -89,10 +89,17 @@ static void test_rfc3339(void **state)
     assert_int_equal(t, 1709210096);
     assert_true(e2b_parse_rfc3339("2024-02-29T12:34:56z", &t));
     assert_int_equal(t, 1709210096);
-    const char *bad[] = {"", "2024-02-30T00:00:00Z", "2023-02-29T00:00:00Z",
-                         "2024-13-01T00:00:00Z", "2024-01-01T24:00:00Z",
-                         "2024-01-01T00:00:00", "2024-01-01 00:00", "2024-01-01T00:00:00Zx",
-                         "2024-01-01T00:00:00.Z", "2024-01-01T00:00:00+0200", "abcd",
+    const char *bad[] = {"",
+                         "2024-02-30T00:00:00Z",
+                         "2023-02-29T00:00:00Z",
+                         "2024-13-01T00:00:00Z",
+                         "2024-01-01T24:00:00Z",
+                         "2024-01-01T00:00:00",
+                         "2024-01-01 00:00",
+                         "2024-01-01T00:00:00Zx",
+                         "2024-01-01T00:00:00.Z",
+                         "2024-01-01T00:00:00+0200",
+                         "abcd",
                          "2024-1-01T00:00:00Z"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         time_t keep = 42;
@@ -176,7 +183,9 @@ static void test_info_minimal_and_lenient(void **state)
 static void test_info_bad_types(void **state)
 {
     (void)state;
-    static const struct { const char *json, *field; } cases[] = {
+    static const struct {
+        const char *json, *field;
+    } cases[] = {
         {"{}", "sandboxID"},
         {"{\"sandboxID\":5}", "sandboxID"},
         {"{\"sandboxID\":\"x\",\"cpuCount\":\"two\"}", "cpuCount"},
@@ -249,8 +258,8 @@ static void test_sandbox_reply(void **state)
     e2b_sandbox_free(s);
 
     static const char *const bad[] = {
-        "{\"envdVersion\":\"0.6.0\"}",                    /* no sandboxID */
-        "{\"sandboxID\":\"a\"}",                          /* no envdVersion */
+        "{\"envdVersion\":\"0.6.0\"}",                     /* no sandboxID */
+        "{\"sandboxID\":\"a\"}",                           /* no envdVersion */
         "{\"sandboxID\":\"a\",\"envdVersion\":\"0.0.9\"}", /* too old */
         "{\"sandboxID\":\"a\",\"envdVersion\":\"latest\"}",
         "{\"sandboxID\":\"\",\"envdVersion\":\"0.6.0\"}",

@@ -66,8 +66,9 @@ static void route(ts_req *r, void *ud)
         if (!strcmp(tpl, "nope")) {
             ts_reply(r, 404, "{\"code\":404,\"message\":\"template 'nope' not found\"}");
         } else if (!strcmp(tpl, "old")) {
-            ts_reply(r, 201, "{\"sandboxID\":\"oldsbx\",\"templateID\":\"old\",\"clientID\":"
-                             "\"c\",\"envdVersion\":\"0.0.1\"}");
+            ts_reply(r, 201,
+                     "{\"sandboxID\":\"oldsbx\",\"templateID\":\"old\",\"clientID\":"
+                     "\"c\",\"envdVersion\":\"0.0.1\"}");
         } else {
             char buf[512];
             snprintf(buf, sizeof buf,
@@ -97,11 +98,13 @@ static void route(ts_req *r, void *ud)
     } else if (!strcmp(m, "POST") && !strcmp(p, "/sandboxes/paused/pause")) {
         ts_reply(r, 409, "{\"code\":409,\"message\":\"already paused\"}");
     } else if (!strcmp(m, "POST") && !strcmp(p, "/v2/sandboxes/sbx1/connect")) {
-        ts_reply(r, 200, "{\"sandboxID\":\"sbx1\",\"templateID\":\"base\",\"clientID\":\"c\","
-                         "\"envdVersion\":\"0.6.13\"}");
+        ts_reply(r, 200,
+                 "{\"sandboxID\":\"sbx1\",\"templateID\":\"base\",\"clientID\":\"c\","
+                 "\"envdVersion\":\"0.6.13\"}");
     } else if (!strcmp(m, "POST") && !strcmp(p, "/v2/sandboxes/paused/connect")) {
-        ts_reply(r, 201, "{\"sandboxID\":\"paused\",\"templateID\":\"base\",\"clientID\":\"c\","
-                         "\"envdVersion\":\"0.6.13\"}");
+        ts_reply(r, 201,
+                 "{\"sandboxID\":\"paused\",\"templateID\":\"base\",\"clientID\":\"c\","
+                 "\"envdVersion\":\"0.6.13\"}");
     } else if (!strcmp(m, "GET") && !strcmp(p, "/v2/sandboxes")) {
         f->list_calls++;
         const char *md = ts_query(r, "metadata"), *st = ts_query(r, "state"),
@@ -127,12 +130,13 @@ static void route(ts_req *r, void *ud)
     } else if (!strcmp(m, "GET") && !strcmp(p, "/sandboxes/sbx1/metrics")) {
         const char *s = ts_query(r, "start");
         snprintf(f->last_limit, sizeof f->last_limit, "%s", s ? s : "");
-        ts_reply(r, 200, "[{\"timestamp\":\"2026-11-26T09:00:00Z\",\"timestampUnix\":1795683600,"
-                         "\"cpuCount\":2,\"cpuUsedPct\":12.5,\"memUsed\":1000,\"memTotal\":"
-                         "2000,\"memCache\":10,\"diskUsed\":300,\"diskTotal\":4000},"
-                         "{\"timestamp\":\"2026-11-26T09:00:05Z\",\"cpuCount\":2,"
-                         "\"cpuUsedPct\":0,\"memUsed\":1,\"memTotal\":2,\"memCache\":0,"
-                         "\"diskUsed\":3,\"diskTotal\":4}]");
+        ts_reply(r, 200,
+                 "[{\"timestamp\":\"2026-11-26T09:00:00Z\",\"timestampUnix\":1795683600,"
+                 "\"cpuCount\":2,\"cpuUsedPct\":12.5,\"memUsed\":1000,\"memTotal\":"
+                 "2000,\"memCache\":10,\"diskUsed\":300,\"diskTotal\":4000},"
+                 "{\"timestamp\":\"2026-11-26T09:00:05Z\",\"cpuCount\":2,"
+                 "\"cpuUsedPct\":0,\"memUsed\":1,\"memTotal\":2,\"memCache\":0,"
+                 "\"diskUsed\":3,\"diskTotal\":4}]");
     } else {
         char buf[300];
         snprintf(buf, sizeof buf,
@@ -190,8 +194,9 @@ static void test_create_body_and_reply(void **state)
     e2b_sandbox *s;
     e2b_error err;
     assert_int_equal(e2b_sandbox_create(x->c, &o, &s, &err), E2B_OK);
-    assert_string_equal(x->f.last_body, "{\"templateID\":\"code-interpreter-v1\",\"timeout\":120,"
-                                        "\"metadata\":{\"k\":\"v\"},\"envVars\":{\"FOO\":\"bar\"}}");
+    assert_string_equal(x->f.last_body,
+                        "{\"templateID\":\"code-interpreter-v1\",\"timeout\":120,"
+                        "\"metadata\":{\"k\":\"v\"},\"envVars\":{\"FOO\":\"bar\"}}");
     assert_string_equal(e2b_sandbox_id(s), "sbx1");
     assert_string_equal(e2b_sandbox_envd_access_token(s), "tok");
     assert_null(e2b_sandbox_traffic_access_token(s));
@@ -205,8 +210,9 @@ static void test_create_body_and_reply(void **state)
     o.auto_pause = true;
     o.allow_internet_access = 0;
     assert_int_equal(e2b_sandbox_create(x->c, &o, &s, &err), E2B_OK);
-    assert_string_equal(x->f.last_body,
-                        "{\"templateID\":\"base\",\"autoPause\":true,\"allow_internet_access\":false}");
+    assert_string_equal(
+        x->f.last_body,
+        "{\"templateID\":\"base\",\"autoPause\":true,\"allow_internet_access\":false}");
     e2b_sandbox_free(s);
 }
 
@@ -327,8 +333,8 @@ static void test_list_and_iter(void **state)
 {
     fx *x = *state;
     e2b_kv md[] = {{"k", "v w"}};
-    e2b_list_opts o = {.metadata = md, .metadata_len = 1, .running = true, .paused = true,
-                       .limit = 2};
+    e2b_list_opts o = {
+        .metadata = md, .metadata_len = 1, .running = true, .paused = true, .limit = 2};
     e2b_sandbox_page *pg;
     e2b_error err;
     assert_int_equal(e2b_sandbox_list(x->c, &o, &pg, &err), E2B_OK);

@@ -100,8 +100,7 @@ void harness_fixture_list_free(char **names, size_t n)
 int harness_fixture_list(const char *dir, char ***names_out, size_t *n_out)
 {
     char path[4096];
-    if ((size_t)snprintf(path, sizeof path, "%s/%s", harness_fixtures_dir(), dir) >=
-        sizeof path) {
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", harness_fixtures_dir(), dir) >= sizeof path) {
         errno = ENAMETOOLONG;
         return -1;
     }

@@ -156,12 +156,11 @@ int harness_run(int argc, char **argv, const char *group_name, const struct CMUn
          * outlive the run. */
         cmocka_set_test_filter(filter);
         if (matched == 0)
-            fprintf(stderr, "%s: warning: filter '%s' matches none of the %zu tests\n",
-                    argv[0], filter, n);
+            fprintf(stderr, "%s: warning: filter '%s' matches none of the %zu tests\n", argv[0],
+                    filter, n);
     }
     if (harness_live_requested() && !getenv("E2B_API_KEY"))
-        fprintf(stderr,
-                "%s: E2B_LIVE=1 but E2B_API_KEY is not set: live tests will be SKIPPED\n",
+        fprintf(stderr, "%s: E2B_LIVE=1 but E2B_API_KEY is not set: live tests will be SKIPPED\n",
                 argv[0]);
 
     int failed = _cmocka_run_group_tests(group_name, copy, n, NULL, NULL);
@@ -304,8 +303,8 @@ static size_t admin_write(char *data, size_t sz, size_t n, void *ud)
     return sz * n;
 }
 
-char *harness_mock_admin(harness_target *t, const char *method, const char *path,
-                         const char *body, long *status)
+char *harness_mock_admin(harness_target *t, const char *method, const char *path, const char *body,
+                         long *status)
 {
     if (t->live)
         skip();

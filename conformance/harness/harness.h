@@ -79,11 +79,11 @@ typedef struct harness_target_opts {
 } harness_target_opts;
 
 typedef struct harness_target {
-    bool live;           /* true: real E2B; false: private e2b-mock child */
-    e2b_local *local;    /* the mock child (NULL when live) */
-    e2b_client *client;  /* client for this target, honouring the opts' key */
-    e2b_config cfg;      /* config used for client (strings owned by the target / env) */
-    const char *url;     /* API base URL (mock URL or the live API URL); owned */
+    bool live;          /* true: real E2B; false: private e2b-mock child */
+    e2b_local *local;   /* the mock child (NULL when live) */
+    e2b_client *client; /* client for this target, honouring the opts' key */
+    e2b_config cfg;     /* config used for client (strings owned by the target / env) */
+    const char *url;    /* API base URL (mock URL or the live API URL); owned */
 } harness_target;
 
 /* True when E2B_LIVE is "1"/"true"/"yes". Callable anywhere. */
@@ -118,20 +118,20 @@ void harness_fixture_list_free(char **names, size_t n);
 /* ---- small helpers for tests -------------------------------------------------------- */
 
 /* Fails the test with "<what>: <code name>: <message>" unless rc == E2B_OK. */
-#define harness_assert_ok(rc, err, what)                                                  \
-    do {                                                                                  \
-        e2b_code harness_rc_ = (rc);                                                      \
-        if (harness_rc_ != E2B_OK)                                                        \
-            fail_msg("%s: %s: %s", (what), e2b_code_name(harness_rc_), (err)->message);   \
+#define harness_assert_ok(rc, err, what)                                                \
+    do {                                                                                \
+        e2b_code harness_rc_ = (rc);                                                    \
+        if (harness_rc_ != E2B_OK)                                                      \
+            fail_msg("%s: %s: %s", (what), e2b_code_name(harness_rc_), (err)->message); \
     } while (0)
 
 /* Fails the test unless rc == want, naming both codes. */
-#define harness_assert_code(rc, want, err, what)                                          \
-    do {                                                                                  \
-        e2b_code harness_rc_ = (rc);                                                      \
-        if (harness_rc_ != (want))                                                        \
-            fail_msg("%s: expected %s, got %s (%s)", (what), e2b_code_name(want),         \
-                     e2b_code_name(harness_rc_), (err)->message);                         \
+#define harness_assert_code(rc, want, err, what)                                  \
+    do {                                                                          \
+        e2b_code harness_rc_ = (rc);                                              \
+        if (harness_rc_ != (want))                                                \
+            fail_msg("%s: expected %s, got %s (%s)", (what), e2b_code_name(want), \
+                     e2b_code_name(harness_rc_), (err)->message);                 \
     } while (0)
 
 /* The e2b_code whose e2b_code_name is `name`; returns false for an unknown name.
@@ -147,8 +147,8 @@ int64_t harness_now_ms(void);
  * and returns the response body (malloc'd, freed by the caller; "" when empty); *status
  * (nullable) receives the HTTP status. Fails the test on a transport error; skips it on a
  * live target (real E2B has no admin API). */
-char *harness_mock_admin(harness_target *t, const char *method, const char *path,
-                         const char *body, long *status);
+char *harness_mock_admin(harness_target *t, const char *method, const char *path, const char *body,
+                         long *status);
 
 /* Loads scenario rules (JSON text) into the target mock, replacing the current ones; fails
  * the test unless the mock accepts them. */

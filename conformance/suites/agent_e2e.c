@@ -72,7 +72,7 @@ typedef struct ctx {
     int step;
 } ctx;
 
-#define FAIL(c, fmt, ...)                                                                  \
+#define FAIL(c, fmt, ...) \
     fail_msg("%s [%s] step %d: " fmt, (c)->fc->name, (c)->fc->path, (c)->step, ##__VA_ARGS__)
 
 /* ---- variables: "${name}" inside strings ---------------------------------------------- */
@@ -155,8 +155,7 @@ static char *jtext(ctx *c, const cJSON *v, const char *what)
 
 /* ---- matchers ---------------------------------------------------------------------------- */
 
-static void check_one_contains(ctx *c, const char *what, const char *got, const cJSON *v,
-                               bool want)
+static void check_one_contains(ctx *c, const char *what, const char *got, const cJSON *v, bool want)
 {
     if (cJSON_IsString(v)) {
         const char *needle = subst(c, v->valuestring);
@@ -391,8 +390,8 @@ static void check_attachments(ctx *c, const e2b_agent_reply *r, const cJSON *wan
 static void op_message(ctx *c, const cJSON *step)
 {
     static const char *const keys[] = {"op", "message", "expect", "save", "note", NULL};
-    static const char *const ekeys[] = {"action", "success", "infra", "text", "json",
-                                        "attachments", NULL};
+    static const char *const ekeys[] = {"action", "success",     "infra", "text",
+                                        "json",   "attachments", NULL};
     check_keys(c, step, "a message step", keys);
     const char *msg = jtext(c, cJSON_GetObjectItemCaseSensitive(step, "message"), "message");
     e2b_agent_reply *r = calloc(1, sizeof *r);
@@ -471,8 +470,7 @@ static void op_sandbox(ctx *c, const cJSON *step)
     if ((v = cJSON_GetObjectItemCaseSensitive(ex, "template")) &&
         !((info->template_id && !strcmp(info->template_id, v->valuestring)) ||
           (info->alias && !strcmp(info->alias, v->valuestring))))
-        FAIL(c, "sandbox %s has template %s, expected %s", id, info->template_id,
-             v->valuestring);
+        FAIL(c, "sandbox %s has template %s, expected %s", id, info->template_id, v->valuestring);
     const cJSON *md = cJSON_GetObjectItemCaseSensitive(ex, "metadata");
     for (const cJSON *it = md ? md->child : NULL; it; it = it->next) {
         const char *got = NULL;
@@ -590,8 +588,7 @@ static void run_fixture(void **state)
     if ((v = cJSON_GetObjectItemCaseSensitive(so, "template")))
         o.template_id = v->valuestring;
     e2b_error err;
-    harness_assert_ok(e2b_agent_service_new(c->t->client, &o, &c->svc, &err), &err,
-                      "service");
+    harness_assert_ok(e2b_agent_service_new(c->t->client, &o, &c->svc, &err), &err, "service");
     harness_defer(svc_free, c->svc);
 
     const cJSON *steps = cJSON_GetObjectItemCaseSensitive(fc->root, "steps");
@@ -647,8 +644,8 @@ int main(int argc, char **argv)
         }
         for (size_t j = 0; j < i; j++)
             if (!strcmp(cases[j].name, fc->name)) {
-                fprintf(stderr, "%s: fixture name \"%s\" is also used by %s\n", fc->path,
-                        fc->name, cases[j].path);
+                fprintf(stderr, "%s: fixture name \"%s\" is also used by %s\n", fc->path, fc->name,
+                        cases[j].path);
                 rc = 1;
             }
         tests[i].name = fc->name;

@@ -284,18 +284,18 @@ static void test_files(void **state)
     /* content that broke the plugin's generated Python: quotes, triple quotes, backslashes */
     const char *content = "a \"quoted\" 'x' \"\"\" ''' \\n \\ end\nline 2 ünïcode\n";
     e2b_error err;
-    harness_assert_ok(e2b_agent_service_write_file(svc, NULL, "/home/user/it's \"odd\".txt",
-                                                   content, &err),
-                      &err, "write");
+    harness_assert_ok(
+        e2b_agent_service_write_file(svc, NULL, "/home/user/it's \"odd\".txt", content, &err), &err,
+        "write");
     char *got = NULL;
-    harness_assert_ok(e2b_agent_service_read_file(svc, NULL, "/home/user/it's \"odd\".txt", &got,
-                                                  &err),
-                      &err, "read");
+    harness_assert_ok(
+        e2b_agent_service_read_file(svc, NULL, "/home/user/it's \"odd\".txt", &got, &err), &err,
+        "read");
     assert_string_equal(got, content);
     free(got);
     /* the code sees the same file */
-    e2b_agent_reply *r =
-        say(svc, "```python\nprint(open('/home/user/it\\'s \"odd\".txt').read().count('\"'))\n```");
+    e2b_agent_reply *r = say(
+        svc, "```python\nprint(open('/home/user/it\\'s \"odd\".txt').read().count('\"'))\n```");
     assert_true(r->success);
     assert_non_null(strstr(r->text, "\n5\n")); /* 2 + 3 double quotes */
     e2b_code rc = e2b_agent_service_read_file(svc, NULL, "/home/user/missing.txt", &got, &err);
@@ -454,15 +454,15 @@ static void test_cli_chat_json(void **state)
     assert_int_equal(rc, 1); /* the unknown id could not be killed */
     char *cur = out;
     cJSON *a = json_line(&cur);
-    assert_string_equal(cJSON_GetObjectItemCaseSensitive(a, "action")->valuestring,
-                        "EXECUTE_CODE");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(a, "action")->valuestring, "EXECUTE_CODE");
     assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "success")));
     assert_int_equal(cJSON_GetObjectItemCaseSensitive(a, "exitCode")->valueint, 0);
     assert_non_null(strstr(cJSON_GetObjectItemCaseSensitive(a, "text")->valuestring, "x is 20"));
     cJSON *b = json_line(&cur);
     cJSON *att = cJSON_GetObjectItemCaseSensitive(b, "attachments");
     assert_int_equal(cJSON_GetArraySize(att), 1);
-    const char *png = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(att, 0), "path")->valuestring;
+    const char *png =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(att, 0), "path")->valuestring;
     FILE *f = fopen(png, "rb");
     assert_non_null(f);
     unsigned char magic[8];
@@ -498,8 +498,9 @@ static void test_cli_chat_text_and_exit_codes(void **state)
     char *out;
     /* blank lines inside an open fence belong to the code; the message ends at the empty
      * line after the closing fence; "." ends a message too */
-    int rc = run_chat("", "Run this:\n```python\na = 1\n\n\nprint('a =', a + 1)\n```\n\n"
-                          "```python\nprint('second', a)\n```\n.\n",
+    int rc = run_chat("",
+                      "Run this:\n```python\na = 1\n\n\nprint('a =', a + 1)\n```\n\n"
+                      "```python\nprint('second', a)\n```\n.\n",
                       &out);
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, "a = 2"));

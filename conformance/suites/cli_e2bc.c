@@ -18,20 +18,24 @@ static char e2bc_path[PATH_MAX + 32];
 static char tmpdir[256];
 static char errbuf[16384]; /* stderr of the last run_cli */
 
-static void defer_sandbox(void *p) {
+static void defer_sandbox(void *p)
+{
     e2b_sandbox *sbx = p;
     e2b_sandbox_kill(e2b_sandbox_client(sbx), e2b_sandbox_id(sbx), NULL, NULL);
     e2b_sandbox_free(sbx);
 }
 
-static void rm_tmpdir(void *p) {
+static void rm_tmpdir(void *p)
+{
     (void)p;
     char cmd[sizeof tmpdir + 16];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmpdir);
 }
 
-static void find_e2bc(void) {
+static void find_e2bc(void)
+{
     /* e2bc lives in <build>/bin, the suites in <build>/tests */
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -40,7 +44,8 @@ static void find_e2bc(void) {
     char *slash = strrchr(self, '/');
     *slash = '\0';
     snprintf(e2bc_path, sizeof e2bc_path, "%s/../bin/e2bc", self);
-    if (access(e2bc_path, X_OK) != 0) fail_msg("e2bc not found at %s", e2bc_path);
+    if (access(e2bc_path, X_OK) != 0)
+        fail_msg("e2bc not found at %s", e2bc_path);
     snprintf(tmpdir, sizeof tmpdir, "/tmp/e2bc-cli2-XXXXXX");
     assert_non_null(mkdtemp(tmpdir));
     harness_defer(rm_tmpdir, NULL);
@@ -48,8 +53,10 @@ static void find_e2bc(void) {
 
 /* A fresh mock, the CLI's environment pointed at it, a scratch directory. When sbx_out is
  * not NULL, also a code-interpreter sandbox on it. */
-static harness_target *setup_cli(e2b_sandbox **sbx_out) {
-    if (harness_live_requested()) skip();
+static harness_target *setup_cli(e2b_sandbox **sbx_out)
+{
+    if (harness_live_requested())
+        skip();
     harness_target *t = harness_target_start(NULL);
     if (sbx_out) {
         e2b_error err;
@@ -69,7 +76,8 @@ static harness_target *setup_cli(e2b_sandbox **sbx_out) {
 
 /* Runs `e2bc <args>` through the shell in tmpdir (args are trusted test strings); returns
  * the exit status, the first `cap` bytes of stdout in out, stderr in errbuf. */
-static int run_cli(const char *args, char *out, size_t cap) {
+static int run_cli(const char *args, char *out, size_t cap)
+{
     char cmd[PATH_MAX + 4096];
     snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s 2>'%s/stderr.txt'", tmpdir, e2bc_path, args,
              tmpdir);
@@ -95,7 +103,8 @@ static int run_cli(const char *args, char *out, size_t cap) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-static void write_file(const char *name, const char *text) {
+static void write_file(const char *name, const char *text)
+{
     char path[sizeof tmpdir + 64];
     snprintf(path, sizeof path, "%s/%s", tmpdir, name);
     FILE *f = fopen(path, "wb");
@@ -104,26 +113,32 @@ static void write_file(const char *name, const char *text) {
     fclose(f);
 }
 
-static const char *jstr(const cJSON *o, const char *key) {
+static const char *jstr(const cJSON *o, const char *key)
+{
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsString(v)) fail_msg("JSON member \"%s\" is not a string", key);
+    if (!cJSON_IsString(v))
+        fail_msg("JSON member \"%s\" is not a string", key);
     return v->valuestring;
 }
 
-static bool jbool(const cJSON *o, const char *key) {
+static bool jbool(const cJSON *o, const char *key)
+{
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsBool(v)) fail_msg("JSON member \"%s\" is not a bool", key);
+    if (!cJSON_IsBool(v))
+        fail_msg("JSON member \"%s\" is not a bool", key);
     return cJSON_IsTrue(v);
 }
 
-#define ASSERT_ERR_HAS(s)                                                                       \
-    do {                                                                                        \
-        if (!strstr(errbuf, (s))) fail_msg("stderr lacks \"%s\"; stderr was:\n%s", (s), errbuf); \
+#define ASSERT_ERR_HAS(s)                                                  \
+    do {                                                                   \
+        if (!strstr(errbuf, (s)))                                          \
+            fail_msg("stderr lacks \"%s\"; stderr was:\n%s", (s), errbuf); \
     } while (0)
 
 /* ---- e2bc run --------------------------------------------------------------------- */
 
-static void test_run_sources_and_languages(void **state) {
+static void test_run_sources_and_languages(void **state)
+{
     (void)state;
     setup_cli(NULL);
     char out[16384];
@@ -137,20 +152,19 @@ static void test_run_sources_and_languages(void **state) {
     assert_string_equal(out, "10\n6\n");
     assert_int_equal(run_cli("run < code.py", out, sizeof out), 0);
     assert_string_equal(out, "10\n6\n");
-    assert_int_equal(run_cli("run --language javascript -c 'console.log(\"js\"); 3*4'", out,
-                             sizeof out),
-                     0);
+    assert_int_equal(
+        run_cli("run --language javascript -c 'console.log(\"js\"); 3*4'", out, sizeof out), 0);
     assert_string_equal(out, "js\n12\n");
     assert_int_equal(run_cli("run -l bash -c 'echo $((2+3)); echo err >&2'", out, sizeof out), 0);
     assert_string_equal(out, "5\n");
     ASSERT_ERR_HAS("err\n");
-    assert_int_equal(run_cli("run -e FOO=bar -c 'import os; print(os.environ[\"FOO\"])'", out,
-                             sizeof out),
-                     0);
+    assert_int_equal(
+        run_cli("run -e FOO=bar -c 'import os; print(os.environ[\"FOO\"])'", out, sizeof out), 0);
     assert_string_equal(out, "bar\n");
 }
 
-static void test_run_errors_and_json(void **state) {
+static void test_run_errors_and_json(void **state)
+{
     (void)state;
     setup_cli(NULL);
     char out[16384];
@@ -187,7 +201,8 @@ static void test_run_errors_and_json(void **state) {
     cJSON_Delete(o);
 }
 
-static void test_run_images(void **state) {
+static void test_run_images(void **state)
+{
     (void)state;
     setup_cli(NULL);
     char out[1 << 17];
@@ -210,7 +225,8 @@ static void test_run_images(void **state) {
     else
         snprintf(full, sizeof full, "%s/%s", tmpdir, path);
     FILE *f = fopen(full, "rb");
-    if (!f) fail_msg("image %s not written", full);
+    if (!f)
+        fail_msg("image %s not written", full);
     unsigned char magic[8] = {0};
     assert_int_equal(fread(magic, 1, 8, f), 8);
     fclose(f);
@@ -224,7 +240,8 @@ static void test_run_images(void **state) {
     ASSERT_ERR_HAS("figs2/run-");
 }
 
-static void test_run_timeout_partial(void **state) {
+static void test_run_timeout_partial(void **state)
+{
     (void)state;
     setup_cli(NULL);
     char out[16384];
@@ -243,12 +260,13 @@ static void test_run_timeout_partial(void **state) {
     assert_string_equal(jstr(fl, "code"), "operation_timeout");
     assert_true(jbool(fl, "partial"));
     const cJSON *so = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "logs"),
-                                                      "stdout");
+                                                       "stdout");
     assert_string_equal(cJSON_GetArrayItem(so, 0)->valuestring, "early\n");
     cJSON_Delete(o);
 }
 
-static void test_run_existing_sandbox_and_context(void **state) {
+static void test_run_existing_sandbox_and_context(void **state)
+{
     (void)state;
     e2b_sandbox *sbx = NULL;
     harness_target *t = setup_cli(&sbx);
@@ -297,7 +315,8 @@ static void test_run_existing_sandbox_and_context(void **state) {
     assert_true(killed);
 }
 
-static void test_run_usage(void **state) {
+static void test_run_usage(void **state)
+{
     (void)state;
     setup_cli(NULL);
     char out[8192];
@@ -324,7 +343,8 @@ static void test_run_usage(void **state) {
 
 /* ---- e2bc sandbox ----------------------------------------------------------------- */
 
-static void test_sandbox_lifecycle(void **state) {
+static void test_sandbox_lifecycle(void **state)
+{
     (void)state;
     setup_cli(NULL);
     char out[16384], args[512];
@@ -427,7 +447,8 @@ static void test_sandbox_lifecycle(void **state) {
     assert_non_null(strstr(out, "did not exist"));
 }
 
-static void test_sandbox_not_found_and_usage(void **state) {
+static void test_sandbox_not_found_and_usage(void **state)
+{
     (void)state;
     setup_cli(NULL);
     char out[8192];
@@ -460,7 +481,8 @@ static void test_sandbox_not_found_and_usage(void **state) {
 
 /* ---- top level and the self-started mock ------------------------------------------ */
 
-static void test_top_level(void **state) {
+static void test_top_level(void **state)
+{
     (void)state;
     setup_cli(NULL);
     char out[8192];
@@ -484,11 +506,14 @@ static void test_top_level(void **state) {
     ASSERT_ERR_HAS("unknown command \"frobnicate\"");
 }
 
-static void test_own_mock(void **state) {
+static void test_own_mock(void **state)
+{
     (void)state;
-    if (harness_live_requested()) skip();
+    if (harness_live_requested())
+        skip();
     const char *mock = getenv("E2B_MOCK_BIN");
-    if (!mock || access(mock, X_OK) != 0) skip();
+    if (!mock || access(mock, X_OK) != 0)
+        skip();
     unsetenv("E2B_API_URL");
     unsetenv("E2B_SANDBOX_URL");
     unsetenv("E2B_API_KEY");
@@ -510,7 +535,8 @@ static void test_own_mock(void **state) {
     assert_string_equal(out, "0 sandboxes (0 running)\n");
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_sources_and_languages),
         cmocka_unit_test(test_run_errors_and_json),

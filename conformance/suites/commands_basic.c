@@ -10,14 +10,16 @@
 #include <string.h>
 #include <unistd.h>
 
-static void defer_sandbox(void *p) {
+static void defer_sandbox(void *p)
+{
     e2b_sandbox *sbx = p;
     e2b_error err;
     e2b_sandbox_kill(e2b_sandbox_client(sbx), e2b_sandbox_id(sbx), NULL, &err);
     e2b_sandbox_free(sbx);
 }
 
-static e2b_sandbox *new_sandbox(harness_target **tp) {
+static e2b_sandbox *new_sandbox(harness_target **tp)
+{
     harness_target *t = harness_target_start(NULL);
     e2b_error err;
     e2b_sandbox *sbx = NULL;
@@ -28,24 +30,31 @@ static e2b_sandbox *new_sandbox(harness_target **tp) {
     co.metadata_len = 1;
     harness_assert_ok(e2b_sandbox_create(t->client, &co, &sbx, &err), &err, "create");
     harness_defer(defer_sandbox, sbx);
-    if (tp) *tp = t;
+    if (tp)
+        *tp = t;
     return sbx;
 }
 
-static void defer_result(void *p) {
+static void defer_result(void *p)
+{
     e2b_command_result_free(p);
     free(p);
 }
 
-static e2b_command_result *new_result(void) {
+static e2b_command_result *new_result(void)
+{
     e2b_command_result *r = calloc(1, sizeof *r);
     harness_defer(defer_result, r);
     return r;
 }
 
-static void defer_handle(void *p) { e2b_command_handle_free(p); }
+static void defer_handle(void *p)
+{
+    e2b_command_handle_free(p);
+}
 
-static void test_exit_codes_are_results(void **state) {
+static void test_exit_codes_are_results(void **state)
+{
     (void)state;
     e2b_sandbox *sbx = new_sandbox(NULL);
     e2b_error err;
@@ -68,7 +77,8 @@ static void test_exit_codes_are_results(void **state) {
     assert_non_null(strstr(r->error, "3"));
 }
 
-static void test_envs_cwd_and_login_shell(void **state) {
+static void test_envs_cwd_and_login_shell(void **state)
+{
     (void)state;
     e2b_sandbox *sbx = new_sandbox(NULL);
     e2b_error err;
@@ -76,13 +86,15 @@ static void test_envs_cwd_and_login_shell(void **state) {
     e2b_kv envs[] = {{"GREETING", "hi there"}, {"N", "42"}};
     e2b_command_opts o = {.envs = envs, .envs_len = 2, .cwd = "/home/user/work"};
     e2b_command_result *r = new_result();
-    harness_assert_ok(e2b_commands_run(sbx, "echo \"$GREETING $N\"; pwd", &o, r, &err), &err, "run");
+    harness_assert_ok(e2b_commands_run(sbx, "echo \"$GREETING $N\"; pwd", &o, r, &err), &err,
+                      "run");
     assert_int_equal(r->exit_code, 0);
     assert_string_equal(r->stdout_data, "hi there 42\n/home/user/work\n");
     e2b_command_result_free(r);
     o.cwd = "/home/user/does-not-exist";
     e2b_code rc = e2b_commands_run(sbx, "pwd", &o, r, &err);
-    if (rc == E2B_OK) fail_msg("a missing cwd must not run (exit %d)", r->exit_code);
+    if (rc == E2B_OK)
+        fail_msg("a missing cwd must not run (exit %d)", r->exit_code);
     harness_assert_code(rc, E2B_ERR_INVALID_ARGUMENT, &err, "missing cwd");
 }
 
@@ -94,10 +106,12 @@ typedef struct live {
     size_t len;
 } live;
 
-static void on_out(void *ud, const char *d, size_t n) {
+static void on_out(void *ud, const char *d, size_t n)
+{
     live *l = ud;
     pthread_mutex_lock(&l->mu);
-    if (!l->chunks++) l->first_ms = harness_now_ms();
+    if (!l->chunks++)
+        l->first_ms = harness_now_ms();
     if (l->len + n < sizeof l->out) {
         memcpy(l->out + l->len, d, n);
         l->len += n;
@@ -105,14 +119,16 @@ static void on_out(void *ud, const char *d, size_t n) {
     pthread_mutex_unlock(&l->mu);
 }
 
-static void test_output_arrives_while_running(void **state) {
+static void test_output_arrives_while_running(void **state)
+{
     (void)state;
     e2b_sandbox *sbx = new_sandbox(NULL);
     e2b_error err;
     live l = {.mu = PTHREAD_MUTEX_INITIALIZER};
     e2b_command_opts o = {.on_stdout = on_out, .ud = &l};
     e2b_command_result *r = new_result();
-    harness_assert_ok(e2b_commands_run(sbx, "echo first; sleep 1.5; echo second", &o, r, &err), &err, "run");
+    harness_assert_ok(e2b_commands_run(sbx, "echo first; sleep 1.5; echo second", &o, r, &err),
+                      &err, "run");
     int64_t end = harness_now_ms();
     assert_string_equal(r->stdout_data, "first\nsecond\n");
     assert_int_equal(l.len, 13);
@@ -121,7 +137,8 @@ static void test_output_arrives_while_running(void **state) {
     assert_true(end - l.first_ms > 500);
 }
 
-static void test_stdin(void **state) {
+static void test_stdin(void **state)
+{
     (void)state;
     e2b_sandbox *sbx = new_sandbox(NULL);
     e2b_error err;
@@ -130,8 +147,8 @@ static void test_stdin(void **state) {
     harness_assert_ok(e2b_commands_start(sbx, "cat; echo done", &o, &h, &err), &err, "start cat");
     harness_defer(defer_handle, h);
     harness_assert_ok(e2b_command_send_stdin(h, "line one\n", 9, &err), &err, "stdin 1");
-    harness_assert_ok(e2b_commands_send_stdin(sbx, e2b_command_handle_pid(h), "two\n", 4, &err), &err,
-                      "stdin by pid");
+    harness_assert_ok(e2b_commands_send_stdin(sbx, e2b_command_handle_pid(h), "two\n", 4, &err),
+                      &err, "stdin by pid");
     harness_assert_ok(e2b_command_close_stdin(h, &err), &err, "close stdin");
     e2b_command_result *r = new_result();
     harness_assert_ok(e2b_command_wait(h, r, &err), &err, "wait");
@@ -140,18 +157,21 @@ static void test_stdin(void **state) {
 
     /* without stdin_open, stdin is closed: cat ends at once */
     e2b_command_result_free(r);
-    harness_assert_ok(e2b_commands_run(sbx, "cat; echo eof", NULL, r, &err), &err, "cat without stdin");
+    harness_assert_ok(e2b_commands_run(sbx, "cat; echo eof", NULL, r, &err), &err,
+                      "cat without stdin");
     assert_string_equal(r->stdout_data, "eof\n");
 }
 
-static void test_background_list_kill_connect(void **state) {
+static void test_background_list_kill_connect(void **state)
+{
     (void)state;
     e2b_sandbox *sbx = new_sandbox(NULL);
     e2b_error err;
     e2b_command_handle *h = NULL;
     live l0 = {.mu = PTHREAD_MUTEX_INITIALIZER};
     e2b_command_opts o0 = {.on_stdout = on_out, .ud = &l0};
-    harness_assert_ok(e2b_commands_start(sbx, "echo started; sleep 30", &o0, &h, &err), &err, "start");
+    harness_assert_ok(e2b_commands_start(sbx, "echo started; sleep 30", &o0, &h, &err), &err,
+                      "start");
     harness_defer(defer_handle, h);
     uint32_t pid = e2b_command_handle_pid(h);
     assert_true(pid > 0);
@@ -160,7 +180,8 @@ static void test_background_list_kill_connect(void **state) {
         pthread_mutex_lock(&l0.mu);
         size_t got = l0.len;
         pthread_mutex_unlock(&l0.mu);
-        if (got >= 8) break;
+        if (got >= 8)
+            break;
         usleep(10000);
     }
     pthread_mutex_lock(&l0.mu);
@@ -218,7 +239,8 @@ static void test_background_list_kill_connect(void **state) {
                         "stdin unknown");
 }
 
-static void test_timeout_keeps_partial_output(void **state) {
+static void test_timeout_keeps_partial_output(void **state)
+{
     (void)state;
     e2b_sandbox *sbx = new_sandbox(NULL);
     e2b_error err;
@@ -235,12 +257,14 @@ static void test_timeout_keeps_partial_output(void **state) {
     assert_string_equal(r->stdout_data, "ok\n");
 }
 
-static void test_sandbox_gone(void **state) {
+static void test_sandbox_gone(void **state)
+{
     (void)state;
     harness_target *t;
     e2b_sandbox *sbx = new_sandbox(&t);
     e2b_error err;
-    harness_assert_ok(e2b_sandbox_kill(t->client, e2b_sandbox_id(sbx), NULL, &err), &err, "kill sandbox");
+    harness_assert_ok(e2b_sandbox_kill(t->client, e2b_sandbox_id(sbx), NULL, &err), &err,
+                      "kill sandbox");
     e2b_command_result *r = new_result();
     harness_assert_code(e2b_commands_run(sbx, "echo x", NULL, r, &err), E2B_ERR_SANDBOX_GONE, &err,
                         "run in a killed sandbox");
@@ -249,7 +273,8 @@ static void test_sandbox_gone(void **state) {
                         "kill in a killed sandbox");
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exit_codes_are_results),
         cmocka_unit_test(test_envs_cwd_and_login_shell),

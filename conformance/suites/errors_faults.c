@@ -27,7 +27,7 @@
 
 typedef struct family {
     const char *name;
-    const char *match; /* JSON "match" object */
+    const char *match;   /* JSON "match" object */
     const char *journal; /* journal filter for "calls" */
 } family;
 
@@ -60,17 +60,29 @@ static const cJSON *expectation(const cJSON *root, const char *fam)
 {
     const cJSON *ex = cJSON_GetObjectItemCaseSensitive(root, "expect");
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(ex, fam);
-    if (!e && (cJSON_GetObjectItemCaseSensitive(root, "rule") ||
-               cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "rules"),
-                                                fam)))
+    if (!e &&
+        (cJSON_GetObjectItemCaseSensitive(root, "rule") ||
+         cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "rules"), fam)))
         e = cJSON_GetObjectItemCaseSensitive(ex, "*");
     return e;
 }
 
-static void defer_json(void *p) { cJSON_Delete(p); }
-static void defer_free(void *p) { free(p); }
-static void defer_sbx(void *p) { e2b_sandbox_free(p); }
-static void defer_client(void *p) { e2b_client_free(p); }
+static void defer_json(void *p)
+{
+    cJSON_Delete(p);
+}
+static void defer_free(void *p)
+{
+    free(p);
+}
+static void defer_sbx(void *p)
+{
+    e2b_sandbox_free(p);
+}
+static void defer_client(void *p)
+{
+    e2b_client_free(p);
+}
 
 static void run_case(void **state)
 {

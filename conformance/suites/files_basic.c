@@ -17,14 +17,16 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-static void defer_sandbox(void *p) {
+static void defer_sandbox(void *p)
+{
     e2b_sandbox *sbx = p;
     e2b_error err;
     e2b_sandbox_kill(e2b_sandbox_client(sbx), e2b_sandbox_id(sbx), NULL, &err);
     e2b_sandbox_free(sbx);
 }
 
-static e2b_sandbox *new_sandbox(harness_target **tp) {
+static e2b_sandbox *new_sandbox(harness_target **tp)
+{
     harness_target *t = harness_target_start(NULL);
     e2b_error err;
     e2b_sandbox *sbx = NULL;
@@ -35,7 +37,8 @@ static e2b_sandbox *new_sandbox(harness_target **tp) {
     co.metadata_len = 1;
     harness_assert_ok(e2b_sandbox_create(t->client, &co, &sbx, &err), &err, "create");
     harness_defer(defer_sandbox, sbx);
-    if (tp) *tp = t;
+    if (tp)
+        *tp = t;
     return sbx;
 }
 
@@ -47,7 +50,8 @@ typedef struct gen {
     EVP_MD_CTX *md;
 } gen;
 
-static void gen_fill(gen *g, char *buf, size_t n) {
+static void gen_fill(gen *g, char *buf, size_t n)
+{
     for (size_t i = 0; i < n; i++) {
         g->x ^= g->x << 13;
         g->x ^= g->x >> 7;
@@ -57,7 +61,8 @@ static void gen_fill(gen *g, char *buf, size_t n) {
     }
 }
 
-static size_t gen_source(void *ud, char *buf, size_t max) {
+static size_t gen_source(void *ud, char *buf, size_t max)
+{
     gen *g = ud;
     size_t n = max < g->left ? max : g->left;
     gen_fill(g, buf, n);
@@ -71,7 +76,8 @@ typedef struct hash_sink {
     size_t total;
 } hash_sink;
 
-static e2b_code sink_hash(void *ud, const char *data, size_t n, e2b_error *err) {
+static e2b_code sink_hash(void *ud, const char *data, size_t n, e2b_error *err)
+{
     (void)err;
     hash_sink *h = ud;
     EVP_DigestUpdate(h->md, data, n);
@@ -79,13 +85,15 @@ static e2b_code sink_hash(void *ud, const char *data, size_t n, e2b_error *err) 
     return E2B_OK;
 }
 
-static long maxrss_kb(void) {
+static long maxrss_kb(void)
+{
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return ru.ru_maxrss;
 }
 
-static void big_roundtrip(e2b_sandbox *sbx, const char *path, size_t size, bool gzip) {
+static void big_roundtrip(e2b_sandbox *sbx, const char *path, size_t size, bool gzip)
+{
     e2b_error err;
     unsigned char want[32], got[32];
     unsigned int wl, gl;
@@ -117,40 +125,49 @@ static void big_roundtrip(e2b_sandbox *sbx, const char *path, size_t size, bool 
 
 /* ---- tests ------------------------------------------------------------------------------- */
 
-static void test_text_and_bytes_roundtrip(void **state) {
+static void test_text_and_bytes_roundtrip(void **state)
+{
     (void)state;
     e2b_sandbox *sbx = new_sandbox(NULL);
     e2b_error err;
-    harness_assert_ok(e2b_files_write_text(sbx, "/home/user/hello.txt", "hello world\n", &err), &err, "write_text");
+    harness_assert_ok(e2b_files_write_text(sbx, "/home/user/hello.txt", "hello world\n", &err),
+                      &err, "write_text");
     char *text = NULL;
-    harness_assert_ok(e2b_files_read_text(sbx, "/home/user/hello.txt", &text, &err), &err, "read_text");
+    harness_assert_ok(e2b_files_read_text(sbx, "/home/user/hello.txt", &text, &err), &err,
+                      "read_text");
     assert_string_equal(text, "hello world\n");
     free(text);
 
     /* every byte value, relative path (resolved against the home directory) */
     unsigned char bin[512];
-    for (size_t i = 0; i < sizeof bin; i++) bin[i] = (unsigned char)i;
+    for (size_t i = 0; i < sizeof bin; i++)
+        bin[i] = (unsigned char)i;
     e2b_entry_info *info = NULL;
-    harness_assert_ok(e2b_files_write(sbx, "sub/dir/bin.dat", bin, sizeof bin, NULL, &info, &err), &err, "write");
+    harness_assert_ok(e2b_files_write(sbx, "sub/dir/bin.dat", bin, sizeof bin, NULL, &info, &err),
+                      &err, "write");
     assert_non_null(info->path);
     assert_non_null(strstr(info->path, "sub/dir/bin.dat"));
     e2b_entry_info_free(info);
     char *data = NULL;
     size_t len = 0;
-    harness_assert_ok(e2b_files_read(sbx, "/home/user/sub/dir/bin.dat", NULL, &data, &len, &err), &err, "read");
+    harness_assert_ok(e2b_files_read(sbx, "/home/user/sub/dir/bin.dat", NULL, &data, &len, &err),
+                      &err, "read");
     assert_int_equal(len, sizeof bin);
     assert_memory_equal(data, bin, sizeof bin);
     free(data);
 
     /* empty file; overwrite truncates */
-    harness_assert_ok(e2b_files_write(sbx, "/home/user/hello.txt", NULL, 0, NULL, NULL, &err), &err, "write empty");
-    harness_assert_ok(e2b_files_read(sbx, "/home/user/hello.txt", NULL, &data, &len, &err), &err, "read empty");
+    harness_assert_ok(e2b_files_write(sbx, "/home/user/hello.txt", NULL, 0, NULL, NULL, &err), &err,
+                      "write empty");
+    harness_assert_ok(e2b_files_read(sbx, "/home/user/hello.txt", NULL, &data, &len, &err), &err,
+                      "read empty");
     assert_int_equal(len, 0);
     assert_string_equal(data, "");
     free(data);
 }
 
-static void test_errors_are_typed(void **state) {
+static void test_errors_are_typed(void **state)
+{
     (void)state;
     harness_target *t;
     e2b_sandbox *sbx = new_sandbox(&t);
@@ -175,7 +192,8 @@ static void test_errors_are_typed(void **state) {
 
     /* a killed sandbox is not a missing file */
     bool killed = false;
-    harness_assert_ok(e2b_sandbox_kill(t->client, e2b_sandbox_id(sbx), &killed, &err), &err, "kill");
+    harness_assert_ok(e2b_sandbox_kill(t->client, e2b_sandbox_id(sbx), &killed, &err), &err,
+                      "kill");
     assert_true(killed);
     harness_assert_code(e2b_files_read(sbx, "/home/user/adir/x", NULL, &data, &len, &err),
                         E2B_ERR_SANDBOX_GONE, &err, "read after kill");
@@ -185,7 +203,8 @@ static void test_errors_are_typed(void **state) {
                         &err, "write after kill");
 }
 
-static void test_big_file_streamed_with_low_memory(void **state) {
+static void test_big_file_streamed_with_low_memory(void **state)
+{
     (void)state;
     e2b_sandbox *sbx = new_sandbox(NULL);
     const char *mb_env = getenv("E2B_BIG_FILE_MB");
@@ -203,19 +222,22 @@ static void test_big_file_streamed_with_low_memory(void **state) {
     /* streamed both ways: peak memory must not grow by anything like the file size
      * (generous bound: a quarter of it, at least 16 MiB of slack for sanitizers) */
     long limit_kb = (long)(size / 4 / 1024);
-    if (limit_kb < 16 * 1024) limit_kb = 16 * 1024;
+    if (limit_kb < 16 * 1024)
+        limit_kb = 16 * 1024;
     if (after - before > limit_kb)
         fail_msg("max RSS grew by %ld KiB during a %zu MiB transfer (limit %ld KiB)",
                  after - before, mb, limit_kb);
 }
 
-static void test_gzip_upload_and_download(void **state) {
+static void test_gzip_upload_and_download(void **state)
+{
     (void)state;
     e2b_sandbox *sbx = new_sandbox(NULL);
     big_roundtrip(sbx, "/home/user/gz.bin", 3 * 1024 * 1024 + 17, true);
 }
 
-static void test_write_many_in_one_request(void **state) {
+static void test_write_many_in_one_request(void **state)
+{
     (void)state;
     e2b_sandbox *sbx = new_sandbox(NULL);
     e2b_error err;
@@ -230,36 +252,46 @@ static void test_write_many_in_one_request(void **state) {
     for (size_t i = 0; i < 3; i++) {
         char *data;
         size_t len;
-        harness_assert_ok(e2b_files_read(sbx, files[i].path, NULL, &data, &len, &err), &err, "read back");
+        harness_assert_ok(e2b_files_read(sbx, files[i].path, NULL, &data, &len, &err), &err,
+                          "read back");
         assert_int_equal(len, files[i].len);
         assert_memory_equal(data, files[i].data, len);
         free(data);
     }
 }
 
-static size_t count_named(const e2b_entry_info *v, size_t n, const char *name, e2b_file_type t) {
+static size_t count_named(const e2b_entry_info *v, size_t n, const char *name, e2b_file_type t)
+{
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if (v[i].name && !strcmp(v[i].name, name) && v[i].type == t) k++;
+        if (v[i].name && !strcmp(v[i].name, name) && v[i].type == t)
+            k++;
     return k;
 }
 
-static void test_list_depth_and_dirs(void **state) {
+static void test_list_depth_and_dirs(void **state)
+{
     (void)state;
     e2b_sandbox *sbx = new_sandbox(NULL);
     e2b_error err;
     bool created = false;
-    harness_assert_ok(e2b_files_make_dir(sbx, "/home/user/tree/a/b", NULL, &created, &err), &err, "mkdir -p");
+    harness_assert_ok(e2b_files_make_dir(sbx, "/home/user/tree/a/b", NULL, &created, &err), &err,
+                      "mkdir -p");
     assert_true(created);
-    harness_assert_ok(e2b_files_make_dir(sbx, "/home/user/tree/a/b", NULL, &created, &err), &err, "mkdir again");
+    harness_assert_ok(e2b_files_make_dir(sbx, "/home/user/tree/a/b", NULL, &created, &err), &err,
+                      "mkdir again");
     assert_false(created); /* already exists: false, not an error */
-    harness_assert_ok(e2b_files_write_text(sbx, "/home/user/tree/top.txt", "1", &err), &err, "write");
-    harness_assert_ok(e2b_files_write_text(sbx, "/home/user/tree/a/mid.txt", "22", &err), &err, "write");
-    harness_assert_ok(e2b_files_write_text(sbx, "/home/user/tree/a/b/low.txt", "333", &err), &err, "write");
+    harness_assert_ok(e2b_files_write_text(sbx, "/home/user/tree/top.txt", "1", &err), &err,
+                      "write");
+    harness_assert_ok(e2b_files_write_text(sbx, "/home/user/tree/a/mid.txt", "22", &err), &err,
+                      "write");
+    harness_assert_ok(e2b_files_write_text(sbx, "/home/user/tree/a/b/low.txt", "333", &err), &err,
+                      "write");
 
     e2b_entry_info *v = NULL;
     size_t n = 0;
-    harness_assert_ok(e2b_files_list(sbx, "/home/user/tree", 1, NULL, &v, &n, &err), &err, "list 1");
+    harness_assert_ok(e2b_files_list(sbx, "/home/user/tree", 1, NULL, &v, &n, &err), &err,
+                      "list 1");
     assert_int_equal(n, 2);
     assert_int_equal(count_named(v, n, "top.txt", E2B_FILE_TYPE_FILE), 1);
     assert_int_equal(count_named(v, n, "a", E2B_FILE_TYPE_DIR), 1);
@@ -271,7 +303,8 @@ static void test_list_depth_and_dirs(void **state) {
             assert_true(v[i].modified_unix > 0);
         }
     e2b_entry_infos_free(v, n);
-    harness_assert_ok(e2b_files_list(sbx, "/home/user/tree", 3, NULL, &v, &n, &err), &err, "list 3");
+    harness_assert_ok(e2b_files_list(sbx, "/home/user/tree", 3, NULL, &v, &n, &err), &err,
+                      "list 3");
     assert_int_equal(n, 5);
     assert_int_equal(count_named(v, n, "low.txt", E2B_FILE_TYPE_FILE), 1);
     e2b_entry_infos_free(v, n);
@@ -284,17 +317,21 @@ static void test_list_depth_and_dirs(void **state) {
 
     /* rename, remove, exists */
     e2b_entry_info *moved = NULL;
-    harness_assert_ok(e2b_files_rename(sbx, "/home/user/tree/top.txt", "/home/user/tree/a/moved.txt",
-                                       NULL, &moved, &err), &err, "rename");
+    harness_assert_ok(e2b_files_rename(sbx, "/home/user/tree/top.txt",
+                                       "/home/user/tree/a/moved.txt", NULL, &moved, &err),
+                      &err, "rename");
     assert_string_equal(moved->name, "moved.txt");
     e2b_entry_info_free(moved);
     bool exists = true;
-    harness_assert_ok(e2b_files_exists(sbx, "/home/user/tree/top.txt", NULL, &exists, &err), &err, "exists");
+    harness_assert_ok(e2b_files_exists(sbx, "/home/user/tree/top.txt", NULL, &exists, &err), &err,
+                      "exists");
     assert_false(exists);
-    harness_assert_ok(e2b_files_exists(sbx, "/home/user/tree/a/moved.txt", NULL, &exists, &err), &err, "exists");
+    harness_assert_ok(e2b_files_exists(sbx, "/home/user/tree/a/moved.txt", NULL, &exists, &err),
+                      &err, "exists");
     assert_true(exists);
     harness_assert_ok(e2b_files_remove(sbx, "/home/user/tree/a", NULL, &err), &err, "remove tree");
-    harness_assert_ok(e2b_files_exists(sbx, "/home/user/tree/a/b/low.txt", NULL, &exists, &err), &err, "exists");
+    harness_assert_ok(e2b_files_exists(sbx, "/home/user/tree/a/b/low.txt", NULL, &exists, &err),
+                      &err, "exists");
     assert_false(exists);
 }
 
@@ -304,40 +341,51 @@ typedef struct watch_log {
     char last_name[256];
 } watch_log;
 
-static e2b_code on_event(void *ud, const e2b_fs_event *ev) {
+static e2b_code on_event(void *ud, const e2b_fs_event *ev)
+{
     watch_log *w = ud;
     pthread_mutex_lock(&w->mu);
-    if (ev->type == E2B_FS_EVENT_CREATE) w->create++;
-    if (ev->type == E2B_FS_EVENT_WRITE) w->write++;
-    if (ev->type == E2B_FS_EVENT_REMOVE) w->remove++;
+    if (ev->type == E2B_FS_EVENT_CREATE)
+        w->create++;
+    if (ev->type == E2B_FS_EVENT_WRITE)
+        w->write++;
+    if (ev->type == E2B_FS_EVENT_REMOVE)
+        w->remove++;
     snprintf(w->last_name, sizeof w->last_name, "%s", ev->name);
     pthread_mutex_unlock(&w->mu);
     return E2B_OK;
 }
 
-static bool wait_for(watch_log *w, int *counter, int n) {
+static bool wait_for(watch_log *w, int *counter, int n)
+{
     for (int i = 0; i < 1000; i++) { /* up to 10 s */
         pthread_mutex_lock(&w->mu);
         int v = *counter;
         pthread_mutex_unlock(&w->mu);
-        if (v >= n) return true;
+        if (v >= n)
+            return true;
         usleep(10000);
     }
     return false;
 }
 
-static void test_watch_dir(void **state) {
+static void test_watch_dir(void **state)
+{
     (void)state;
     e2b_sandbox *sbx = new_sandbox(NULL);
     e2b_error err;
-    harness_assert_ok(e2b_files_make_dir(sbx, "/home/user/watched", NULL, NULL, &err), &err, "mkdir");
+    harness_assert_ok(e2b_files_make_dir(sbx, "/home/user/watched", NULL, NULL, &err), &err,
+                      "mkdir");
     watch_log wl = {.mu = PTHREAD_MUTEX_INITIALIZER};
     e2b_watch_opts o = {.on_event = on_event, .ud = &wl};
     e2b_watch *w = NULL;
-    harness_assert_ok(e2b_files_watch_dir(sbx, "/home/user/watched", &o, &w, &err), &err, "watch_dir");
-    harness_assert_ok(e2b_files_write_text(sbx, "/home/user/watched/new.txt", "x", &err), &err, "write");
+    harness_assert_ok(e2b_files_watch_dir(sbx, "/home/user/watched", &o, &w, &err), &err,
+                      "watch_dir");
+    harness_assert_ok(e2b_files_write_text(sbx, "/home/user/watched/new.txt", "x", &err), &err,
+                      "write");
     assert_true(wait_for(&wl, &wl.create, 1));
-    harness_assert_ok(e2b_files_remove(sbx, "/home/user/watched/new.txt", NULL, &err), &err, "remove");
+    harness_assert_ok(e2b_files_remove(sbx, "/home/user/watched/new.txt", NULL, &err), &err,
+                      "remove");
     assert_true(wait_for(&wl, &wl.remove, 1));
     pthread_mutex_lock(&wl.mu);
     assert_string_equal(wl.last_name, "new.txt");
@@ -354,7 +402,8 @@ static void test_watch_dir(void **state) {
     assert_null(w);
 }
 
-static void test_upload_metadata(void **state) {
+static void test_upload_metadata(void **state)
+{
     (void)state;
     e2b_sandbox *sbx = new_sandbox(NULL);
     e2b_error err;
@@ -367,8 +416,10 @@ static void test_upload_metadata(void **state) {
     harness_assert_ok(rc, &err, "write with metadata");
     assert_int_equal(info->metadata_len, 2);
     for (size_t i = 0; i < info->metadata_len; i++) {
-        if (!strcmp(info->metadata[i].key, "owner")) assert_string_equal(info->metadata[i].value, "team a");
-        else assert_string_equal(info->metadata[i].key, "build");
+        if (!strcmp(info->metadata[i].key, "owner"))
+            assert_string_equal(info->metadata[i].value, "team a");
+        else
+            assert_string_equal(info->metadata[i].key, "build");
     }
     e2b_entry_info_free(info);
     /* Stat reports it too (EntryInfo.metadata) */
@@ -376,7 +427,8 @@ static void test_upload_metadata(void **state) {
     assert_int_equal(info->metadata_len, 2);
     e2b_entry_info_free(info);
     /* the next upload replaces it */
-    harness_assert_ok(e2b_files_write(sbx, "/home/user/meta.txt", "n", 1, NULL, NULL, &err), &err, "rewrite");
+    harness_assert_ok(e2b_files_write(sbx, "/home/user/meta.txt", "n", 1, NULL, NULL, &err), &err,
+                      "rewrite");
     harness_assert_ok(e2b_files_stat(sbx, "/home/user/meta.txt", NULL, &info, &err), &err, "stat");
     assert_int_equal(info->metadata_len, 0);
     e2b_entry_info_free(info);
@@ -387,10 +439,12 @@ typedef struct membuf {
     size_t len;
 } membuf;
 
-static size_t membuf_write(char *p, size_t sz, size_t n, void *ud) {
+static size_t membuf_write(char *p, size_t sz, size_t n, void *ud)
+{
     membuf *m = ud;
     size_t k = sz * n;
-    if (k > sizeof m->data - 1 - m->len) k = sizeof m->data - 1 - m->len;
+    if (k > sizeof m->data - 1 - m->len)
+        k = sizeof m->data - 1 - m->len;
     memcpy(m->data + m->len, p, k);
     m->len += k;
     m->data[m->len] = '\0';
@@ -399,35 +453,42 @@ static size_t membuf_write(char *p, size_t sz, size_t n, void *ud) {
 
 /* A plain HTTP request to a pre-signed URL: no access token. Only the routing headers
  * (needed because the mock serves every sandbox on one host) are sent. */
-static long plain_request(e2b_sandbox *sbx, const char *url, const char *upload, membuf *out) {
+static long plain_request(e2b_sandbox *sbx, const char *url, const char *upload, membuf *out)
+{
     CURL *c = curl_easy_init();
     char hid[128];
     snprintf(hid, sizeof hid, "E2b-Sandbox-Id: %s", e2b_sandbox_id(sbx));
     struct curl_slist *h = curl_slist_append(NULL, hid);
     h = curl_slist_append(h, "E2b-Sandbox-Port: 49983");
-    if (upload) h = curl_slist_append(h, "Content-Type: application/octet-stream");
+    if (upload)
+        h = curl_slist_append(h, "Content-Type: application/octet-stream");
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    if (upload) curl_easy_setopt(c, CURLOPT_POSTFIELDS, upload);
+    if (upload)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, upload);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, membuf_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
     long status = 0;
-    if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
     return status;
 }
 
-static void test_presigned_urls(void **state) {
+static void test_presigned_urls(void **state)
+{
     (void)state;
     e2b_sandbox *sbx = new_sandbox(NULL);
-    if (!e2b_sandbox_envd_access_token(sbx)) skip(); /* unsigned sandbox: nothing to check */
+    if (!e2b_sandbox_envd_access_token(sbx))
+        skip(); /* unsigned sandbox: nothing to check */
     e2b_error err;
-    harness_assert_ok(e2b_files_write_text(sbx, "/home/user/shared.txt", "shared!", &err), &err, "write");
+    harness_assert_ok(e2b_files_write_text(sbx, "/home/user/shared.txt", "shared!", &err), &err,
+                      "write");
     char *url = NULL;
-    harness_assert_ok(e2b_files_download_url(sbx, "/home/user/shared.txt", NULL, 300, &url, &err), &err,
-                      "download_url");
+    harness_assert_ok(e2b_files_download_url(sbx, "/home/user/shared.txt", NULL, 300, &url, &err),
+                      &err, "download_url");
     membuf m = {0};
     assert_int_equal(plain_request(sbx, url, NULL, &m), 200);
     assert_string_equal(m.data, "shared!");
@@ -439,24 +500,27 @@ static void test_presigned_urls(void **state) {
     assert_int_equal(plain_request(sbx, url, NULL, &m), 401);
     free(url);
     /* an upload URL takes a plain POST with the raw bytes */
-    harness_assert_ok(e2b_files_upload_url(sbx, "/home/user/up.txt", NULL, 0, &url, &err), &err, "upload_url");
+    harness_assert_ok(e2b_files_upload_url(sbx, "/home/user/up.txt", NULL, 0, &url, &err), &err,
+                      "upload_url");
     m.len = 0;
     assert_int_equal(plain_request(sbx, url, "uploaded", &m), 200);
     free(url);
     char *text = NULL;
-    harness_assert_ok(e2b_files_read_text(sbx, "/home/user/up.txt", &text, &err), &err, "read back");
+    harness_assert_ok(e2b_files_read_text(sbx, "/home/user/up.txt", &text, &err), &err,
+                      "read back");
     assert_string_equal(text, "uploaded");
     free(text);
 }
 
-static void test_users_and_by_id_helpers(void **state) {
+static void test_users_and_by_id_helpers(void **state)
+{
     (void)state;
     harness_target *t;
     e2b_sandbox *sbx = new_sandbox(&t);
     e2b_error err;
     e2b_files_opts root = {.user = "root"};
-    harness_assert_ok(e2b_files_write(sbx, "/home/user/by-root.txt", "r", 1, &root, NULL, &err), &err,
-                      "write as root");
+    harness_assert_ok(e2b_files_write(sbx, "/home/user/by-root.txt", "r", 1, &root, NULL, &err),
+                      &err, "write as root");
     char *data = NULL;
     size_t len;
     harness_assert_ok(e2b_files_read(sbx, "/home/user/by-root.txt", &root, &data, &len, &err), &err,
@@ -464,7 +528,8 @@ static void test_users_and_by_id_helpers(void **state) {
     free(data);
     e2b_entry_info *v = NULL;
     size_t n = 0;
-    harness_assert_ok(e2b_files_list(sbx, "/home/user", 1, &root, &v, &n, &err), &err, "list as root");
+    harness_assert_ok(e2b_files_list(sbx, "/home/user", 1, &root, &v, &n, &err), &err,
+                      "list as root");
     e2b_entry_infos_free(v, n);
     e2b_files_opts nobody = {.user = "no-such-user"};
     harness_assert_code(e2b_files_read(sbx, "/home/user/by-root.txt", &nobody, &data, &len, &err),
@@ -482,14 +547,16 @@ static void test_users_and_by_id_helpers(void **state) {
                       &err, "read_file_from_sandbox");
     assert_string_equal(text, "with \"\"\" quotes and \\ backslashes\n");
     free(text);
-    harness_assert_code(e2b_read_file_from_sandbox(t->client, id, "/home/user/none.txt", &text, &err),
-                        E2B_ERR_FILE_NOT_FOUND, &err, "read_file_from_sandbox missing");
+    harness_assert_code(
+        e2b_read_file_from_sandbox(t->client, id, "/home/user/none.txt", &text, &err),
+        E2B_ERR_FILE_NOT_FOUND, &err, "read_file_from_sandbox missing");
     assert_null(text);
     harness_assert_code(e2b_read_file_from_sandbox(t->client, "nosuchsandbox", "/x", &text, &err),
                         E2B_ERR_SANDBOX_NOT_FOUND, &err, "read_file_from_sandbox unknown id");
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_text_and_bytes_roundtrip),
         cmocka_unit_test(test_errors_are_typed),

@@ -15,22 +15,26 @@
 static char e2bc_path[PATH_MAX + 32];
 static char tmpdir[256];
 
-static void defer_sandbox(void *p) {
+static void defer_sandbox(void *p)
+{
     e2b_sandbox *sbx = p;
     e2b_error err;
     e2b_sandbox_kill(e2b_sandbox_client(sbx), e2b_sandbox_id(sbx), NULL, &err);
     e2b_sandbox_free(sbx);
 }
 
-static void rm_tmpdir(void *p) {
+static void rm_tmpdir(void *p)
+{
     (void)p;
     char cmd[sizeof tmpdir + 16];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmpdir);
 }
 
 /* A sandbox on a fresh mock, the CLI's environment pointed at it, a scratch directory. */
-static e2b_sandbox *setup_cli(void) {
+static e2b_sandbox *setup_cli(void)
+{
     if (harness_live_requested()) {
         print_message("SKIP: e2bc files CLI cases run against a private e2b-mock only\n");
         skip();
@@ -52,7 +56,8 @@ static e2b_sandbox *setup_cli(void) {
     char *slash = strrchr(self, '/');
     *slash = '\0';
     snprintf(e2bc_path, sizeof e2bc_path, "%s/../bin/e2bc", self);
-    if (access(e2bc_path, X_OK) != 0) fail_msg("e2bc not found at %s", e2bc_path);
+    if (access(e2bc_path, X_OK) != 0)
+        fail_msg("e2bc not found at %s", e2bc_path);
     snprintf(tmpdir, sizeof tmpdir, "/tmp/e2bc-cli-XXXXXX");
     assert_non_null(mkdtemp(tmpdir));
     harness_defer(rm_tmpdir, NULL);
@@ -61,7 +66,8 @@ static e2b_sandbox *setup_cli(void) {
 
 /* Runs `e2bc <args>` through the shell (args are trusted test strings); returns the exit
  * status and the first `cap` bytes of stdout in out. */
-static int run_cli(const char *args, char *out, size_t cap) {
+static int run_cli(const char *args, char *out, size_t cap)
+{
     char cmd[PATH_MAX + 2048];
     snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s", tmpdir, e2bc_path, args);
     FILE *p = popen(cmd, "r");
@@ -78,7 +84,8 @@ static int run_cli(const char *args, char *out, size_t cap) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-static void test_files_cli(void **state) {
+static void test_files_cli(void **state)
+{
     (void)state;
     e2b_sandbox *sbx = setup_cli();
     const char *id = e2b_sandbox_id(sbx);
@@ -88,7 +95,8 @@ static void test_files_cli(void **state) {
     snprintf(local, sizeof local, "%s/in.bin", tmpdir);
     FILE *f = fopen(local, "wb");
     assert_non_null(f);
-    for (int i = 0; i < 3 * 1024 * 1024; i++) fputc((i * 7 + i / 251) & 0xff, f);
+    for (int i = 0; i < 3 * 1024 * 1024; i++)
+        fputc((i * 7 + i / 251) & 0xff, f);
     fclose(f);
 
     snprintf(args, sizeof args, "files put -s %s in.bin /home/user/cli/in.bin", id);
@@ -96,7 +104,8 @@ static void test_files_cli(void **state) {
     assert_string_equal(out, "/home/user/cli/in.bin\n");
     snprintf(args, sizeof args, "files put -s %s -z in.bin cli/gz.bin", id); /* gzip, relative */
     assert_int_equal(run_cli(args, out, sizeof out), 0);
-    snprintf(args, sizeof args, "files get -s %s /home/user/cli/in.bin out.bin && cmp in.bin out.bin", id);
+    snprintf(args, sizeof args,
+             "files get -s %s /home/user/cli/in.bin out.bin && cmp in.bin out.bin", id);
     assert_int_equal(run_cli(args, NULL, 0), 0);
     snprintf(args, sizeof args, "files get -s %s -z cli/gz.bin - | cmp in.bin -", id);
     assert_int_equal(run_cli(args, NULL, 0), 0);
@@ -107,9 +116,11 @@ static void test_files_cli(void **state) {
     assert_true(cJSON_IsArray(arr));
     assert_int_equal(cJSON_GetArraySize(arr), 2);
     cJSON *it;
-    cJSON_ArrayForEach(it, arr) {
+    cJSON_ArrayForEach(it, arr)
+    {
         assert_string_equal(cJSON_GetObjectItemCaseSensitive(it, "type")->valuestring, "file");
-        assert_int_equal((int)cJSON_GetObjectItemCaseSensitive(it, "size")->valuedouble, 3 * 1024 * 1024);
+        assert_int_equal((int)cJSON_GetObjectItemCaseSensitive(it, "size")->valuedouble,
+                         3 * 1024 * 1024);
     }
     cJSON_Delete(arr);
 
@@ -132,7 +143,8 @@ static void test_files_cli(void **state) {
     assert_int_equal(run_cli("files frobnicate 2>/dev/null", NULL, 0), 2);
 }
 
-static void test_cmd_cli(void **state) {
+static void test_cmd_cli(void **state)
+{
     (void)state;
     e2b_sandbox *sbx = setup_cli();
     const char *id = e2b_sandbox_id(sbx);
@@ -169,7 +181,8 @@ static void test_cmd_cli(void **state) {
     assert_int_equal(run_cli(args, NULL, 0), 255);
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_files_cli),
         cmocka_unit_test(test_cmd_cli),

@@ -22,9 +22,9 @@
 /* ---- fixture case and per-run context ---------------------------------------------- */
 
 typedef struct fcase {
-    char *path;     /* relative to the fixtures dir */
-    char *name;     /* test name */
-    cJSON *root;    /* NULL when the file did not parse */
+    char *path;  /* relative to the fixtures dir */
+    char *name;  /* test name */
+    cJSON *root; /* NULL when the file did not parse */
     char load_error[512];
 } fcase;
 
@@ -46,12 +46,12 @@ typedef struct ctx {
     size_t nvars, cap;
     keyed_client *clients;
     size_t nclients;
-    int step;        /* 1-based, for messages */
+    int step; /* 1-based, for messages */
     const char *op;
 } ctx;
 
-#define FAIL(c, fmt, ...)                                                                  \
-    fail_msg("%s [%s] step %d (%s): " fmt, (c)->fc->name, (c)->fc->path, (c)->step,        \
+#define FAIL(c, fmt, ...)                                                           \
+    fail_msg("%s [%s] step %d (%s): " fmt, (c)->fc->name, (c)->fc->path, (c)->step, \
              (c)->op ? (c)->op : "-", ##__VA_ARGS__)
 
 static void ctx_free(void *p)
@@ -69,10 +69,22 @@ static void ctx_free(void *p)
 }
 
 /* harness_defer takes void (*)(void *); wrap the typed destructors. */
-static void defer_sandbox_free(void *p) { e2b_sandbox_free(p); }
-static void defer_info_free(void *p) { e2b_sandbox_info_free(p); }
-static void defer_page_free(void *p) { e2b_sandbox_page_free(p); }
-static void defer_iter_free(void *p) { e2b_sandbox_iter_free(p); }
+static void defer_sandbox_free(void *p)
+{
+    e2b_sandbox_free(p);
+}
+static void defer_info_free(void *p)
+{
+    e2b_sandbox_info_free(p);
+}
+static void defer_page_free(void *p)
+{
+    e2b_sandbox_page_free(p);
+}
+static void defer_iter_free(void *p)
+{
+    e2b_sandbox_iter_free(p);
+}
 
 typedef struct pending_kill {
     e2b_client *cl;
@@ -239,8 +251,7 @@ static bool check_result(ctx *c, e2b_code rc, const e2b_error *err, e2b_code wan
             FAIL(c, "expected error %s, got %s (HTTP %d): %s", e2b_code_name(want),
                  e2b_code_name(rc), err->http_status, err->message);
         if (err->code != rc)
-            FAIL(c, "returned %s but err->code is %s", e2b_code_name(rc),
-                 e2b_code_name(err->code));
+            FAIL(c, "returned %s but err->code is %s", e2b_code_name(rc), e2b_code_name(err->code));
         if (!err->message[0])
             FAIL(c, "error %s carries no message", e2b_code_name(rc));
         return false;
@@ -331,8 +342,8 @@ static void check_info_sane(ctx *c, const e2b_sandbox_info *info, const char *wa
     if (info->state != E2B_STATE_RUNNING && info->state != E2B_STATE_PAUSED)
         FAIL(c, "%s: state is neither running nor paused", id);
     if (info->cpu_count <= 0 || info->memory_mb <= 0 || info->disk_size_mb <= 0)
-        FAIL(c, "%s: cpuCount %d / memoryMB %d / diskSizeMB %d must be > 0", id,
-             info->cpu_count, info->memory_mb, info->disk_size_mb);
+        FAIL(c, "%s: cpuCount %d / memoryMB %d / diskSizeMB %d must be > 0", id, info->cpu_count,
+             info->memory_mb, info->disk_size_mb);
     for (size_t i = 0; i < info->metadata_len; i++)
         if (!info->metadata[i].key || !info->metadata[i].value)
             FAIL(c, "%s: metadata entry %zu has a NULL key or value", id, i);
@@ -348,12 +359,11 @@ static void check_metadata_exact(ctx *c, const e2b_sandbox_info *info, const cJS
         if (!got)
             FAIL(c, "%s: metadata key \"%s\" missing", info->sandbox_id, want[i].key);
         if (strcmp(got, want[i].value) != 0)
-            FAIL(c, "%s: metadata \"%s\" is \"%s\", expected \"%s\"", info->sandbox_id,
-                 want[i].key, got, want[i].value);
+            FAIL(c, "%s: metadata \"%s\" is \"%s\", expected \"%s\"", info->sandbox_id, want[i].key,
+                 got, want[i].value);
     }
     if (info->metadata_len != n)
-        FAIL(c, "%s: %zu metadata entries, expected %zu", info->sandbox_id, info->metadata_len,
-             n);
+        FAIL(c, "%s: %zu metadata entries, expected %zu", info->sandbox_id, info->metadata_len, n);
 }
 
 /* "template": matches templateID or alias (real E2B reports an ID for the alias "base"). */
@@ -369,8 +379,7 @@ static void check_template(ctx *c, const e2b_sandbox_info *info, const char *wan
 static void check_state(ctx *c, const e2b_sandbox_info *info, const char *want)
 {
     if (strcmp(state_name(info->state), want) != 0)
-        FAIL(c, "%s: state is %s, expected %s", info->sandbox_id, state_name(info->state),
-             want);
+        FAIL(c, "%s: state is %s, expected %s", info->sandbox_id, state_name(info->state), want);
 }
 
 /* ---- operations --------------------------------------------------------------------- */
@@ -384,9 +393,9 @@ static void live_kill(void *p)
 
 static void op_create(ctx *c, const cJSON *step)
 {
-    static const char *const keys[] = {"op",      "template",   "timeout_s", "metadata",
-                                       "env_vars", "count",     "spacing_ms", "save_as",
-                                       "expect",   "api_key",   "note",       NULL};
+    static const char *const keys[] = {"op",       "template", "timeout_s",  "metadata",
+                                       "env_vars", "count",    "spacing_ms", "save_as",
+                                       "expect",   "api_key",  "note",       NULL};
     check_keys(c, step, "a create step", keys);
     const cJSON *expect = cJSON_GetObjectItemCaseSensitive(step, "expect");
     if (expect)
@@ -446,8 +455,8 @@ static void op_create(ctx *c, const cJSON *step)
 static void op_get_info(ctx *c, const cJSON *step)
 {
     static const char *const keys[] = {"op", "id", "expect", "api_key", "note", NULL};
-    static const char *const ekeys[] = {"error",    "state",      "template",
-                                        "metadata", "lifetime_s", "ends_in_s", NULL};
+    static const char *const ekeys[] = {"error",      "state",     "template", "metadata",
+                                        "lifetime_s", "ends_in_s", NULL};
     check_keys(c, step, "a get_info step", keys);
     const cJSON *expect = cJSON_GetObjectItemCaseSensitive(step, "expect");
     if (expect)
@@ -488,8 +497,8 @@ static void op_get_info(ctx *c, const cJSON *step)
         long got = (long)(info->end_at_unix - time(NULL));
         long slack = want_s / 10 > 10 ? want_s / 10 : 10;
         if (got < want_s - slack || got > want_s + 2)
-            FAIL(c, "%s: endAt %s is %ld s from now, expected about %ld", id, info->end_at,
-                 got, want_s);
+            FAIL(c, "%s: endAt %s is %ld s from now, expected about %ld", id, info->end_at, got,
+                 want_s);
     }
 }
 
@@ -535,9 +544,8 @@ static void idset_add(ctx *c, idset *s, const char *id)
 static void check_listed(ctx *c, const e2b_sandbox_info *info, const e2b_list_opts *o)
 {
     check_info_sane(c, info, NULL);
-    if ((o->running || o->paused) &&
-        !((o->running && info->state == E2B_STATE_RUNNING) ||
-          (o->paused && info->state == E2B_STATE_PAUSED)))
+    if ((o->running || o->paused) && !((o->running && info->state == E2B_STATE_RUNNING) ||
+                                       (o->paused && info->state == E2B_STATE_PAUSED)))
         FAIL(c, "%s: listed with state %s, outside the state filter", info->sandbox_id,
              state_name(info->state));
     for (size_t i = 0; i < o->metadata_len; i++) {
@@ -585,8 +593,7 @@ static void check_order(ctx *c, const char *order, const e2b_sandbox_info *item,
         return;
     bool asc = !strcmp(order, "asc");
     if (*prev && (asc ? item->started_at_unix < *prev : item->started_at_unix > *prev))
-        FAIL(c, "%s (startedAt %s) is out of %s order", item->sandbox_id, item->started_at,
-             order);
+        FAIL(c, "%s (startedAt %s) is out of %s order", item->sandbox_id, item->started_at, order);
     *prev = item->started_at_unix;
 }
 
@@ -697,8 +704,8 @@ static void op_list(ctx *c, const cJSON *step, bool iterate)
         size_t i = 0;
         for (const cJSON *it = arr->child; it; it = it->next, i++)
             if (strcmp(got->ids[i], resolve(c, it->valuestring)) != 0)
-                FAIL(c, "position %zu is %s, expected %s (%s)", i + 1, got->ids[i],
-                     it->valuestring, resolve(c, it->valuestring));
+                FAIL(c, "position %zu is %s, expected %s (%s)", i + 1, got->ids[i], it->valuestring,
+                     resolve(c, it->valuestring));
     }
     check_id_list(c, got, expect, "contains", 1);
     check_id_list(c, got, expect, "excludes", 2);
@@ -720,8 +727,7 @@ static void op_list(ctx *c, const cJSON *step, bool iterate)
 
 static void op_set_timeout(ctx *c, const cJSON *step)
 {
-    static const char *const keys[] = {"op", "id", "timeout_s", "expect", "api_key", "note",
-                                       NULL};
+    static const char *const keys[] = {"op", "id", "timeout_s", "expect", "api_key", "note", NULL};
     check_keys(c, step, "a set_timeout step", keys);
     const cJSON *expect = cJSON_GetObjectItemCaseSensitive(step, "expect");
     if (expect)
@@ -730,19 +736,17 @@ static void op_set_timeout(ctx *c, const cJSON *step)
     if (!id || !jhas(step, "timeout_s"))
         FAIL(c, "\"id\" and \"timeout_s\" are required");
     e2b_error err = {0};
-    e2b_code rc = e2b_sandbox_set_timeout(step_client(c, step), id,
-                                          jint(c, step, "timeout_s", 0), &err);
+    e2b_code rc = e2b_sandbox_set_timeout(step_client(c, step), id, jint(c, step, "timeout_s", 0),
+                                          &err);
     check_result(c, rc, &err, expected_code(c, expect));
 }
 
 /* kill / pause / connect share the shape: id, expect {error | <flag>: bool}. */
 static void op_flagged(ctx *c, const cJSON *step, const char *op)
 {
-    static const char *const keys[] = {"op", "id", "timeout_s", "expect", "api_key", "note",
-                                       NULL};
+    static const char *const keys[] = {"op", "id", "timeout_s", "expect", "api_key", "note", NULL};
     check_keys(c, step, "a kill/pause/connect step", keys);
-    const char *flag = !strcmp(op, "kill") ? "killed" : !strcmp(op, "pause") ? "paused"
-                                                                             : "resumed";
+    const char *flag = !strcmp(op, "kill") ? "killed" : !strcmp(op, "pause") ? "paused" : "resumed";
     const char *const ekeys[] = {"error", flag, NULL};
     const cJSON *expect = cJSON_GetObjectItemCaseSensitive(step, "expect");
     if (expect)
@@ -775,8 +779,7 @@ static void op_flagged(ctx *c, const cJSON *step, const char *op)
     if (!check_result(c, rc, &err, expected_code(c, expect)) || !expect)
         return;
     if (jhas(expect, flag) && value != jbool(c, expect, flag, false))
-        FAIL(c, "%s is %s, expected %s", flag, value ? "true" : "false",
-             value ? "false" : "true");
+        FAIL(c, "%s is %s, expected %s", flag, value ? "true" : "false", value ? "false" : "true");
 }
 
 static void op_metrics(ctx *c, const cJSON *step)
@@ -821,8 +824,7 @@ static void op_wait_gone(ctx *c, const cJSON *step)
         if (rc == E2B_ERR_SANDBOX_NOT_FOUND)
             return;
         if (rc != E2B_OK)
-            FAIL(c, "while waiting for %s to expire: %s: %s", id, e2b_code_name(rc),
-                 err.message);
+            FAIL(c, "while waiting for %s to expire: %s: %s", id, e2b_code_name(rc), err.message);
         last = state_name(info->state);
         e2b_sandbox_info_free(info);
         if (harness_now_ms() >= deadline)
@@ -846,8 +848,8 @@ static void op_advance_clock(ctx *c, const cJSON *step)
  * the resolved "id"); expect {"count": N}. */
 static void op_journal_count(ctx *c, const cJSON *step)
 {
-    static const char *const keys[] = {"op", "method", "path", "id", "status", "expect", "note",
-                                       NULL};
+    static const char *const keys[] = {"op",     "method", "path", "id",
+                                       "status", "expect", "note", NULL};
     check_keys(c, step, "a journal_count step", keys);
     const char *method = jstr(c, step, "method");
     const char *path = jstr(c, step, "path");
@@ -962,8 +964,7 @@ static void run_fixture(void **state)
             op_list(c, st, true);
         else if (!strcmp(c->op, "set_timeout"))
             op_set_timeout(c, st);
-        else if (!strcmp(c->op, "kill") || !strcmp(c->op, "pause") ||
-                 !strcmp(c->op, "connect"))
+        else if (!strcmp(c->op, "kill") || !strcmp(c->op, "pause") || !strcmp(c->op, "connect"))
             op_flagged(c, st, c->op);
         else if (!strcmp(c->op, "metrics"))
             op_metrics(c, st);
@@ -1172,16 +1173,15 @@ static void test_null_arguments(void **state)
                         E2B_ERR_INVALID_ARGUMENT, &err, "get_info(NULL id)");
     harness_assert_code(e2b_sandbox_set_timeout(t->client, NULL, 10, &err),
                         E2B_ERR_INVALID_ARGUMENT, &err, "set_timeout(NULL id)");
-    harness_assert_code(e2b_sandbox_kill(t->client, NULL, NULL, &err),
-                        E2B_ERR_INVALID_ARGUMENT, &err, "kill(NULL id)");
-    harness_assert_code(e2b_sandbox_pause(t->client, NULL, NULL, &err),
-                        E2B_ERR_INVALID_ARGUMENT, &err, "pause(NULL id)");
-    harness_assert_code(e2b_sandbox_get_info(t->client, "", &info, &err),
-                        E2B_ERR_INVALID_ARGUMENT, &err, "get_info(empty id)");
+    harness_assert_code(e2b_sandbox_kill(t->client, NULL, NULL, &err), E2B_ERR_INVALID_ARGUMENT,
+                        &err, "kill(NULL id)");
+    harness_assert_code(e2b_sandbox_pause(t->client, NULL, NULL, &err), E2B_ERR_INVALID_ARGUMENT,
+                        &err, "pause(NULL id)");
+    harness_assert_code(e2b_sandbox_get_info(t->client, "", &info, &err), E2B_ERR_INVALID_ARGUMENT,
+                        &err, "get_info(empty id)");
     assert_null(info);
     /* err may be NULL too */
-    assert_int_equal(e2b_sandbox_get_info(t->client, NULL, &info, NULL),
-                     E2B_ERR_INVALID_ARGUMENT);
+    assert_int_equal(e2b_sandbox_get_info(t->client, NULL, &info, NULL), E2B_ERR_INVALID_ARGUMENT);
 }
 
 static const struct CMUnitTest k_handwritten[] = {
@@ -1232,8 +1232,8 @@ int main(int argc, char **argv)
         }
         for (size_t j = 0; j < i; j++)
             if (!strcmp(cases[j].name, fc->name)) {
-                fprintf(stderr, "%s: fixture name \"%s\" is also used by %s\n", fc->path,
-                        fc->name, cases[j].path);
+                fprintf(stderr, "%s: fixture name \"%s\" is also used by %s\n", fc->path, fc->name,
+                        cases[j].path);
                 rc = 1;
             }
         tests[i].name = fc->name;

@@ -19,8 +19,14 @@
 
 #define BOUND_MS 25000
 
-static void defer_sbx(void *p) { e2b_sandbox_free(p); }
-static void defer_client(void *p) { e2b_client_free(p); }
+static void defer_sbx(void *p)
+{
+    e2b_sandbox_free(p);
+}
+static void defer_client(void *p)
+{
+    e2b_client_free(p);
+}
 
 static e2b_client *client_with_timeout(harness_target *t, long request_timeout_ms)
 {
@@ -56,8 +62,9 @@ static void test_three_distinct_timeouts(void **state)
     e2b_error err;
 
     /* 1. request timeout: get_info never answered */
-    harness_mock_scenarios(t, "[{\"name\":\"hang\",\"match\":{\"method\":\"GET\","
-                              "\"path\":\"/sandboxes/*\",\"port\":\"control\"},\"fault\":\"hang\"}]");
+    harness_mock_scenarios(t,
+                           "[{\"name\":\"hang\",\"match\":{\"method\":\"GET\","
+                           "\"path\":\"/sandboxes/*\",\"port\":\"control\"},\"fault\":\"hang\"}]");
     e2b_sandbox_info *info = NULL;
     int64_t t0 = harness_now_ms();
     e2b_code c1 = e2b_sandbox_get_info(cl, e2b_sandbox_id(sbx), &info, &err);
@@ -238,8 +245,7 @@ static e2b_code kill_during_command(bool cut, bool *kept_output, e2b_error *err)
 {
     harness_target *t = harness_target_start(NULL);
     if (cut)
-        free(harness_mock_admin(t, "POST", "/_mock/settings", "{\"cutStreamsOnKill\":true}",
-                                NULL));
+        free(harness_mock_admin(t, "POST", "/_mock/settings", "{\"cutStreamsOnKill\":true}", NULL));
     e2b_client *cl = client_with_timeout(t, 10000);
     e2b_sandbox *sbx = make_sandbox(cl, "base", 300);
     killer k = {.cl = cl, .id = e2b_sandbox_id(sbx)};

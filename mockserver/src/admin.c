@@ -20,7 +20,7 @@ typedef struct admin {
     scenario_set *sc;
     mock_journal *j;
     mock_server *srv;
-    recorder *rec; /* record mode (--record), else NULL */
+    recorder *rec;                   /* record mode (--record), else NULL */
     _Atomic int cut_streams_on_kill; /* POST /_mock/settings {"cutStreamsOnKill":true} */
 } admin;
 

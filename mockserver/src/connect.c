@@ -82,8 +82,7 @@ void connect_envelope_header(unsigned char out[CONNECT_ENVELOPE_HEADER], uint8_t
     out[4] = (unsigned char)len;
 }
 
-unsigned char *connect_envelope(uint8_t flags, const void *payload, size_t len,
-                                size_t *out_len)
+unsigned char *connect_envelope(uint8_t flags, const void *payload, size_t len, size_t *out_len)
 {
     if (len > UINT32_MAX)
         return NULL;

@@ -71,8 +71,7 @@ void connect_envelope_header(unsigned char out[CONNECT_ENVELOPE_HEADER], uint8_t
 
 /* Returns a malloc'ed envelope (header + payload), its size in *out_len. The caller frees it.
  * NULL on allocation failure or if len > UINT32_MAX. */
-unsigned char *connect_envelope(uint8_t flags, const void *payload, size_t len,
-                                size_t *out_len);
+unsigned char *connect_envelope(uint8_t flags, const void *payload, size_t len, size_t *out_len);
 
 /* Returns a malloc'ed end-stream envelope (flags 0x02). With code == CONNECT_OK the payload
  * is "{}"; otherwise {"error":{"code":"<name>","message":"<message>"}} (message may be NULL,
@@ -88,27 +87,26 @@ char *connect_error_json(connect_code code, const char *message);
 
 typedef enum connect_dec_result {
     CONNECT_DEC_OK = 0,
-    CONNECT_DEC_TOO_LARGE = -1,  /* an envelope announced more than max_message bytes */
-    CONNECT_DEC_TRUNCATED = -2,  /* finish() with a partial envelope buffered */
+    CONNECT_DEC_TOO_LARGE = -1, /* an envelope announced more than max_message bytes */
+    CONNECT_DEC_TRUNCATED = -2, /* finish() with a partial envelope buffered */
     CONNECT_DEC_NO_MEMORY = -3,
-    CONNECT_DEC_CALLBACK = -4,   /* the callback returned non-zero; the decoder stopped */
-    CONNECT_DEC_FAILED = -5      /* the decoder had already failed; nothing was consumed */
+    CONNECT_DEC_CALLBACK = -4, /* the callback returned non-zero; the decoder stopped */
+    CONNECT_DEC_FAILED = -5    /* the decoder had already failed; nothing was consumed */
 } connect_dec_result;
 
 /* Called once per complete envelope. payload is NOT NUL-terminated and is only valid during
  * the call. Return 0 to continue, non-zero to stop (feed then returns CONNECT_DEC_CALLBACK). */
-typedef int (*connect_msg_fn)(void *ud, uint8_t flags, const unsigned char *payload,
-                              size_t len);
+typedef int (*connect_msg_fn)(void *ud, uint8_t flags, const unsigned char *payload, size_t len);
 
 typedef struct connect_decoder {
     unsigned char hdr[CONNECT_ENVELOPE_HEADER];
-    size_t hdr_len;      /* header bytes collected for the current envelope */
+    size_t hdr_len; /* header bytes collected for the current envelope */
     uint8_t flags;
-    uint32_t msg_len;    /* announced payload length (valid once hdr_len == 5) */
-    unsigned char *buf;  /* partial payload carried across chunks */
+    uint32_t msg_len;   /* announced payload length (valid once hdr_len == 5) */
+    unsigned char *buf; /* partial payload carried across chunks */
     size_t buf_len, buf_cap;
     size_t max_message;
-    size_t messages;     /* envelopes delivered so far */
+    size_t messages; /* envelopes delivered so far */
     bool failed;
 } connect_decoder;
 

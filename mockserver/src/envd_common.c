@@ -40,10 +40,9 @@ int envd_sign(const char *path, const char *operation, const char *username, con
         snprintf(exp, sizeof exp, ":%lld", expiration);
     int ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
              EVP_DigestUpdate(ctx, path, strlen(path)) && EVP_DigestUpdate(ctx, ":", 1) &&
-             EVP_DigestUpdate(ctx, operation, strlen(operation)) &&
-             EVP_DigestUpdate(ctx, ":", 1) &&
-             EVP_DigestUpdate(ctx, username, strlen(username)) &&
-             EVP_DigestUpdate(ctx, ":", 1) && EVP_DigestUpdate(ctx, token, strlen(token)) &&
+             EVP_DigestUpdate(ctx, operation, strlen(operation)) && EVP_DigestUpdate(ctx, ":", 1) &&
+             EVP_DigestUpdate(ctx, username, strlen(username)) && EVP_DigestUpdate(ctx, ":", 1) &&
+             EVP_DigestUpdate(ctx, token, strlen(token)) &&
              EVP_DigestUpdate(ctx, exp, strlen(exp)) && EVP_DigestFinal_ex(ctx, md, &mdlen);
     EVP_MD_CTX_free(ctx);
     if (!ok || cap < 3 + 4 * ((mdlen + 2) / 3) + 1)
@@ -216,7 +215,7 @@ cJSON *envd_parse_request(const mock_request *req, bool streaming, const char **
             r = connect_decoder_finish(&d);
         connect_decoder_free(&d);
         if (r != CONNECT_DEC_OK || o.bad_flags || o.data_msgs != 1) {
-            *why = o.bad_flags ? "compressed messages are not supported"
+            *why = o.bad_flags           ? "compressed messages are not supported"
                    : r != CONNECT_DEC_OK ? connect_dec_strerror(r)
                                          : "expected exactly one request message";
             return NULL;
@@ -255,26 +254,20 @@ connect_code envd_errno_code(int neg_errno)
 {
     switch (-neg_errno) {
     case ENOENT:
-    case ENOTDIR:
-        return CONNECT_NOT_FOUND;
-    case EEXIST:
-        return CONNECT_ALREADY_EXISTS;
+    case ENOTDIR: return CONNECT_NOT_FOUND;
+    case EEXIST: return CONNECT_ALREADY_EXISTS;
     case EXDEV:
     case ELOOP:
     case EINVAL:
     case ENAMETOOLONG:
     case EISDIR:
-    case ENOTEMPTY:
-        return CONNECT_INVALID_ARGUMENT;
+    case ENOTEMPTY: return CONNECT_INVALID_ARGUMENT;
     case EACCES:
     case EPERM:
-    case EROFS:
-        return CONNECT_PERMISSION_DENIED;
+    case EROFS: return CONNECT_PERMISSION_DENIED;
     case ENOSPC:
-    case EDQUOT:
-        return CONNECT_RESOURCE_EXHAUSTED;
-    default:
-        return CONNECT_INTERNAL;
+    case EDQUOT: return CONNECT_RESOURCE_EXHAUSTED;
+    default: return CONNECT_INTERNAL;
     }
 }
 
@@ -359,8 +352,9 @@ unsigned char *envd_unb64(const char *s, size_t *len_out)
 int envd_stream_send_raw(mock_stream *st, const char *json, size_t len)
 {
     char small[1024];
-    char *buf = len + CONNECT_ENVELOPE_HEADER <= sizeof small ? small
-                                                              : malloc(len + CONNECT_ENVELOPE_HEADER);
+    char *buf = len + CONNECT_ENVELOPE_HEADER <= sizeof small
+                    ? small
+                    : malloc(len + CONNECT_ENVELOPE_HEADER);
     if (!buf)
         return -1;
     connect_envelope_header((unsigned char *)buf, 0, (uint32_t)len);
@@ -469,8 +463,7 @@ static void join_list(envd_worker *w)
     }
 }
 
-envd_worker *envd_worker_start(mock_server *s, const char *sandbox_id, envd_worker_fn fn,
-                               void *arg)
+envd_worker *envd_worker_start(mock_server *s, const char *sandbox_id, envd_worker_fn fn, void *arg)
 {
     worker_reg *r = mock_server_get_data(s, "envd_workers");
     if (!r)

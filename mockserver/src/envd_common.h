@@ -109,8 +109,8 @@ typedef void (*envd_worker_fn)(envd_worker *w);
 struct envd_worker {
     envd_worker_fn fn;
     void *arg;
-    char sandbox_id[64];  /* "" = not tied to a sandbox */
-    int wake_fd;          /* eventfd (EFD_NONBLOCK|EFD_CLOEXEC); readable after a wake */
+    char sandbox_id[64]; /* "" = not tied to a sandbox */
+    int wake_fd;         /* eventfd (EFD_NONBLOCK|EFD_CLOEXEC); readable after a wake */
     atomic_int stop;
     atomic_int done;
     pthread_t thread;

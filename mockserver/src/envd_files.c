@@ -50,25 +50,17 @@ static mock_response *path_error(int neg, const char *p)
 {
     switch (-neg) {
     case ENOENT:
-    case ENOTDIR:
-        return envd_http_error(404, "path '%s' does not exist", p);
-    case EISDIR:
-        return envd_http_error(400, "path '%s' is a directory", p);
+    case ENOTDIR: return envd_http_error(404, "path '%s' does not exist", p);
+    case EISDIR: return envd_http_error(400, "path '%s' is a directory", p);
     case EXDEV:
-    case ELOOP:
-        return envd_http_error(400, "path '%s' is outside the sandbox home %s", p, FS_HOME);
-    case EINVAL:
-        return envd_http_error(400, "invalid path '%s'", p);
-    case ENAMETOOLONG:
-        return envd_http_error(400, "path '%.200s...' is too long", p);
+    case ELOOP: return envd_http_error(400, "path '%s' is outside the sandbox home %s", p, FS_HOME);
+    case EINVAL: return envd_http_error(400, "invalid path '%s'", p);
+    case ENAMETOOLONG: return envd_http_error(400, "path '%.200s...' is too long", p);
     case ENOSPC:
-    case EDQUOT:
-        return envd_http_error(507, "not enough disk space available");
+    case EDQUOT: return envd_http_error(507, "not enough disk space available");
     case EACCES:
-    case EPERM:
-        return envd_http_error(403, "permission denied for path '%s'", p);
-    default:
-        return envd_http_error(500, "error accessing path '%s': %s", p, strerror(-neg));
+    case EPERM: return envd_http_error(403, "permission denied for path '%s'", p);
+    default: return envd_http_error(500, "error accessing path '%s': %s", p, strerror(-neg));
     }
 }
 
@@ -79,8 +71,7 @@ static mock_response *files_auth(mock_request *req, const char *op)
         return unauthorized();
     char bad[128];
     if (!envd_user_ok(req, true, bad, sizeof bad))
-        return envd_http_error(401, "error looking up user '%s': user: unknown user %s", bad,
-                               bad);
+        return envd_http_error(401, "error looking up user '%s': user: unknown user %s", bad, bad);
     return NULL;
 }
 
@@ -270,7 +261,7 @@ static mock_response *h_files_get(mock_request *req)
 
 typedef struct upload {
     bool started;
-    int status;         /* first error: HTTP status (0 = none) */
+    int status; /* first error: HTTP status (0 = none) */
     char msg[512];
     int rootfd;
     enum { UP_NONE, UP_MULTIPART, UP_OCTET } kind;
@@ -278,10 +269,10 @@ typedef struct upload {
     const char *path_q; /* `path` query or NULL */
     /* current file */
     int fd;
-    char *cur_user;     /* destination as the client gave it (for messages) */
+    char *cur_user; /* destination as the client gave it (for messages) */
     char *cur_rel;
-    bool part_active;   /* inside a part named "file" */
-    bool part_seen;     /* a part was announced */
+    bool part_active;    /* inside a part named "file" */
+    bool part_seen;      /* a part was announced */
     uint64_t part_bytes; /* bytes received in the current part */
     char part_key[64];
     char part_filename[FS_PATH_MAX];
@@ -295,7 +286,7 @@ typedef struct upload {
     size_t meta_bytes;
     /* results */
     cJSON *results;
-    char **seen;        /* resolved destinations, for duplicate detection */
+    char **seen; /* resolved destinations, for duplicate detection */
     size_t nseen;
 } upload;
 
@@ -320,29 +311,16 @@ static void up_fail_errno(upload *u, int neg, const char *p)
     case ENOTDIR:
         up_fail(u, 400, "path '%s' is not a valid destination: a parent is not a directory", p);
         break;
-    case EISDIR:
-        up_fail(u, 400, "path '%s' is a directory", p);
-        break;
+    case EISDIR: up_fail(u, 400, "path '%s' is a directory", p); break;
     case EXDEV:
-    case ELOOP:
-        up_fail(u, 400, "path '%s' is outside the sandbox home %s", p, FS_HOME);
-        break;
-    case EINVAL:
-        up_fail(u, 400, "invalid path '%s'", p);
-        break;
-    case ENAMETOOLONG:
-        up_fail(u, 400, "path '%.200s...' is too long", p);
-        break;
+    case ELOOP: up_fail(u, 400, "path '%s' is outside the sandbox home %s", p, FS_HOME); break;
+    case EINVAL: up_fail(u, 400, "invalid path '%s'", p); break;
+    case ENAMETOOLONG: up_fail(u, 400, "path '%.200s...' is too long", p); break;
     case ENOSPC:
-    case EDQUOT:
-        up_fail(u, 507, "not enough disk space available");
-        break;
+    case EDQUOT: up_fail(u, 507, "not enough disk space available"); break;
     case EACCES:
-    case EPERM:
-        up_fail(u, 403, "permission denied for path '%s'", p);
-        break;
-    default:
-        up_fail(u, 500, "error writing '%s': %s", p, strerror(-neg));
+    case EPERM: up_fail(u, 403, "permission denied for path '%s'", p); break;
+    default: up_fail(u, 500, "error writing '%s': %s", p, strerror(-neg));
     }
 }
 
@@ -647,8 +625,10 @@ static upload *upload_begin(mock_request *req)
         }
         begin_file(u, u->path_q);
     } else {
-        up_fail(u, 400, "unsupported content type '%s': use multipart/form-data or "
-                        "application/octet-stream", ct ? ct : "");
+        up_fail(u, 400,
+                "unsupported content type '%s': use multipart/form-data or "
+                "application/octet-stream",
+                ct ? ct : "");
     }
     return u;
 }
@@ -741,8 +721,7 @@ static int envd_files_init(mock_server *s)
     if (mock_route_add(s, MOCK_PORT_ENVD, "GET", "/health", h_health, 0) != 0 ||
         mock_route_add(s, MOCK_PORT_ENVD, "GET", "/envs", h_envs, 0) != 0 ||
         mock_route_add(s, MOCK_PORT_ENVD, "GET", "/files", h_files_get, 0) != 0 ||
-        mock_route_add_upload(s, MOCK_PORT_ENVD, "POST", "/files", h_files_post, on_upload, 0) !=
-            0)
+        mock_route_add_upload(s, MOCK_PORT_ENVD, "POST", "/files", h_files_post, on_upload, 0) != 0)
         return -1;
     return 0;
 }

@@ -28,7 +28,8 @@
 
 #define LIST_MAX_ENTRIES 200000 /* guard against a pathological tree */
 #define LIST_MAX_LEVELS 512     /* recursion bound: keeps deep trees off the thread's stack */
-#define MAX_POLL_WATCHERS 32    /* per sandbox: inotify instances are a host-wide resource
+#define MAX_POLL_WATCHERS \
+    32 /* per sandbox: inotify instances are a host-wide resource
                                    (fs.inotify.max_user_instances, often 128) */
 
 /* ------------------------------------------------------------------ helpers */
@@ -63,7 +64,8 @@ static mock_response *resolve(const char *p, char *rel, size_t cap)
     if (n == -EXDEV)
         return envd_rpc_error(CONNECT_INVALID_ARGUMENT,
                               "path '%s' is outside the sandbox home %s (the mock serves only "
-                              "the home directory)", p, FS_HOME);
+                              "the home directory)",
+                              p, FS_HOME);
     if (n < 0)
         return envd_rpc_error(CONNECT_INVALID_ARGUMENT, "invalid path '%s': %s", p, strerror(-n));
     return NULL;
@@ -244,7 +246,7 @@ static int list_into(cJSON *arr, int dfd, const char *rel, unsigned depth, size_
         }
         struct stat st;
         if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
-            continue; /* vanished meanwhile */
+            continue;      /* vanished meanwhile */
         char *crel = NULL; /* on the heap: this function recurses */
         int l = rel[0] ? asprintf(&crel, "%s/%s", rel, names[i]) : asprintf(&crel, "%s", names[i]);
         if (l < 0) {
@@ -287,8 +289,9 @@ static mock_response *fs_listdir(int rootfd, const cJSON *in)
     if (bad)
         return bad;
     const cJSON *dj = cJSON_GetObjectItemCaseSensitive(in, "depth");
-    double dv = cJSON_IsNumber(dj) ? dj->valuedouble
-                : cJSON_IsString(dj) ? strtod(dj->valuestring, NULL) : 0;
+    double dv = cJSON_IsNumber(dj)   ? dj->valuedouble
+                : cJSON_IsString(dj) ? strtod(dj->valuestring, NULL)
+                                     : 0;
     if (dv < 0 || dv > 1e6)
         return envd_rpc_error(CONNECT_INVALID_ARGUMENT, "invalid depth");
     unsigned depth = dv < 1 ? 1 : (unsigned)dv;
@@ -315,8 +318,8 @@ static mock_response *fs_listdir(int rootfd, const cJSON *in)
     close(dfd);
     if (rc == -E2BIG) {
         cJSON_Delete(out);
-        return envd_rpc_error(CONNECT_RESOURCE_EXHAUSTED, "too many entries under %s (limit %d)",
-                              p, LIST_MAX_ENTRIES);
+        return envd_rpc_error(CONNECT_RESOURCE_EXHAUSTED, "too many entries under %s (limit %d)", p,
+                              LIST_MAX_ENTRIES);
     }
     if (rc < 0) {
         cJSON_Delete(out);
@@ -416,7 +419,7 @@ static mock_response *open_watch(int rootfd, const cJSON *in, const char **p_out
     *out = fs_watch_open(rootfd, rel, jbool(in, "recursive", NULL), &err);
     if (*out)
         return NULL;
-    connect_code code = (err == -ENOENT) ? CONNECT_NOT_FOUND
+    connect_code code = (err == -ENOENT)    ? CONNECT_NOT_FOUND
                         : (err == -ENOTDIR) ? CONNECT_INVALID_ARGUMENT
                                             : envd_errno_code(err);
     const char *fmt = (err == -ENOENT)    ? "path %s not found"
@@ -640,10 +643,9 @@ static mock_response *h_filesystem(mock_request *req)
         return envd_http_error(401, "%s", ENVD_UNAUTHORIZED_MSG);
     char bad_user[128];
     if (!envd_user_ok(req, false, bad_user, sizeof bad_user))
-        return streaming ? envd_stream_error(CONNECT_UNAUTHENTICATED, "invalid username: '%s'",
-                                             bad_user)
-                         : envd_rpc_error(CONNECT_UNAUTHENTICATED, "invalid username: '%s'",
-                                          bad_user);
+        return streaming
+                   ? envd_stream_error(CONNECT_UNAUTHENTICATED, "invalid username: '%s'", bad_user)
+                   : envd_rpc_error(CONNECT_UNAUTHENTICATED, "invalid username: '%s'", bad_user);
     const char *why = NULL;
     cJSON *in = envd_parse_request(req, streaming, &why);
     if (!in)

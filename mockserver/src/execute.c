@@ -28,7 +28,7 @@ typedef struct ci_ctx {
     char lang[LANG_MAX];
     char *cwd;
     kernel *k;
-    int refs;        /* guarded by ci_state.lock; the sandbox list holds one */
+    int refs; /* guarded by ci_state.lock; the sandbox list holds one */
     int is_default;
     struct ci_ctx *next;
 } ci_ctx;
@@ -41,11 +41,11 @@ typedef struct ci_sbx {
 
 typedef struct ci_script {
     char *name;
-    char *code;      /* exact match, or NULL */
-    regex_t re;      /* when has_re */
+    char *code; /* exact match, or NULL */
+    regex_t re; /* when has_re */
     int has_re;
-    char *language;  /* normalized filter, or NULL */
-    cJSON *events;   /* array */
+    char *language; /* normalized filter, or NULL */
+    cJSON *events;  /* array */
 } ci_script;
 
 typedef struct ci_state {
@@ -54,7 +54,7 @@ typedef struct ci_state {
     ci_sbx *sbxs;
     ci_script *scripts;
     size_t nscripts;
-    int active;      /* producer threads running */
+    int active; /* producer threads running */
     mock_server *srv;
     /* Reused producer threads (a thread per /execute cost ~40% of the mock's CPU in
      * clone + glibc's thread-exit madvise): jobs queue here, idle workers take them, a new
@@ -67,18 +67,24 @@ typedef struct ci_state {
     int stopping;
 } ci_state;
 
-static ci_state *state_of(mock_server *s) { return mock_server_get_data(s, CI_KEY); }
+static ci_state *state_of(mock_server *s)
+{
+    return mock_server_get_data(s, CI_KEY);
+}
 
-static void new_id(char out[40]) {
+static void new_id(char out[40])
+{
     char hex[33];
-    if (mock_random_hex(hex, 16) != 0) snprintf(hex, sizeof hex, "%032lx", (unsigned long)random());
+    if (mock_random_hex(hex, 16) != 0)
+        snprintf(hex, sizeof hex, "%032lx", (unsigned long)random());
     /* UUID-shaped, like Jupyter kernel ids */
     snprintf(out, 40, "%.8s-%.4s-4%.3s-a%.3s-%.12s", hex, hex + 8, hex + 13, hex + 17, hex + 20);
 }
 
 /* ------------------------------------------------------------------ contexts */
 
-static void ctx_unref(ci_state *st, ci_ctx *c) {
+static void ctx_unref(ci_state *st, ci_ctx *c)
+{
     pthread_mutex_lock(&st->lock);
     int last = --c->refs == 0;
     pthread_mutex_unlock(&st->lock);
@@ -90,17 +96,21 @@ static void ctx_unref(ci_state *st, ci_ctx *c) {
 }
 
 /* lock held */
-static ci_sbx *sbx_find(ci_state *st, const char *id) {
+static ci_sbx *sbx_find(ci_state *st, const char *id)
+{
     for (ci_sbx *s = st->sbxs; s; s = s->next)
-        if (!strcmp(s->id, id)) return s;
+        if (!strcmp(s->id, id))
+            return s;
     return NULL;
 }
 
 /* lock held. Creates a context object (its kernel starts on first use). */
 static ci_ctx *ctx_create_locked(ci_sbx *s, mock_sandbox *sbx, const char *lang, const char *cwd,
-                                 int is_default, char *err, size_t errlen) {
+                                 int is_default, char *err, size_t errlen)
+{
     kernel_kind kind;
-    if (kernel_kind_for_language(lang, &kind, err, errlen) != 0) return NULL;
+    if (kernel_kind_for_language(lang, &kind, err, errlen) != 0)
+        return NULL;
     ci_ctx *c = calloc(1, sizeof *c);
     if (!c) {
         snprintf(err, errlen, "out of memory");
@@ -121,17 +131,21 @@ static ci_ctx *ctx_create_locked(ci_sbx *s, mock_sandbox *sbx, const char *lang,
     c->is_default = is_default;
     /* append: listing order = creation order */
     ci_ctx **pp = &s->ctxs;
-    while (*pp) pp = &(*pp)->next;
+    while (*pp)
+        pp = &(*pp)->next;
     *pp = c;
     return c;
 }
 
 /* lock held. The sandbox's entry, created with its default contexts on first touch. */
-static ci_sbx *sbx_touch(ci_state *st, mock_sandbox *sbx) {
+static ci_sbx *sbx_touch(ci_state *st, mock_sandbox *sbx)
+{
     ci_sbx *s = sbx_find(st, sbx->id);
-    if (s) return s;
+    if (s)
+        return s;
     s = calloc(1, sizeof *s);
-    if (!s) return NULL;
+    if (!s)
+        return NULL;
     snprintf(s->id, sizeof s->id, "%s", sbx->id);
     char err[256];
     /* like the E2B template: python and javascript contexts exist from the start */
@@ -150,7 +164,8 @@ static ci_sbx *sbx_touch(ci_state *st, mock_sandbox *sbx) {
 }
 
 /* Finds a context by id and takes a reference. */
-static ci_ctx *ctx_get(ci_state *st, mock_sandbox *sbx, const char *id) {
+static ci_ctx *ctx_get(ci_state *st, mock_sandbox *sbx, const char *id)
+{
     pthread_mutex_lock(&st->lock);
     ci_sbx *s = sbx_touch(st, sbx);
     ci_ctx *found = NULL;
@@ -166,7 +181,8 @@ static ci_ctx *ctx_get(ci_state *st, mock_sandbox *sbx, const char *id) {
 
 /* The default context of a language (created when missing), referenced. */
 static ci_ctx *ctx_default(ci_state *st, mock_sandbox *sbx, const char *lang, char *err,
-                           size_t errlen) {
+                           size_t errlen)
+{
     pthread_mutex_lock(&st->lock);
     ci_sbx *s = sbx_touch(st, sbx);
     ci_ctx *found = NULL;
@@ -178,8 +194,10 @@ static ci_ctx *ctx_default(ci_state *st, mock_sandbox *sbx, const char *lang, ch
                 found = c;
                 break;
             }
-        if (!found) found = ctx_create_locked(s, sbx, lang, SBXRT_HOME, 1, err, errlen);
-        if (found) found->refs++;
+        if (!found)
+            found = ctx_create_locked(s, sbx, lang, SBXRT_HOME, 1, err, errlen);
+        if (found)
+            found->refs++;
     }
     pthread_mutex_unlock(&st->lock);
     return found;
@@ -187,7 +205,8 @@ static ci_ctx *ctx_default(ci_state *st, mock_sandbox *sbx, const char *lang, ch
 
 /* Unlinks a context from its sandbox; returns it (still referenced by the caller's unlink
  * reference) or NULL. */
-static ci_ctx *ctx_unlink(ci_state *st, const char *sbx_id, const char *id) {
+static ci_ctx *ctx_unlink(ci_state *st, const char *sbx_id, const char *id)
+{
     pthread_mutex_lock(&st->lock);
     ci_sbx *s = sbx_find(st, sbx_id);
     ci_ctx *found = NULL;
@@ -202,12 +221,14 @@ static ci_ctx *ctx_unlink(ci_state *st, const char *sbx_id, const char *id) {
     return found;
 }
 
-static void ctx_remove(ci_state *st, ci_ctx *c) {
+static void ctx_remove(ci_state *st, ci_ctx *c)
+{
     kernel_shutdown(c->k); /* kills the process; a running execution ends with ExecutionAborted */
     ctx_unref(st, c);      /* the list's reference */
 }
 
-static void on_sandbox_destroy(mock_sandbox *sbx, void *ud) {
+static void on_sandbox_destroy(mock_sandbox *sbx, void *ud)
+{
     ci_state *st = ud;
     pthread_mutex_lock(&st->lock);
     ci_sbx *s = NULL;
@@ -218,7 +239,8 @@ static void on_sandbox_destroy(mock_sandbox *sbx, void *ud) {
             break;
         }
     pthread_mutex_unlock(&st->lock);
-    if (!s) return;
+    if (!s)
+        return;
     ci_ctx *c = s->ctxs;
     while (c) {
         ci_ctx *next = c->next;
@@ -229,19 +251,29 @@ static void on_sandbox_destroy(mock_sandbox *sbx, void *ud) {
 }
 
 /* Pause freezes the sandbox's kernels (like the VM snapshot of E2B), resume thaws them. */
-static void freeze_sandbox(ci_state *st, mock_sandbox *sbx, int frozen) {
+static void freeze_sandbox(ci_state *st, mock_sandbox *sbx, int frozen)
+{
     pthread_mutex_lock(&st->lock);
     ci_sbx *s = sbx_find(st, sbx->id);
-    for (ci_ctx *c = s ? s->ctxs : NULL; c; c = c->next) kernel_freeze(c->k, frozen);
+    for (ci_ctx *c = s ? s->ctxs : NULL; c; c = c->next)
+        kernel_freeze(c->k, frozen);
     pthread_mutex_unlock(&st->lock);
 }
 
-static void on_sandbox_pause(mock_sandbox *sbx, void *ud) { freeze_sandbox(ud, sbx, 1); }
-static void on_sandbox_resume(mock_sandbox *sbx, void *ud) { freeze_sandbox(ud, sbx, 0); }
+static void on_sandbox_pause(mock_sandbox *sbx, void *ud)
+{
+    freeze_sandbox(ud, sbx, 1);
+}
+static void on_sandbox_resume(mock_sandbox *sbx, void *ud)
+{
+    freeze_sandbox(ud, sbx, 0);
+}
 
-static cJSON *ctx_json(const ci_ctx *c) {
+static cJSON *ctx_json(const ci_ctx *c)
+{
     cJSON *o = cJSON_CreateObject();
-    if (!o) return NULL;
+    if (!o)
+        return NULL;
     cJSON_AddStringToObject(o, "id", c->id);
     cJSON_AddStringToObject(o, "language", c->lang);
     cJSON_AddStringToObject(o, "cwd", c->cwd);
@@ -250,17 +282,20 @@ static cJSON *ctx_json(const ci_ctx *c) {
 
 /* ------------------------------------------------------------------ scripted answers */
 
-static void script_clear(ci_script *s) {
+static void script_clear(ci_script *s)
+{
     free(s->name);
     free(s->code);
     free(s->language);
-    if (s->has_re) regfree(&s->re);
+    if (s->has_re)
+        regfree(&s->re);
     cJSON_Delete(s->events);
     memset(s, 0, sizeof *s);
 }
 
 /* Parses one script object into *out. Returns 0 or -1 with err. */
-static int script_parse(const cJSON *o, const char *file, ci_script *out, char *err, size_t errlen) {
+static int script_parse(const cJSON *o, const char *file, ci_script *out, char *err, size_t errlen)
+{
     memset(out, 0, sizeof *out);
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
     const cJSON *match = cJSON_GetObjectItemCaseSensitive(o, "match");
@@ -270,22 +305,29 @@ static int script_parse(const cJSON *o, const char *file, ci_script *out, char *
     const cJSON *regex = cJSON_GetObjectItemCaseSensitive(match, "regex");
     if (!cJSON_IsObject(o) || !cJSON_IsObject(match) || !cJSON_IsArray(events) ||
         (cJSON_IsString(code) == cJSON_IsString(regex))) {
-        snprintf(err, errlen, "%s: a script needs \"match\" with exactly one of \"code\" or "
-                              "\"regex\", and an \"events\" array", file);
+        snprintf(err, errlen,
+                 "%s: a script needs \"match\" with exactly one of \"code\" or "
+                 "\"regex\", and an \"events\" array",
+                 file);
         return -1;
     }
     const cJSON *ev;
-    cJSON_ArrayForEach(ev, events) {
+    cJSON_ArrayForEach(ev, events)
+    {
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "type");
         const cJSON *d = cJSON_GetObjectItemCaseSensitive(ev, "delay_ms");
-        if (!cJSON_IsObject(ev) || !cJSON_IsString(t) || (d && (!cJSON_IsNumber(d) || d->valuedouble < 0))) {
-            snprintf(err, errlen, "%s: every event needs a string \"type\" (and a non-negative "
-                                  "\"delay_ms\" if given)", file);
+        if (!cJSON_IsObject(ev) || !cJSON_IsString(t) ||
+            (d && (!cJSON_IsNumber(d) || d->valuedouble < 0))) {
+            snprintf(err, errlen,
+                     "%s: every event needs a string \"type\" (and a non-negative "
+                     "\"delay_ms\" if given)",
+                     file);
             return -1;
         }
     }
     out->name = strdup(cJSON_IsString(name) ? name->valuestring : file);
-    if (cJSON_IsString(code)) out->code = strdup(code->valuestring);
+    if (cJSON_IsString(code))
+        out->code = strdup(code->valuestring);
     if (cJSON_IsString(regex)) {
         int rc = regcomp(&out->re, regex->valuestring, REG_EXTENDED | REG_NOSUB);
         if (rc != 0) {
@@ -312,11 +354,13 @@ static int script_parse(const cJSON *o, const char *file, ci_script *out, char *
     return 0;
 }
 
-static int name_cmp(const void *a, const void *b) {
+static int name_cmp(const void *a, const void *b)
+{
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int execute_load_scripts(mock_server *srv, const char *dir, char *err, size_t errlen) {
+int execute_load_scripts(mock_server *srv, const char *dir, char *err, size_t errlen)
+{
     ci_state *st = state_of(srv);
     if (!st || !dir) {
         snprintf(err, errlen, "code interpreter module not initialised");
@@ -332,15 +376,19 @@ int execute_load_scripts(mock_server *srv, const char *dir, char *err, size_t er
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         size_t l = strlen(de->d_name);
-        if (l < 6 || strcmp(de->d_name + l - 5, ".json") != 0 || de->d_name[0] == '.') continue;
+        if (l < 6 || strcmp(de->d_name + l - 5, ".json") != 0 || de->d_name[0] == '.')
+            continue;
         char **nv = realloc(names, (nn + 1) * sizeof *nv);
-        if (!nv) break;
+        if (!nv)
+            break;
         names = nv;
         names[nn] = strdup(de->d_name);
-        if (names[nn]) nn++;
+        if (names[nn])
+            nn++;
     }
     closedir(d);
-    if (nn) qsort(names, nn, sizeof *names, name_cmp);
+    if (nn)
+        qsort(names, nn, sizeof *names, name_cmp);
 
     ci_script *loaded = NULL;
     size_t nl = 0;
@@ -355,8 +403,10 @@ int execute_load_scripts(mock_server *srv, const char *dir, char *err, size_t er
             FILE *m = open_memstream(&buf, &len);
             char tmp[8192];
             size_t n;
-            while (m && (n = fread(tmp, 1, sizeof tmp, f)) > 0) fwrite(tmp, 1, n, m);
-            if (m) fclose(m);
+            while (m && (n = fread(tmp, 1, sizeof tmp, f)) > 0)
+                fwrite(tmp, 1, n, m);
+            if (m)
+                fclose(m);
             fclose(f);
         }
         cJSON *j = buf ? cJSON_ParseWithLength(buf, len) : NULL;
@@ -376,31 +426,38 @@ int execute_load_scripts(mock_server *srv, const char *dir, char *err, size_t er
             loaded = nv;
             for (size_t k = 0; k < cnt && rc == 0; k++) {
                 const cJSON *o = list ? cJSON_GetArrayItem(list, (int)k) : j;
-                if (script_parse(o, names[i], &loaded[nl], err, errlen) == 0) nl++;
-                else rc = -1;
+                if (script_parse(o, names[i], &loaded[nl], err, errlen) == 0)
+                    nl++;
+                else
+                    rc = -1;
             }
         }
         cJSON_Delete(j);
     }
-    for (size_t i = 0; i < nn; i++) free(names[i]);
+    for (size_t i = 0; i < nn; i++)
+        free(names[i]);
     free(names);
     if (rc != 0) {
-        for (size_t i = 0; i < nl; i++) script_clear(&loaded[i]);
+        for (size_t i = 0; i < nl; i++)
+            script_clear(&loaded[i]);
         free(loaded);
         return -1;
     }
     pthread_mutex_lock(&st->lock);
     ci_script *all = realloc(st->scripts, (st->nscripts + nl) * sizeof *all);
     if (all || nl == 0) {
-        if (all) st->scripts = all;
-        if (nl) memcpy(st->scripts + st->nscripts, loaded, nl * sizeof *loaded);
+        if (all)
+            st->scripts = all;
+        if (nl)
+            memcpy(st->scripts + st->nscripts, loaded, nl * sizeof *loaded);
         st->nscripts += nl;
     } else {
         rc = -1;
     }
     pthread_mutex_unlock(&st->lock);
     if (rc != 0) {
-        for (size_t i = 0; i < nl; i++) script_clear(&loaded[i]);
+        for (size_t i = 0; i < nl; i++)
+            script_clear(&loaded[i]);
         free(loaded);
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -410,14 +467,17 @@ int execute_load_scripts(mock_server *srv, const char *dir, char *err, size_t er
 }
 
 /* Returns a deep copy of the events of the first matching script, or NULL. */
-static cJSON *script_match(ci_state *st, const char *code, const char *lang) {
+static cJSON *script_match(ci_state *st, const char *code, const char *lang)
+{
     cJSON *ev = NULL;
     pthread_mutex_lock(&st->lock);
     for (size_t i = 0; i < st->nscripts && !ev; i++) {
         ci_script *s = &st->scripts[i];
-        if (s->language && lang && strcmp(s->language, lang) != 0) continue;
+        if (s->language && lang && strcmp(s->language, lang) != 0)
+            continue;
         int hit = s->code ? !strcmp(s->code, code) : regexec(&s->re, code, 0, NULL, 0) == 0;
-        if (hit) ev = cJSON_Duplicate(s->events, 1);
+        if (hit)
+            ev = cJSON_Duplicate(s->events, 1);
     }
     pthread_mutex_unlock(&st->lock);
     return ev;
@@ -427,8 +487,8 @@ static cJSON *script_match(ci_state *st, const char *code, const char *lang) {
 
 typedef struct ci_job {
     ci_state *st;
-    ci_ctx *ctx;          /* referenced */
-    mock_sandbox *sbx;    /* referenced */
+    ci_ctx *ctx;       /* referenced */
+    mock_sandbox *sbx; /* referenced */
     mock_stream *stream;
     char *code;
     cJSON *env;
@@ -437,26 +497,32 @@ typedef struct ci_job {
     struct ci_job *qnext; /* ci_state's queue */
 } ci_job;
 
-static int job_emit(void *ud, kernel_event_type t, const char *line, size_t len) {
+static int job_emit(void *ud, kernel_event_type t, const char *line, size_t len)
+{
     (void)t;
     ci_job *j = ud;
     char stackbuf[1024];
     char *buf = len + 1 <= sizeof stackbuf ? stackbuf : malloc(len + 1);
-    if (!buf) return -1;
+    if (!buf)
+        return -1;
     memcpy(buf, line, len);
     buf[len] = '\n';
     int rc = mock_stream_write(j->stream, buf, len + 1);
-    if (buf != stackbuf) free(buf);
+    if (buf != stackbuf)
+        free(buf);
     return rc;
 }
 
-static void job_on_cancel(void *ud) {
+static void job_on_cancel(void *ud)
+{
     ci_job *j = ud;
     atomic_store(&j->cancel, 1);
-    if (j->ctx) kernel_wake(j->ctx->k);
+    if (j->ctx)
+        kernel_wake(j->ctx->k);
 }
 
-static int64_t mono_ms(void) {
+static int64_t mono_ms(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -467,31 +533,39 @@ static int64_t mono_ms(void) {
 /* Sleeps ms unless the job is cancelled first, sending a keepalive line after every 5 s of
  * silence like the real server. *last_emit is the time of the last line sent. Returns
  * non-zero if cancelled (or the client is gone). */
-static int job_sleep(ci_job *j, int64_t ms, int64_t *last_emit) {
+static int job_sleep(ci_job *j, int64_t ms, int64_t *last_emit)
+{
     int64_t until = mono_ms() + ms;
     while (!atomic_load(&j->cancel)) {
         int64_t now = mono_ms();
-        if (now >= until) break;
+        if (now >= until)
+            break;
         if (now - *last_emit >= SCRIPT_KEEPALIVE_MS) {
             const char *ka = "{\"type\":\"keepalive\"}";
-            if (job_emit(j, KEV_KEEPALIVE, ka, strlen(ka)) != 0) return 1;
+            if (job_emit(j, KEV_KEEPALIVE, ka, strlen(ka)) != 0)
+                return 1;
             *last_emit = now;
         }
         int64_t step = until - now;
-        if (step > 50) step = 50;
+        if (step > 50)
+            step = 50;
         poll(NULL, 0, (int)step);
     }
     return atomic_load(&j->cancel);
 }
 
-static void play_script(ci_job *j) {
+static void play_script(ci_job *j)
+{
     const cJSON *ev;
     int64_t last_emit = mono_ms();
-    cJSON_ArrayForEach(ev, j->script) {
+    cJSON_ArrayForEach(ev, j->script)
+    {
         const cJSON *d = cJSON_GetObjectItemCaseSensitive(ev, "delay_ms");
-        if (cJSON_IsNumber(d) && job_sleep(j, (int64_t)d->valuedouble, &last_emit)) return;
+        if (cJSON_IsNumber(d) && job_sleep(j, (int64_t)d->valuedouble, &last_emit))
+            return;
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "type");
-        if (!strcmp(t->valuestring, "end_of_execution")) continue; /* always sent last anyway */
+        if (!strcmp(t->valuestring, "end_of_execution"))
+            continue; /* always sent last anyway */
         kernel_event_type et;
         char *line = kernel_event_to_wire(ev, &et);
         if (!line) {
@@ -504,14 +578,17 @@ static void play_script(ci_job *j) {
         int rc = line ? job_emit(j, et, line, strlen(line)) : 0;
         last_emit = mono_ms();
         free(line);
-        if (rc != 0) return;
+        if (rc != 0)
+            return;
     }
     const char *end = "{\"type\":\"end_of_execution\"}";
     job_emit(j, KEV_END_OF_EXECUTION, end, strlen(end));
 }
 
-static void job_free(ci_job *j) {
-    if (j->ctx) ctx_unref(j->st, j->ctx);
+static void job_free(ci_job *j)
+{
+    if (j->ctx)
+        ctx_unref(j->st, j->ctx);
     store_release(j->sbx);
     free(j->code);
     cJSON_Delete(j->env);
@@ -519,7 +596,8 @@ static void job_free(ci_job *j) {
     free(j);
 }
 
-static void job_run(ci_job *j) {
+static void job_run(ci_job *j)
+{
     ci_state *st = j->st;
     if (j->script) {
         play_script(j);
@@ -535,13 +613,15 @@ static void job_run(ci_job *j) {
     mock_stream_close(j->stream); /* after this the cancel callback never runs */
     job_free(j);
     pthread_mutex_lock(&st->lock);
-    if (--st->active == 0) pthread_cond_broadcast(&st->idle);
+    if (--st->active == 0)
+        pthread_cond_broadcast(&st->idle);
     pthread_mutex_unlock(&st->lock);
 }
 
 #define WORKER_IDLE_S 30
 
-static void *worker_main(void *p) {
+static void *worker_main(void *p)
+{
     ci_state *st = p;
     pthread_mutex_lock(&st->lock);
     for (;;) {
@@ -552,12 +632,15 @@ static void *worker_main(void *p) {
             st->idle_workers++;
             int rc = pthread_cond_timedwait(&st->work, &st->lock, &ts);
             st->idle_workers--;
-            if (rc == ETIMEDOUT && !st->queue_head) goto out;
+            if (rc == ETIMEDOUT && !st->queue_head)
+                goto out;
         }
-        if (!st->queue_head) break; /* stopping */
+        if (!st->queue_head)
+            break; /* stopping */
         ci_job *j = st->queue_head;
         st->queue_head = j->qnext;
-        if (!st->queue_head) st->queue_tail = NULL;
+        if (!st->queue_head)
+            st->queue_tail = NULL;
         st->queued--;
         pthread_mutex_unlock(&st->lock);
         job_run(j);
@@ -573,7 +656,8 @@ out:
 
 /* Queues j for a worker (st->active already counts it). Returns 0, or -1 (j not queued)
  * when no worker is idle and none can be started. */
-static int job_dispatch(ci_state *st, ci_job *j) {
+static int job_dispatch(ci_state *st, ci_job *j)
+{
     int rc = 0;
     j->qnext = NULL;
     pthread_mutex_lock(&st->lock);
@@ -585,11 +669,14 @@ static int job_dispatch(ci_state *st, ci_job *j) {
         pthread_t th;
         rc = pthread_create(&th, &at, worker_main, st) == 0 ? 0 : -1;
         pthread_attr_destroy(&at);
-        if (rc == 0) st->workers++;
+        if (rc == 0)
+            st->workers++;
     }
     if (rc == 0) {
-        if (st->queue_tail) st->queue_tail->qnext = j;
-        else st->queue_head = j;
+        if (st->queue_tail)
+            st->queue_tail->qnext = j;
+        else
+            st->queue_head = j;
         st->queue_tail = j;
         st->queued++;
         pthread_cond_signal(&st->work);
@@ -598,11 +685,13 @@ static int job_dispatch(ci_state *st, ci_job *j) {
     return rc;
 }
 
-static mock_response *text_resp(int status, const char *msg) {
+static mock_response *text_resp(int status, const char *msg)
+{
     return mock_resp_bytes(status, TEXT_PLAIN, msg, strlen(msg));
 }
 
-static mock_response *unprocessable(const char *field, const char *msg) {
+static mock_response *unprocessable(const char *field, const char *msg)
+{
     cJSON *o = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(o, "detail");
     cJSON *d = cJSON_CreateObject();
@@ -610,18 +699,21 @@ static mock_response *unprocessable(const char *field, const char *msg) {
     cJSON_AddStringToObject(d, "type", "value_error");
     cJSON *loc = cJSON_AddArrayToObject(d, "loc");
     cJSON_AddItemToArray(loc, cJSON_CreateString("body"));
-    if (field) cJSON_AddItemToArray(loc, cJSON_CreateString(field));
+    if (field)
+        cJSON_AddItemToArray(loc, cJSON_CreateString(field));
     cJSON_AddStringToObject(d, "msg", msg);
     return mock_resp_json(422, o);
 }
 
 /* A JSON null or a missing key both mean "not given". */
-static const cJSON *opt_item(const cJSON *o, const char *k) {
+static const cJSON *opt_item(const cJSON *o, const char *k)
+{
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
     return v && !cJSON_IsNull(v) ? v : NULL;
 }
 
-static mock_response *h_execute(mock_request *req) {
+static mock_response *h_execute(mock_request *req)
+{
     ci_state *st = state_of(req->server);
     cJSON *body = mock_req_json(req);
     if (!cJSON_IsObject(body)) {
@@ -633,7 +725,8 @@ static mock_response *h_execute(mock_request *req) {
     const cJSON *lang = opt_item(body, "language");
     const cJSON *env = opt_item(body, "env_vars");
     mock_response *err_resp = NULL;
-    if (!cJSON_IsString(code)) err_resp = unprocessable("code", "Field required (a string)");
+    if (!cJSON_IsString(code))
+        err_resp = unprocessable("code", "Field required (a string)");
     else if ((ctx_id && !cJSON_IsString(ctx_id)) || (lang && !cJSON_IsString(lang)))
         err_resp = unprocessable(ctx_id && !cJSON_IsString(ctx_id) ? "context_id" : "language",
                                  "Input should be a valid string");
@@ -702,7 +795,8 @@ static mock_response *h_execute(mock_request *req) {
         mock_stream_close(j->stream);
         job_free(j);
         pthread_mutex_lock(&st->lock);
-        if (--st->active == 0) pthread_cond_broadcast(&st->idle);
+        if (--st->active == 0)
+            pthread_cond_broadcast(&st->idle);
         pthread_mutex_unlock(&st->lock);
     }
     return resp;
@@ -710,25 +804,32 @@ static mock_response *h_execute(mock_request *req) {
 
 /* ------------------------------------------------------------------ /contexts, /health */
 
-static mock_response *h_health(mock_request *req) {
+static mock_response *h_health(mock_request *req)
+{
     (void)req;
     return mock_resp_json_str(200, "\"OK\"");
 }
 
 /* absolute, and no ".." component */
-static int cwd_ok(const char *p) {
-    if (p[0] != '/') return 0;
+static int cwd_ok(const char *p)
+{
+    if (p[0] != '/')
+        return 0;
     for (const char *s = p; *s;) {
-        while (*s == '/') s++;
+        while (*s == '/')
+            s++;
         const char *e = s;
-        while (*e && *e != '/') e++;
-        if (e - s == 2 && s[0] == '.' && s[1] == '.') return 0;
+        while (*e && *e != '/')
+            e++;
+        if (e - s == 2 && s[0] == '.' && s[1] == '.')
+            return 0;
         s = e;
     }
     return 1;
 }
 
-static mock_response *h_contexts_create(mock_request *req) {
+static mock_response *h_contexts_create(mock_request *req)
+{
     ci_state *st = state_of(req->server);
     cJSON *body = req->body && req->body_len ? mock_req_json(req) : cJSON_CreateObject();
     if (!cJSON_IsObject(body)) {
@@ -756,32 +857,39 @@ static mock_response *h_contexts_create(mock_request *req) {
     cJSON *out = c ? ctx_json(c) : NULL;
     pthread_mutex_unlock(&st->lock);
     cJSON_Delete(body);
-    if (!c) return text_resp(500, err[0] ? err : "cannot create the context");
+    if (!c)
+        return text_resp(500, err[0] ? err : "cannot create the context");
     return mock_resp_json(200, out);
 }
 
-static mock_response *h_contexts_list(mock_request *req) {
+static mock_response *h_contexts_list(mock_request *req)
+{
     ci_state *st = state_of(req->server);
     cJSON *arr = cJSON_CreateArray();
-    if (!arr) return NULL;
+    if (!arr)
+        return NULL;
     pthread_mutex_lock(&st->lock);
     ci_sbx *s = sbx_touch(st, req->sandbox);
-    for (ci_ctx *c = s ? s->ctxs : NULL; c; c = c->next) cJSON_AddItemToArray(arr, ctx_json(c));
+    for (ci_ctx *c = s ? s->ctxs : NULL; c; c = c->next)
+        cJSON_AddItemToArray(arr, ctx_json(c));
     pthread_mutex_unlock(&st->lock);
     return mock_resp_json(200, arr);
 }
 
-static mock_response *not_found(const char *id) {
+static mock_response *not_found(const char *id)
+{
     char msg[256];
     snprintf(msg, sizeof msg, "Context %s not found", id);
     return text_resp(404, msg);
 }
 
-static mock_response *h_contexts_restart(mock_request *req) {
+static mock_response *h_contexts_restart(mock_request *req)
+{
     ci_state *st = state_of(req->server);
     const char *id = mock_req_param(req, "id");
     ci_ctx *c = ctx_get(st, req->sandbox, id);
-    if (!c) return not_found(id);
+    if (!c)
+        return not_found(id);
     char err[512];
     int rc = kernel_restart(c->k, err, sizeof err);
     ctx_unref(st, c);
@@ -794,39 +902,47 @@ static mock_response *h_contexts_restart(mock_request *req) {
     return mock_resp_json_str(200, "null");
 }
 
-static mock_response *h_contexts_delete(mock_request *req) {
+static mock_response *h_contexts_delete(mock_request *req)
+{
     ci_state *st = state_of(req->server);
     const char *id = mock_req_param(req, "id");
     pthread_mutex_lock(&st->lock);
     sbx_touch(st, req->sandbox);
     pthread_mutex_unlock(&st->lock);
     ci_ctx *c = ctx_unlink(st, req->sandbox->id, id);
-    if (!c) return not_found(id);
+    if (!c)
+        return not_found(id);
     ctx_remove(st, c);
     return mock_resp_json_str(200, "null");
 }
 
-size_t execute_context_count(mock_server *srv, const char *sandbox_id) {
+size_t execute_context_count(mock_server *srv, const char *sandbox_id)
+{
     ci_state *st = state_of(srv);
     size_t n = 0;
-    if (!st) return 0;
+    if (!st)
+        return 0;
     pthread_mutex_lock(&st->lock);
     ci_sbx *s = sbx_find(st, sandbox_id);
-    for (ci_ctx *c = s ? s->ctxs : NULL; c; c = c->next) n++;
+    for (ci_ctx *c = s ? s->ctxs : NULL; c; c = c->next)
+        n++;
     pthread_mutex_unlock(&st->lock);
     return n;
 }
 
 /* ------------------------------------------------------------------ module */
 
-static void state_free(void *p) {
+static void state_free(void *p)
+{
     ci_state *st = p;
     /* sandboxes are gone (destroy hooks ran) and MHD stopped: wait for producers to finish */
     pthread_mutex_lock(&st->lock);
-    while (st->active > 0) pthread_cond_wait(&st->idle, &st->lock);
+    while (st->active > 0)
+        pthread_cond_wait(&st->idle, &st->lock);
     st->stopping = 1;
     pthread_cond_broadcast(&st->work);
-    while (st->workers > 0) pthread_cond_wait(&st->idle, &st->lock);
+    while (st->workers > 0)
+        pthread_cond_wait(&st->idle, &st->lock);
     ci_sbx *s = st->sbxs;
     st->sbxs = NULL;
     pthread_mutex_unlock(&st->lock);
@@ -841,7 +957,8 @@ static void state_free(void *p) {
         free(s);
         s = next;
     }
-    for (size_t i = 0; i < st->nscripts; i++) script_clear(&st->scripts[i]);
+    for (size_t i = 0; i < st->nscripts; i++)
+        script_clear(&st->scripts[i]);
     free(st->scripts);
     pthread_cond_destroy(&st->idle);
     pthread_cond_destroy(&st->work);
@@ -849,9 +966,11 @@ static void state_free(void *p) {
     free(st);
 }
 
-static int ci_init(mock_server *s) {
+static int ci_init(mock_server *s)
+{
     ci_state *st = calloc(1, sizeof *st);
-    if (!st) return -1;
+    if (!st)
+        return -1;
     pthread_mutex_init(&st->lock, NULL);
     pthread_cond_init(&st->idle, NULL);
     pthread_cond_init(&st->work, NULL);

@@ -110,7 +110,7 @@ int fault_hang(mock_request *req, unsigned keepalive_ms, const char *keepalive,
             if (chunked) {
                 char hdr[32];
                 int h = snprintf(hdr, sizeof hdr, "%zx\r\n", keepalive_len);
-                if (fault_write_all(req, hdr, (size_t)h) || 
+                if (fault_write_all(req, hdr, (size_t)h) ||
                     fault_write_all(req, keepalive, keepalive_len) ||
                     fault_write_all(req, "\r\n", 2))
                     return -1;

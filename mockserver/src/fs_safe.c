@@ -86,8 +86,7 @@ int fs_rel_path(const char *path, size_t len, char *out, size_t cap)
     if (!absolute)
         return n;
     size_t hl = sizeof HOME_REL - 1;
-    if ((size_t)n < hl || memcmp(out, HOME_REL, hl) != 0 ||
-        (out[hl] != '\0' && out[hl] != '/'))
+    if ((size_t)n < hl || memcmp(out, HOME_REL, hl) != 0 || (out[hl] != '\0' && out[hl] != '/'))
         return -EXDEV;
     size_t skip = out[hl] == '/' ? hl + 1 : hl;
     memmove(out, out + skip, (size_t)n - skip + 1);
@@ -419,7 +418,8 @@ int fs_meta_set(int fd, const cJSON *obj)
         if (!cJSON_IsString(kv) || !kv->string)
             continue;
         char key[512];
-        if ((size_t)snprintf(key, sizeof key, "%s%s", FS_META_XATTR_PREFIX, kv->string) >= sizeof key)
+        if ((size_t)snprintf(key, sizeof key, "%s%s", FS_META_XATTR_PREFIX, kv->string) >=
+            sizeof key)
             return -ENAMETOOLONG;
         if (fsetxattr(fd, key, kv->valuestring, strlen(kv->valuestring), 0) < 0)
             return -errno;
@@ -504,8 +504,8 @@ cJSON *fs_entry_json_at(int dirfd, const char *name, const char *rel, const stru
             }
             char cleaned[FS_PATH_MAX + 1];
             cleaned[0] = '/';
-            if (clean_components(joined, strlen(joined), true, cleaned + 1,
-                                 sizeof cleaned - 1) >= 0)
+            if (clean_components(joined, strlen(joined), true, cleaned + 1, sizeof cleaned - 1) >=
+                0)
                 cJSON_AddStringToObject(o, "symlinkTarget", cleaned);
         }
     }

@@ -14,27 +14,27 @@ typedef struct mock_journal mock_journal;
 #define NEAR_MISS_CAP 200
 
 typedef struct journal_entry {
-    uint64_t seq;          /* 1, 2, ... since the last clear (assigned by journal_add) */
-    int64_t t_ms;          /* mock clock */
+    uint64_t seq; /* 1, 2, ... since the last clear (assigned by journal_add) */
+    int64_t t_ms; /* mock clock */
     char method[16];
-    char *path;            /* owned */
-    char *query;           /* raw "a=1&b=2" (decoded pairs re-joined), owned, may be "" */
-    char sandbox_id[64];   /* "" on the control plane */
+    char *path;          /* owned */
+    char *query;         /* raw "a=1&b=2" (decoded pairs re-joined), owned, may be "" */
+    char sandbox_id[64]; /* "" on the control plane */
     int port;
-    int status;            /* 0 = no HTTP answer (fault dropped the connection) */
-    char *rule;            /* matched rule name or NULL */
-    char *fault;           /* fault kind or NULL */
-    int invalid;           /* request did not fit E2B's API */
-    char *invalid_reason;  /* owned or NULL */
+    int status;           /* 0 = no HTTP answer (fault dropped the connection) */
+    char *rule;           /* matched rule name or NULL */
+    char *fault;          /* fault kind or NULL */
+    int invalid;          /* request did not fit E2B's API */
+    char *invalid_reason; /* owned or NULL */
 } journal_entry;
 
 /* filters for query/count: NULL/negative fields match anything */
 typedef struct journal_filter {
     const char *method, *path; /* path: fnmatch glob */
     const char *sandbox, *rule, *fault;
-    int status;      /* -1 = any */
-    int invalid;     /* -1 = any */
-    int64_t since;   /* seq > since (-1 = any) */
+    int status;       /* -1 = any */
+    int invalid;      /* -1 = any */
+    int64_t since;    /* seq > since (-1 = any) */
     int64_t since_ms; /* t_ms >= since_ms (-1 = any) */
 } journal_filter;
 

@@ -50,11 +50,11 @@ int kernel_kind_for_language(const char *lang, kernel_kind *kind, char *err, siz
 
 typedef struct kernel_opts {
     kernel_kind kind;
-    const char *dir;          /* host directory of the sandbox (shown as /home/user) */
-    const char *cwd;          /* working directory inside the sandbox; NULL = /home/user */
-    const cJSON *env_vars;    /* sandbox-level env vars {str: str} (nullable), set for the
+    const char *dir;       /* host directory of the sandbox (shown as /home/user) */
+    const char *cwd;       /* working directory inside the sandbox; NULL = /home/user */
+    const cJSON *env_vars; /* sandbox-level env vars {str: str} (nullable), set for the
                                  kernel's whole life */
-    int allow_net;            /* allow_internet_access: the kernel shares the host network */
+    int allow_net;         /* allow_internet_access: the kernel shares the host network */
 } kernel_opts;
 
 /* Creates a kernel and starts its process (waits until it is ready: ~0.1 s python/node).
@@ -92,13 +92,13 @@ typedef enum kernel_event_type {
 typedef int (*kernel_emit_fn)(void *ud, kernel_event_type type, const char *line, size_t len);
 
 typedef struct kernel_exec_opts {
-    const char *code;           /* required */
-    const cJSON *env_vars;      /* {str: str} for this execution only (nullable) */
-    int64_t timeout_ms;         /* 0 = none; on expiry the cell is interrupted (SIGINT) */
-    int64_t keepalive_ms;       /* 0 = 5000 */
-    kernel_emit_fn emit;        /* required */
+    const char *code;      /* required */
+    const cJSON *env_vars; /* {str: str} for this execution only (nullable) */
+    int64_t timeout_ms;    /* 0 = none; on expiry the cell is interrupted (SIGINT) */
+    int64_t keepalive_ms;  /* 0 = 5000 */
+    kernel_emit_fn emit;   /* required */
     void *ud;
-    const atomic_int *cancel;   /* nullable: when it becomes non-zero (call kernel_wake to
+    const atomic_int *cancel; /* nullable: when it becomes non-zero (call kernel_wake to
                                    notice at once) the execution is interrupted and its output
                                    discarded, like a consumer that went away */
 } kernel_exec_opts;
@@ -146,7 +146,7 @@ int kernel_pid(kernel *k);
 typedef struct kernel_linebuf {
     char *buf;
     size_t len, cap, start;
-    size_t max_line;  /* 0 = 256 MiB */
+    size_t max_line; /* 0 = 256 MiB */
 } kernel_linebuf;
 
 /* Appends bytes. Returns 0, -1 on OOM or when an unterminated line exceeds max_line. */

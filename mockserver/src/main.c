@@ -131,7 +131,11 @@ int main(int argc, char **argv)
         /* read by the code-interpreter module (execute.c) and sandboxrt.c at init */
         case 'x': setenv("E2B_MOCK_EXECUTE_SCRIPTS", optarg, 1); break;
         case 'u': setenv("E2B_MOCK_UNISOLATED", "1", 1); break;
-        case 1001: case 1002: case 1003: case 1004: case 1005: {
+        case 1001:
+        case 1002:
+        case 1003:
+        case 1004:
+        case 1005: {
             /* read by sbx_policy.c (sbxpol_load_env) */
             static const char *const names[] = {"E2B_MOCK_LIMIT_MEMORY_MB", "E2B_MOCK_LIMIT_PIDS",
                                                 "E2B_MOCK_LIMIT_CPU_S", "E2B_MOCK_LIMIT_FSIZE_MB",

@@ -29,11 +29,22 @@
 
 const char *process_signal_name(int sig)
 {
-    static const char *const names[] = {
-        NULL, "hangup", "interrupt", "quit", "illegal instruction", "trace/breakpoint trap",
-        "aborted", "bus error", "floating point exception", "killed", "user defined signal 1",
-        "segmentation fault", "user defined signal 2", "broken pipe", "alarm clock",
-        "terminated"};
+    static const char *const names[] = {NULL,
+                                        "hangup",
+                                        "interrupt",
+                                        "quit",
+                                        "illegal instruction",
+                                        "trace/breakpoint trap",
+                                        "aborted",
+                                        "bus error",
+                                        "floating point exception",
+                                        "killed",
+                                        "user defined signal 1",
+                                        "segmentation fault",
+                                        "user defined signal 2",
+                                        "broken pipe",
+                                        "alarm clock",
+                                        "terminated"};
     if (sig > 0 && (size_t)sig < sizeof names / sizeof names[0])
         return names[sig];
     return NULL;
@@ -61,7 +72,8 @@ char *process_end_event_json(int wait_status, int sent_sig)
                  "{\"event\":{\"end\":{\"exitCode\":-1,\"status\":\"%s\",\"error\":\"%s\"}}}",
                  status, status);
     } else if (code == 0) {
-        snprintf(buf, sizeof buf, "{\"event\":{\"end\":{\"exited\":true,\"status\":\"exit status 0\"}}}");
+        snprintf(buf, sizeof buf,
+                 "{\"event\":{\"end\":{\"exited\":true,\"status\":\"exit status 0\"}}}");
     } else {
         snprintf(buf, sizeof buf,
                  "{\"event\":{\"end\":{\"exitCode\":%d,\"exited\":true,\"status\":\"exit status "
@@ -88,8 +100,8 @@ typedef struct proc {
     char *tag;
     cJSON *config; /* ProcessConfig as received (cmd, args, envs, cwd) */
     sbxrt_proc rt;
-    int refs;      /* guarded by proc_mod.lock */
-    bool listed;   /* in proc_mod.procs */
+    int refs;             /* guarded by proc_mod.lock */
+    bool listed;          /* in proc_mod.procs */
     pthread_mutex_t lock; /* subs, finished, end_json, sent_sig, worker */
     sub *subs;
     atomic_bool finished; /* written under lock; read lock-free where only a hint is needed */
@@ -145,8 +157,8 @@ static void proc_unref(proc_mod *m, proc *p)
 }
 
 /* Finds a live-or-finished process of the sandbox by selector; returns it referenced. */
-static proc *proc_find(proc_mod *m, const char *sandbox_id, const cJSON *selector,
-                       char *desc, size_t cap)
+static proc *proc_find(proc_mod *m, const char *sandbox_id, const cJSON *selector, char *desc,
+                       size_t cap)
 {
     const cJSON *pidj = cJSON_GetObjectItemCaseSensitive(selector, "pid");
     const cJSON *tagj = cJSON_GetObjectItemCaseSensitive(selector, "tag");
@@ -263,8 +275,8 @@ static ssize_t pump(proc *p, int *fd, const char *name, unsigned char *buf)
         if (p->cut[si]) {
             char note[160];
             int nl = snprintf(note, sizeof note,
-                              "\n[e2b-mock: output truncated: more than %lld bytes on %s]\n",
-                              cap, name);
+                              "\n[e2b-mock: output truncated: more than %lld bytes on %s]\n", cap,
+                              name);
             send_data(p, name, (const unsigned char *)note, (size_t)nl);
         }
         return n;
@@ -382,8 +394,10 @@ static void proc_worker(envd_worker *w)
             timeout = 0;
         if (pidfd < 0 && !exited && timeout > 50)
             timeout = 50; /* no pidfd (old kernel, valgrind): poll waitpid */
-        struct pollfd pf[4] = {{out, POLLIN, 0}, {err, POLLIN, 0},
-                               {exited ? -1 : pidfd, POLLIN, 0}, {w->wake_fd, POLLIN, 0}};
+        struct pollfd pf[4] = {{out, POLLIN, 0},
+                               {err, POLLIN, 0},
+                               {exited ? -1 : pidfd, POLLIN, 0},
+                               {w->wake_fd, POLLIN, 0}};
         int pr = poll(pf, 4, timeout);
         if (pr < 0 && errno != EINTR)
             break;
@@ -500,8 +514,8 @@ static bool resolve_cwd(int rootfd, const char *cwd, char *out, size_t cap)
     }
     char rel[FS_PATH_MAX];
     int n = fs_rel_path(cwd, strlen(cwd), rel, sizeof rel);
-    if (n == -EXDEV && (strcmp(cwd, "/") == 0 || strcmp(cwd, "/tmp") == 0 ||
-                        strcmp(cwd, "/tmp/") == 0)) {
+    if (n == -EXDEV &&
+        (strcmp(cwd, "/") == 0 || strcmp(cwd, "/tmp") == 0 || strcmp(cwd, "/tmp/") == 0)) {
         snprintf(out, cap, "%s", cwd); /* exist in every sandbox (bubblewrap layout) */
         return true;
     }
@@ -632,7 +646,8 @@ static int pty_resize(pid_t root, unsigned cols, unsigned rows)
                 int fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
                 if (fd < 0)
                     return -errno;
-                struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+                struct winsize ws = {.ws_row = (unsigned short)rows,
+                                     .ws_col = (unsigned short)cols};
                 int r = ioctl(fd, TIOCSWINSZ, &ws) < 0 ? -errno : 0;
                 close(fd);
                 return r;
@@ -972,7 +987,8 @@ static mock_response *p_send_input(mock_request *req, proc_mod *m, const cJSON *
     if (p->stdin_fd < 0) {
         r = envd_rpc_error(CONNECT_FAILED_PRECONDITION,
                            "stdin of process %u is not open (start it with stdin, or it was "
-                           "closed)", p->pid);
+                           "closed)",
+                           p->pid);
     } else {
         size_t off = 0;
         long long deadline = envd_mono_ms() + STDIN_WRITE_TIMEOUT_MS;
@@ -987,8 +1003,8 @@ static mock_response *p_send_input(mock_request *req, proc_mod *m, const cJSON *
                     r = envd_rpc_error(CONNECT_DEADLINE_EXCEEDED,
                                        "the process does not read its stdin");
             } else if (n < 0 && errno != EINTR) {
-                r = envd_rpc_error(CONNECT_FAILED_PRECONDITION, "stdin of process %u: %s",
-                                   p->pid, strerror(errno));
+                r = envd_rpc_error(CONNECT_FAILED_PRECONDITION, "stdin of process %u: %s", p->pid,
+                                   strerror(errno));
             }
         }
     }
@@ -1061,10 +1077,9 @@ static mock_response *h_process(mock_request *req)
         return envd_http_error(401, "%s", ENVD_UNAUTHORIZED_MSG);
     char bad_user[128];
     if (!envd_user_ok(req, false, bad_user, sizeof bad_user))
-        return streaming ? envd_stream_error(CONNECT_UNAUTHENTICATED, "invalid username: '%s'",
-                                             bad_user)
-                         : envd_rpc_error(CONNECT_UNAUTHENTICATED, "invalid username: '%s'",
-                                          bad_user);
+        return streaming
+                   ? envd_stream_error(CONNECT_UNAUTHENTICATED, "invalid username: '%s'", bad_user)
+                   : envd_rpc_error(CONNECT_UNAUTHENTICATED, "invalid username: '%s'", bad_user);
     if (method && strcmp(method, "StreamInput") == 0)
         return envd_rpc_error(CONNECT_UNIMPLEMENTED,
                               "process.Process/StreamInput (client streaming) is not supported");
@@ -1097,8 +1112,7 @@ static mock_response *h_process(mock_request *req)
     } else if (strcmp(method, "Update") == 0) {
         r = p_update(req, m, in);
     } else {
-        r = envd_rpc_error(CONNECT_UNIMPLEMENTED, "process.Process/%s is not implemented",
-                           method);
+        r = envd_rpc_error(CONNECT_UNIMPLEMENTED, "process.Process/%s is not implemented", method);
     }
     cJSON_Delete(in);
     return r;

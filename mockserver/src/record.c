@@ -83,8 +83,9 @@ typedef struct hctx {
 static int hdr_iter(const char *k, const char *v, void *ud)
 {
     hctx *h = ud;
-    static const char *const skip[] = {"Host", "Content-Length", "Connection", "Transfer-Encoding",
-                                       "Accept-Encoding", "Expect", NULL};
+    static const char *const skip[] = {
+        "Host", "Content-Length", "Connection", "Transfer-Encoding", "Accept-Encoding", "Expect",
+        NULL};
     for (size_t i = 0; skip[i]; i++)
         if (strcasecmp(k, skip[i]) == 0)
             return 0;
@@ -137,7 +138,7 @@ static size_t on_header(char *d, size_t sz, size_t n, void *ud)
     if (!val)
         return 0;
     static const char *const skip[] = {"Content-Length", "Transfer-Encoding", "Connection",
-                                       "Date", "Keep-Alive", NULL};
+                                       "Date",           "Keep-Alive",        NULL};
     int skipped = 0;
     for (size_t i = 0; skip[i]; i++)
         skipped |= strcasecmp(name, skip[i]) == 0;
@@ -275,8 +276,8 @@ int record_handle(recorder *r, mock_request *req, mock_response **out)
         return 1;
     }
     write_rule(r, req, status, &b);
-    mock_response *res =
-        mock_resp_take((int)status, b.ctype[0] ? b.ctype : NULL, b.p ? b.p : calloc(1, 1), b.len);
+    mock_response *res = mock_resp_take((int)status, b.ctype[0] ? b.ctype : NULL,
+                                        b.p ? b.p : calloc(1, 1), b.len);
     for (const cJSON *e = b.headers->child; res && e; e = e->next)
         mock_resp_header(res, e->string, e->valuestring);
     cJSON_Delete(b.headers);

@@ -27,17 +27,19 @@
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t g_cg_lock = PTHREAD_MUTEX_INITIALIZER; /* cgroup create/enter vs rmdir */
-static int g_unisolated = -1; /* -1 = not decided: read the env */
+static int g_unisolated = -1;                                 /* -1 = not decided: read the env */
 static pthread_once_t g_probe_once = PTHREAD_ONCE_INIT;
 static int g_bwrap_ok;
 
-void sbxrt_set_unisolated(int allow) {
+void sbxrt_set_unisolated(int allow)
+{
     pthread_mutex_lock(&g_lock);
     g_unisolated = allow ? 1 : 0;
     pthread_mutex_unlock(&g_lock);
 }
 
-int sbxrt_unisolated_allowed(void) {
+int sbxrt_unisolated_allowed(void)
+{
     pthread_mutex_lock(&g_lock);
     if (g_unisolated < 0) {
         const char *v = getenv("E2B_MOCK_UNISOLATED");
@@ -50,8 +52,10 @@ int sbxrt_unisolated_allowed(void) {
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
@@ -66,23 +70,33 @@ typedef struct strvec {
     int oom;
 } strvec;
 
-static void sv_push(strvec *sv, const char *s) {
-    if (sv->oom) return;
+static void sv_push(strvec *sv, const char *s)
+{
+    if (sv->oom)
+        return;
     if (sv->n + 2 > sv->cap) {
         size_t cap = sv->cap ? sv->cap * 2 : 64;
         char **nv = realloc(sv->v, cap * sizeof *nv);
-        if (!nv) { sv->oom = 1; return; }
+        if (!nv) {
+            sv->oom = 1;
+            return;
+        }
         sv->v = nv;
         sv->cap = cap;
     }
     char *d = strdup(s);
-    if (!d) { sv->oom = 1; return; }
+    if (!d) {
+        sv->oom = 1;
+        return;
+    }
     sv->v[sv->n++] = d;
     sv->v[sv->n] = NULL;
 }
 
-static void sv_free(strvec *sv) {
-    for (size_t i = 0; i < sv->n; i++) free(sv->v[i]);
+static void sv_free(strvec *sv)
+{
+    for (size_t i = 0; i < sv->n; i++)
+        free(sv->v[i]);
     free(sv->v);
     memset(sv, 0, sizeof *sv);
 }
@@ -93,29 +107,20 @@ static const char *g_bwrap = BWRAP_DEFAULT;
 #define BWRAP_PATH g_bwrap
 
 /* The bubblewrap flags shared by the probe and every spawn (platform-notes §6). */
-static void push_bwrap_base(strvec *a) {
+static void push_bwrap_base(strvec *a)
+{
     sv_push(a, BWRAP_PATH);
     static const char *const base[] = {
-        "--ro-bind", "/usr", "/usr",
-        "--symlink", "usr/lib", "/lib",
-        "--symlink", "usr/lib64", "/lib64",
-        "--symlink", "usr/bin", "/bin",
-        "--symlink", "usr/sbin", "/sbin",
-        "--ro-bind", "/etc", "/etc",
-        "--proc", "/proc",
-        "--dev", "/dev",
-        "--tmpfs", "/tmp",
-        "--unshare-all",
-        "--unshare-user",
-        "--uid", "1000",
-        "--gid", "1000",
-        "--hostname", "e2b-sandbox",
-        "--cap-drop", "ALL",
-        "--die-with-parent",
-        "--new-session",
-        "--clearenv",
-        NULL};
-    for (size_t i = 0; base[i]; i++) sv_push(a, base[i]);
+        "--ro-bind",      "/usr",        "/usr",       "--symlink", "usr/lib",
+        "/lib",           "--symlink",   "usr/lib64",  "/lib64",    "--symlink",
+        "usr/bin",        "/bin",        "--symlink",  "usr/sbin",  "/sbin",
+        "--ro-bind",      "/etc",        "/etc",       "--proc",    "/proc",
+        "--dev",          "/dev",        "--tmpfs",    "/tmp",      "--unshare-all",
+        "--unshare-user", "--uid",       "1000",       "--gid",     "1000",
+        "--hostname",     "e2b-sandbox", "--cap-drop", "ALL",       "--die-with-parent",
+        "--new-session",  "--clearenv",  NULL};
+    for (size_t i = 0; base[i]; i++)
+        sv_push(a, base[i]);
     /* the sandbox uid maps to host root for permission checks: hide every /etc entry that is
      * not world-readable (shadow, gshadow, ssl/private, ...) and show our own passwd/group */
     const char *rt = sbxpol_runtime_dir();
@@ -142,9 +147,11 @@ static void push_bwrap_base(strvec *a) {
     }
 }
 
-static void probe(void) {
+static void probe(void)
+{
     const char *env = getenv("E2B_MOCK_BWRAP");
-    if (env && env[0] == '/') g_bwrap = env;
+    if (env && env[0] == '/')
+        g_bwrap = env;
     if (access(BWRAP_PATH, X_OK) != 0) {
         g_bwrap_ok = 0;
         return;
@@ -153,7 +160,10 @@ static void probe(void) {
     push_bwrap_base(&a);
     sv_push(&a, "--");
     sv_push(&a, "/usr/bin/true");
-    if (a.oom) { sv_free(&a); return; }
+    if (a.oom) {
+        sv_free(&a);
+        return;
+    }
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
@@ -164,48 +174,62 @@ static void probe(void) {
     int rc = posix_spawn(&pid, BWRAP_PATH, &fa, NULL, a.v, envp);
     posix_spawn_file_actions_destroy(&fa);
     sv_free(&a);
-    if (rc != 0) { g_bwrap_ok = 0; return; }
+    if (rc != 0) {
+        g_bwrap_ok = 0;
+        return;
+    }
     int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
     g_bwrap_ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
-    if (!g_bwrap_ok) mock_log(MOCK_LOG_WARN, "sandboxrt: bubblewrap probe failed (status %d)", st);
+    if (!g_bwrap_ok)
+        mock_log(MOCK_LOG_WARN, "sandboxrt: bubblewrap probe failed (status %d)", st);
 }
 
-int sbxrt_bwrap_available(void) {
+int sbxrt_bwrap_available(void)
+{
     pthread_once(&g_probe_once, probe);
     return g_bwrap_ok;
 }
 
-char *sbxrt_host_path(const char *dir, const char *p) {
+char *sbxrt_host_path(const char *dir, const char *p)
+{
     size_t hl = strlen(SBXRT_HOME);
     if (!dir || !p || strncmp(p, SBXRT_HOME, hl) != 0 || (p[hl] != '\0' && p[hl] != '/'))
         return NULL;
     const char *rest = p + hl;
     /* refuse ".." components: the path must stay inside the sandbox directory */
     for (const char *s = rest; *s;) {
-        while (*s == '/') s++;
+        while (*s == '/')
+            s++;
         const char *e = s;
-        while (*e && *e != '/') e++;
-        if (e - s == 2 && s[0] == '.' && s[1] == '.') return NULL;
+        while (*e && *e != '/')
+            e++;
+        if (e - s == 2 && s[0] == '.' && s[1] == '.')
+            return NULL;
         s = e;
     }
     size_t n = strlen(dir) + strlen(rest) + 1;
     char *out = malloc(n);
-    if (out) snprintf(out, n, "%s%s", dir, rest);
+    if (out)
+        snprintf(out, n, "%s%s", dir, rest);
     return out;
 }
 
 /* pipe with both ends O_CLOEXEC and moved to fds >= 10, so the child's dup2 to 1..5 can never
  * clobber another source fd. */
-static int pipe_hi(int fds[2]) {
+static int pipe_hi(int fds[2])
+{
     int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0) return -1;
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return -1;
     for (int i = 0; i < 2; i++) {
         int h = fcntl(p[i], F_DUPFD_CLOEXEC, 10);
         if (h < 0) {
             close(p[0]);
             close(p[1]);
-            if (i == 1) close(fds[0]);
+            if (i == 1)
+                close(fds[0]);
             return -1;
         }
         close(p[i]);
@@ -214,32 +238,41 @@ static int pipe_hi(int fds[2]) {
     return 0;
 }
 
-static void close_fd(int *fd) {
-    if (*fd >= 0) close(*fd);
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
     *fd = -1;
 }
 
-static int64_t mono_ms(void) {
+static int64_t mono_ms(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Reads bwrap's --info-fd JSON ({"child-pid": N, ...}). Returns the pid or -1 (EOF/timeout). */
-static pid_t read_info_pid(int fd) {
+static pid_t read_info_pid(int fd)
+{
     char buf[1024];
     size_t len = 0;
     int64_t deadline = mono_ms() + INFO_TIMEOUT_MS;
     for (;;) {
         int64_t left = deadline - mono_ms();
-        if (left <= 0) return -1;
+        if (left <= 0)
+            return -1;
         struct pollfd pfd = {fd, POLLIN, 0};
         int r = poll(&pfd, 1, (int)left);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return -1;
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
         ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return -1;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
         len += (size_t)n;
         buf[len] = '\0';
         cJSON *j = cJSON_Parse(buf);
@@ -249,25 +282,30 @@ static pid_t read_info_pid(int fd) {
             cJSON_Delete(j);
             return pid;
         }
-        if (len >= sizeof buf - 1) return -1;
+        if (len >= sizeof buf - 1)
+            return -1;
     }
 }
 
 /* Collects whatever the child wrote on stderr (non-blocking) into msg. */
-static void read_stderr(int fd, char *msg, size_t cap) {
+static void read_stderr(int fd, char *msg, size_t cap)
+{
     size_t len = 0;
     msg[0] = '\0';
     int64_t deadline = mono_ms() + 500;
     while (len + 1 < cap) {
         struct pollfd pfd = {fd, POLLIN, 0};
         int64_t left = deadline - mono_ms();
-        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0) break;
+        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+            break;
         ssize_t n = read(fd, msg + len, cap - 1 - len);
-        if (n <= 0) break;
+        if (n <= 0)
+            break;
         len += (size_t)n;
     }
     msg[len] = '\0';
-    while (len && (msg[len - 1] == '\n' || msg[len - 1] == '\r')) msg[--len] = '\0';
+    while (len && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
+        msg[--len] = '\0';
 }
 
 /* ---------------------------------------------------------------- spawner thread
@@ -294,20 +332,25 @@ static spawn_req *sp_head;
 static pthread_once_t sp_once = PTHREAD_ONCE_INIT;
 static int sp_ok;
 
-static void *spawner_main(void *arg) {
+static void *spawner_main(void *arg)
+{
     (void)arg;
     pthread_mutex_lock(&sp_lock);
     for (;;) {
-        while (!sp_head) pthread_cond_wait(&sp_cond, &sp_lock);
+        while (!sp_head)
+            pthread_cond_wait(&sp_cond, &sp_lock);
         spawn_req *r = sp_head;
         sp_head = r->next;
         pthread_mutex_unlock(&sp_lock);
         /* the child inherits the spawning THREAD's cgroups (v1 moves single tasks) */
         pthread_mutex_lock(&g_cg_lock); /* no rmdir between prepare and spawn */
         int in_cg = r->cg && sbxpol_cgroup_prepare(r->cg) == 0 && sbxpol_cgroup_enter(r->cg) == 0;
-        if (r->cg && !in_cg) r->rc = errno ? errno : EPERM;
-        else r->rc = posix_spawn(&r->pid, r->path, r->fa, r->at, r->argv, r->envp);
-        if (in_cg) sbxpol_cgroup_leave();
+        if (r->cg && !in_cg)
+            r->rc = errno ? errno : EPERM;
+        else
+            r->rc = posix_spawn(&r->pid, r->path, r->fa, r->at, r->argv, r->envp);
+        if (in_cg)
+            sbxpol_cgroup_leave();
         pthread_mutex_unlock(&g_cg_lock);
         pthread_mutex_lock(&sp_lock);
         r->done = 1;
@@ -316,7 +359,8 @@ static void *spawner_main(void *arg) {
     return NULL;
 }
 
-static void spawner_start(void) {
+static void spawner_start(void)
+{
     pthread_attr_t at;
     pthread_attr_init(&at);
     pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
@@ -331,22 +375,27 @@ static void spawner_start(void) {
 
 static int spawn_on_spawner(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
                             const posix_spawnattr_t *at, char *const *argv, char *const *envp,
-                            const char *cg) {
+                            const char *cg)
+{
     pthread_once(&sp_once, spawner_start);
-    if (!sp_ok) return cg ? EAGAIN : posix_spawn(pid, path, fa, at, argv, envp);
+    if (!sp_ok)
+        return cg ? EAGAIN : posix_spawn(pid, path, fa, at, argv, envp);
     spawn_req r = {path, fa, at, argv, envp, cg, 0, 0, 0, NULL};
     pthread_mutex_lock(&sp_lock);
     spawn_req **pp = &sp_head;
-    while (*pp) pp = &(*pp)->next;
+    while (*pp)
+        pp = &(*pp)->next;
     *pp = &r;
     pthread_cond_broadcast(&sp_cond);
-    while (!r.done) pthread_cond_wait(&sp_cond, &sp_lock);
+    while (!r.done)
+        pthread_cond_wait(&sp_cond, &sp_lock);
     pthread_mutex_unlock(&sp_lock);
     *pid = r.pid;
     return r.rc;
 }
 
-int sbxrt_spawn(const sbxrt_spec *spec, sbxrt_proc *out, char *err, size_t errlen) {
+int sbxrt_spawn(const sbxrt_spec *spec, sbxrt_proc *out, char *err, size_t errlen)
+{
     memset(out, 0, sizeof *out);
     out->req_fd = out->ev_fd = out->out_fd = out->err_fd = -1;
     if (!spec || !spec->dir || !spec->argv || !spec->argv[0] || spec->argv[0][0] != '/') {
@@ -357,7 +406,8 @@ int sbxrt_spawn(const sbxrt_spec *spec, sbxrt_proc *out, char *err, size_t errle
     if (!isolated && !sbxrt_unisolated_allowed()) {
         seterr(err, errlen,
                "bubblewrap (%s) is not available or does not work on this host; refusing to "
-               "run code unisolated (set E2B_MOCK_UNISOLATED=1 to allow it)", BWRAP_PATH);
+               "run code unisolated (set E2B_MOCK_UNISOLATED=1 to allow it)",
+               BWRAP_PATH);
         return -1;
     }
     const char *cwd = spec->cwd && spec->cwd[0] ? spec->cwd : SBXRT_HOME;
@@ -387,9 +437,11 @@ int sbxrt_spawn(const sbxrt_spec *spec, sbxrt_proc *out, char *err, size_t errle
         /* the cgroup is named after the sandbox directory (= the sandbox id) */
         const char *b = strrchr(spec->dir, '/');
         snprintf(cgname, sizeof cgname, "%s", b ? b + 1 : spec->dir);
-        if (sbxpol_cgroup_available()) cg = cgname; /* created by the spawner thread */
+        if (sbxpol_cgroup_available())
+            cg = cgname; /* created by the spawner thread */
         push_bwrap_base(&a);
-        if (spec->allow_net) sv_push(&a, "--share-net");
+        if (spec->allow_net)
+            sv_push(&a, "--share-net");
 #ifdef E2B_HAVE_SECCOMP
         secfd = sbxpol_seccomp_fd(spec->allow_net);
         if (secfd >= 0 && secfd < 10) { /* keep it clear of the child's dup2 targets 0..6 */
@@ -411,11 +463,16 @@ int sbxrt_spawn(const sbxrt_spec *spec, sbxrt_proc *out, char *err, size_t errle
         sv_push(&a, SBXRT_HOME);
         sv_push(&a, "--chdir");
         sv_push(&a, cwd);
-        static const char *const kv[] = {"HOME", SBXRT_HOME,
-                                         "PATH", "/usr/local/bin:/usr/bin:/bin",
-                                         "LANG", "C.UTF-8",
-                                         "MPLCONFIGDIR", "/tmp/mpl",
-                                         "USER", "user",
+        static const char *const kv[] = {"HOME",
+                                         SBXRT_HOME,
+                                         "PATH",
+                                         "/usr/local/bin:/usr/bin:/bin",
+                                         "LANG",
+                                         "C.UTF-8",
+                                         "MPLCONFIGDIR",
+                                         "/tmp/mpl",
+                                         "USER",
+                                         "user",
                                          NULL};
         for (size_t i = 0; kv[i]; i += 2) {
             sv_push(&a, "--setenv");
@@ -424,9 +481,13 @@ int sbxrt_spawn(const sbxrt_spec *spec, sbxrt_proc *out, char *err, size_t errle
         }
         for (size_t i = 0; spec->env && spec->env[i]; i++) {
             const char *eq = strchr(spec->env[i], '=');
-            if (!eq || eq == spec->env[i]) continue;
+            if (!eq || eq == spec->env[i])
+                continue;
             char *name = strndup(spec->env[i], (size_t)(eq - spec->env[i]));
-            if (!name) { a.oom = 1; break; }
+            if (!name) {
+                a.oom = 1;
+                break;
+            }
             sv_push(&a, "--setenv");
             sv_push(&a, name);
             sv_push(&a, eq + 1);
@@ -468,9 +529,11 @@ int sbxrt_spawn(const sbxrt_spec *spec, sbxrt_proc *out, char *err, size_t errle
         sv_push(&env, "PATH=/usr/local/bin:/usr/bin:/bin");
         sv_push(&env, "LANG=C.UTF-8");
         sv_push(&env, "MPLCONFIGDIR=/tmp/e2b-mock-mpl");
-        for (size_t i = 0; spec->env && spec->env[i]; i++) sv_push(&env, spec->env[i]);
+        for (size_t i = 0; spec->env && spec->env[i]; i++)
+            sv_push(&env, spec->env[i]);
     }
-    for (size_t i = 0; spec->argv[i]; i++) sv_push(&a, spec->argv[i]);
+    for (size_t i = 0; spec->argv[i]; i++)
+        sv_push(&a, spec->argv[i]);
 
     int outp[2] = {-1, -1}, errp[2] = {-1, -1}, evp[2] = {-1, -1}, reqp[2] = {-1, -1},
         infop[2] = {-1, -1};
@@ -494,11 +557,15 @@ int sbxrt_spawn(const sbxrt_spec *spec, sbxrt_proc *out, char *err, size_t errle
     posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
     posix_spawn_file_actions_adddup2(&fa, evp[1], 3);
     posix_spawn_file_actions_adddup2(&fa, reqp[0], 4);
-    if (isolated) posix_spawn_file_actions_adddup2(&fa, infop[1], 5);
-    if (secfd >= 0) posix_spawn_file_actions_adddup2(&fa, secfd, 6); /* read once by bwrap */
+    if (isolated)
+        posix_spawn_file_actions_adddup2(&fa, infop[1], 5);
+    if (secfd >= 0)
+        posix_spawn_file_actions_adddup2(&fa, secfd, 6); /* read once by bwrap */
     posix_spawn_file_actions_addclosefrom_np(&fa, isolated ? (secfd >= 0 ? 7 : 6) : 5);
-    if (!isolated && host_cwd) posix_spawn_file_actions_addchdir_np(&fa, host_cwd);
-    else if (!isolated) posix_spawn_file_actions_addchdir_np(&fa, cwd);
+    if (!isolated && host_cwd)
+        posix_spawn_file_actions_addchdir_np(&fa, host_cwd);
+    else if (!isolated)
+        posix_spawn_file_actions_addchdir_np(&fa, cwd);
 
     posix_spawnattr_init(&at);
     at_ok = 1;
@@ -506,16 +573,17 @@ int sbxrt_spawn(const sbxrt_spec *spec, sbxrt_proc *out, char *err, size_t errle
     sigemptyset(&none);
     sigemptyset(&deflt);
     int defsigs[] = {SIGINT, SIGTERM, SIGPIPE, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2, SIGALRM};
-    for (size_t i = 0; i < sizeof defsigs / sizeof defsigs[0]; i++) sigaddset(&deflt, defsigs[i]);
+    for (size_t i = 0; i < sizeof defsigs / sizeof defsigs[0]; i++)
+        sigaddset(&deflt, defsigs[i]);
     posix_spawnattr_setsigmask(&at, &none);
     posix_spawnattr_setsigdefault(&at, &deflt);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setflags(&at,
+                             POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     pid_t pid;
     int src = spawn_on_spawner(&pid, a.v[0], &fa, &at, a.v, env.v, cg);
     if (src != 0) {
-        seterr(err, errlen, "cannot start %s%s: %s", a.v[0],
-               cg ? " in the sandbox cgroup" : "", strerror(src));
+        seterr(err, errlen, "cannot start %s%s: %s", a.v[0], cg ? " in the sandbox cgroup" : "",
+               strerror(src));
         goto done;
     }
     close_fd(&outp[1]);
@@ -525,7 +593,8 @@ int sbxrt_spawn(const sbxrt_spec *spec, sbxrt_proc *out, char *err, size_t errle
     close_fd(&infop[1]);
     out->pid = pid;
     out->isolated = isolated;
-    if (cg) snprintf(out->cg, sizeof out->cg, "%s", cg);
+    if (cg)
+        snprintf(out->cg, sizeof out->cg, "%s", cg);
     out->req_fd = reqp[1];
     out->ev_fd = evp[0];
     out->out_fd = outp[0];
@@ -539,8 +608,8 @@ int sbxrt_spawn(const sbxrt_spec *spec, sbxrt_proc *out, char *err, size_t errle
         if (child <= 0) {
             char msg[512];
             read_stderr(out->err_fd, msg, sizeof msg);
-            seterr(err, errlen, "bubblewrap failed to start the sandbox%s%s",
-                   msg[0] ? ": " : "", msg);
+            seterr(err, errlen, "bubblewrap failed to start the sandbox%s%s", msg[0] ? ": " : "",
+                   msg);
             sbxrt_kill(out);
             goto done;
         }
@@ -550,13 +619,20 @@ int sbxrt_spawn(const sbxrt_spec *spec, sbxrt_proc *out, char *err, size_t errle
     }
     rc = 0;
 done:
-    if (fa_ok) posix_spawn_file_actions_destroy(&fa);
-    if (at_ok) posix_spawnattr_destroy(&at);
-    close_fd(&outp[0]); close_fd(&outp[1]);
-    close_fd(&errp[0]); close_fd(&errp[1]);
-    close_fd(&evp[0]); close_fd(&evp[1]);
-    close_fd(&reqp[0]); close_fd(&reqp[1]);
-    close_fd(&infop[0]); close_fd(&infop[1]);
+    if (fa_ok)
+        posix_spawn_file_actions_destroy(&fa);
+    if (at_ok)
+        posix_spawnattr_destroy(&at);
+    close_fd(&outp[0]);
+    close_fd(&outp[1]);
+    close_fd(&errp[0]);
+    close_fd(&errp[1]);
+    close_fd(&evp[0]);
+    close_fd(&evp[1]);
+    close_fd(&reqp[0]);
+    close_fd(&reqp[1]);
+    close_fd(&infop[0]);
+    close_fd(&infop[1]);
     close_fd(&secfd);
     sv_free(&a);
     sv_free(&env);
@@ -564,41 +640,54 @@ done:
     return rc;
 }
 
-int sbxrt_signal(const sbxrt_proc *p, int sig) {
-    if (!p || p->pid <= 0) return 0;
-    if (p->pgid > 0) return kill(-p->pgid, sig);
+int sbxrt_signal(const sbxrt_proc *p, int sig)
+{
+    if (!p || p->pid <= 0)
+        return 0;
+    if (p->pgid > 0)
+        return kill(-p->pgid, sig);
     return kill(p->pid, sig);
 }
 
-static void close_all(sbxrt_proc *p) {
+static void close_all(sbxrt_proc *p)
+{
     close_fd(&p->req_fd);
     close_fd(&p->ev_fd);
     close_fd(&p->out_fd);
     close_fd(&p->err_fd);
 }
 
-void sbxrt_kill(sbxrt_proc *p) {
-    if (!p) return;
+void sbxrt_kill(sbxrt_proc *p)
+{
+    if (!p)
+        return;
     pid_t pgid = p->pid > 0 ? p->pgid : 0;
     if (p->pid > 0) {
         int reaped = 0;
-        if (p->pgid > 0) kill(-p->pgid, SIGKILL);
+        if (p->pgid > 0)
+            kill(-p->pgid, SIGKILL);
         if (p->isolated && p->pgid > 0 && p->pgid != p->pid) {
             /* let the outer bwrap reap its sandbox init itself (it exits when init dies):
              * killed at once, init's zombie would be orphaned to the host's pid 1, which in
              * some containers never reaps, and would keep the sandbox cgroup busy */
             for (int i = 0; i < 50; i++) {
                 pid_t r = waitpid(p->pid, NULL, WNOHANG);
-                if (r == p->pid) { reaped = 1; break; }
-                if (r < 0 && errno != EINTR) break;
+                if (r == p->pid) {
+                    reaped = 1;
+                    break;
+                }
+                if (r < 0 && errno != EINTR)
+                    break;
                 struct timespec ts = {0, 2 * 1000 * 1000};
                 nanosleep(&ts, NULL);
             }
         }
         if (!reaped) {
             kill(p->pid, SIGKILL);
-            if (p->pgid != p->pid) kill(-p->pid, SIGKILL); /* the outer bwrap's own session */
-            while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR) {}
+            if (p->pgid != p->pid)
+                kill(-p->pid, SIGKILL); /* the outer bwrap's own session */
+            while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR) {
+            }
         }
     }
     if (p->cg[0]) { /* the sandbox's last process gone: drop its cgroups (EBUSY otherwise) */
@@ -618,8 +707,10 @@ void sbxrt_kill(sbxrt_proc *p) {
     p->pgid = 0;
 }
 
-void sbxrt_reap(sbxrt_proc *p) {
-    if (!p) return;
+void sbxrt_reap(sbxrt_proc *p)
+{
+    if (!p)
+        return;
     if (p->pid <= 0 && p->cg[0]) { /* reaped by the caller */
         pthread_mutex_lock(&g_cg_lock);
         sbxpol_cgroup_release(p->cg);
@@ -634,8 +725,10 @@ void sbxrt_reap(sbxrt_proc *p) {
     close_all(p);
 }
 
-int sbxrt_sandbox_destroy(const char *dir) {
-    if (!dir) return 0;
+int sbxrt_sandbox_destroy(const char *dir)
+{
+    if (!dir)
+        return 0;
     const char *b = strrchr(dir, '/');
     pthread_mutex_lock(&g_cg_lock);
     int n = sbxpol_cgroup_destroy(b ? b + 1 : dir);
@@ -643,8 +736,10 @@ int sbxrt_sandbox_destroy(const char *dir) {
     return n;
 }
 
-void sbxrt_destroy_hook(struct mock_sandbox *sbx, void *ud) {
+void sbxrt_destroy_hook(struct mock_sandbox *sbx, void *ud)
+{
     (void)ud;
     int n = sbxrt_sandbox_destroy(sbx->dir);
-    if (n > 0) mock_log(MOCK_LOG_DEBUG, "sandboxrt: %d leftover process(es) of %s killed", n, sbx->id);
+    if (n > 0)
+        mock_log(MOCK_LOG_DEBUG, "sandboxrt: %d leftover process(es) of %s killed", n, sbx->id);
 }

@@ -31,25 +31,25 @@ extern "C" {
 #define SBXRT_HOME "/home/user"
 
 typedef struct sbxrt_spec {
-    const char *dir;              /* host directory shown as /home/user (must exist) */
-    const char *cwd;              /* working directory inside the sandbox; NULL = /home/user.
+    const char *dir;         /* host directory shown as /home/user (must exist) */
+    const char *cwd;         /* working directory inside the sandbox; NULL = /home/user.
                                      Paths under /home/user are created if missing. */
-    const char *const *argv;      /* NULL-terminated; argv[0] an absolute path */
-    const char *const *env;       /* NULL-terminated "K=V" list added to the clean base env
+    const char *const *argv; /* NULL-terminated; argv[0] an absolute path */
+    const char *const *env;  /* NULL-terminated "K=V" list added to the clean base env
                                      (HOME, PATH, LANG, MPLCONFIGDIR); may be NULL */
-    int allow_net;                /* 1 = share the host network namespace and allow
+    int allow_net;           /* 1 = share the host network namespace and allow
                                      AF_INET/AF_INET6 sockets (allow_internet_access) */
 } sbxrt_spec;
 
 typedef struct sbxrt_proc {
-    pid_t pid;     /* our direct child (bwrap, or the program when unisolated); 0 = none */
-    pid_t pgid;    /* process group of the program: SIGINT target (0 until known) */
-    int req_fd;    /* write end of the child's fd 4 (O_CLOEXEC) */
-    int ev_fd;     /* read end of the child's fd 3 (O_CLOEXEC | O_NONBLOCK) */
-    int out_fd;    /* read end of the child's stdout (O_CLOEXEC | O_NONBLOCK) */
-    int err_fd;    /* read end of the child's stderr (O_CLOEXEC | O_NONBLOCK) */
-    int isolated;  /* 1 when started under bwrap */
-    char cg[72];   /* the sandbox cgroup it runs in ("" = none): removed once empty */
+    pid_t pid;    /* our direct child (bwrap, or the program when unisolated); 0 = none */
+    pid_t pgid;   /* process group of the program: SIGINT target (0 until known) */
+    int req_fd;   /* write end of the child's fd 4 (O_CLOEXEC) */
+    int ev_fd;    /* read end of the child's fd 3 (O_CLOEXEC | O_NONBLOCK) */
+    int out_fd;   /* read end of the child's stdout (O_CLOEXEC | O_NONBLOCK) */
+    int err_fd;   /* read end of the child's stderr (O_CLOEXEC | O_NONBLOCK) */
+    int isolated; /* 1 when started under bwrap */
+    char cg[72];  /* the sandbox cgroup it runs in ("" = none): removed once empty */
 } sbxrt_proc;
 
 /* Allows (1) or forbids (0) running without bubblewrap when it is unavailable. The default

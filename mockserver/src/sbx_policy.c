@@ -29,7 +29,8 @@ static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static sbxpol_limits g_limits = {(int64_t)512 << 20, 256, 3600, (int64_t)512 << 20,
                                  (int64_t)16 << 20};
 
-void sbxpol_default_limits(sbxpol_limits *l) {
+void sbxpol_default_limits(sbxpol_limits *l)
+{
     l->memory_bytes = (int64_t)512 << 20;
     l->pids = 256;
     l->cpu_seconds = 3600;
@@ -39,9 +40,11 @@ void sbxpol_default_limits(sbxpol_limits *l) {
 
 static pthread_once_t g_env_once = PTHREAD_ONCE_INIT;
 
-static int env_ll(const char *name, long long max, long long *out) {
+static int env_ll(const char *name, long long max, long long *out)
+{
     const char *v = getenv(name);
-    if (!v || !*v) return 0;
+    if (!v || !*v)
+        return 0;
     char *end = NULL;
     errno = 0;
     long long x = strtoll(v, &end, 10);
@@ -53,36 +56,48 @@ static int env_ll(const char *name, long long max, long long *out) {
     return 1;
 }
 
-void sbxpol_load_env(void) {
+void sbxpol_load_env(void)
+{
     sbxpol_limits l;
     sbxpol_default_limits(&l);
     long long x;
-    if (env_ll("E2B_MOCK_LIMIT_MEMORY_MB", 1LL << 30, &x)) l.memory_bytes = x << 20;
-    if (env_ll("E2B_MOCK_LIMIT_PIDS", 1 << 22, &x)) l.pids = (int)x;
-    if (env_ll("E2B_MOCK_LIMIT_CPU_S", 1 << 30, &x)) l.cpu_seconds = (int)x;
-    if (env_ll("E2B_MOCK_LIMIT_FSIZE_MB", 1LL << 30, &x)) l.fsize_bytes = x << 20;
-    if (env_ll("E2B_MOCK_LIMIT_OUTPUT_MB", 1LL << 30, &x)) l.output_bytes = x << 20;
+    if (env_ll("E2B_MOCK_LIMIT_MEMORY_MB", 1LL << 30, &x))
+        l.memory_bytes = x << 20;
+    if (env_ll("E2B_MOCK_LIMIT_PIDS", 1 << 22, &x))
+        l.pids = (int)x;
+    if (env_ll("E2B_MOCK_LIMIT_CPU_S", 1 << 30, &x))
+        l.cpu_seconds = (int)x;
+    if (env_ll("E2B_MOCK_LIMIT_FSIZE_MB", 1LL << 30, &x))
+        l.fsize_bytes = x << 20;
+    if (env_ll("E2B_MOCK_LIMIT_OUTPUT_MB", 1LL << 30, &x))
+        l.output_bytes = x << 20;
     pthread_mutex_lock(&g_lock);
     g_limits = l;
     pthread_mutex_unlock(&g_lock);
 }
 
-static void env_once(void) { sbxpol_load_env(); }
+static void env_once(void)
+{
+    sbxpol_load_env();
+}
 
-int64_t sbxpol_output_cap(void) {
+int64_t sbxpol_output_cap(void)
+{
     sbxpol_limits l;
     sbxpol_get_limits(&l);
     return l.output_bytes;
 }
 
-void sbxpol_set_limits(const sbxpol_limits *l) {
+void sbxpol_set_limits(const sbxpol_limits *l)
+{
     pthread_once(&g_env_once, env_once); /* so a later first get does not override l */
     pthread_mutex_lock(&g_lock);
     g_limits = *l;
     pthread_mutex_unlock(&g_lock);
 }
 
-void sbxpol_get_limits(sbxpol_limits *l) {
+void sbxpol_get_limits(sbxpol_limits *l)
+{
     pthread_once(&g_env_once, env_once);
     pthread_mutex_lock(&g_lock);
     *l = g_limits;
@@ -97,33 +112,72 @@ static unsigned char *g_bpf[2];
 static size_t g_bpf_len[2];
 static pthread_once_t g_bpf_once = PTHREAD_ONCE_INIT;
 
-static int build_bpf(int allow_inet, unsigned char **out, size_t *outlen) {
+static int build_bpf(int allow_inet, unsigned char **out, size_t *outlen)
+{
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-    if (!ctx) return -1;
+    if (!ctx)
+        return -1;
     int rc = 0;
-    static const char *const denied[] = {
-        "ptrace", "mount", "umount2", "pivot_root", "chroot", "init_module", "finit_module",
-        "delete_module", "kexec_load", "kexec_file_load", "add_key", "request_key", "keyctl",
-        "bpf", "perf_event_open", "unshare", "setns", "process_vm_readv", "process_vm_writev",
-        "swapon", "swapoff", "reboot", "open_by_handle_at", "name_to_handle_at", "fsopen",
-        "fsmount", "fsconfig", "move_mount", "open_tree", "mount_setattr", "userfaultfd",
-        "iopl", "ioperm", "acct", "settimeofday", "clock_settime", "adjtimex", "syslog",
-        "quotactl", "lookup_dcookie", "vhangup", NULL};
+    static const char *const denied[] = {"ptrace",
+                                         "mount",
+                                         "umount2",
+                                         "pivot_root",
+                                         "chroot",
+                                         "init_module",
+                                         "finit_module",
+                                         "delete_module",
+                                         "kexec_load",
+                                         "kexec_file_load",
+                                         "add_key",
+                                         "request_key",
+                                         "keyctl",
+                                         "bpf",
+                                         "perf_event_open",
+                                         "unshare",
+                                         "setns",
+                                         "process_vm_readv",
+                                         "process_vm_writev",
+                                         "swapon",
+                                         "swapoff",
+                                         "reboot",
+                                         "open_by_handle_at",
+                                         "name_to_handle_at",
+                                         "fsopen",
+                                         "fsmount",
+                                         "fsconfig",
+                                         "move_mount",
+                                         "open_tree",
+                                         "mount_setattr",
+                                         "userfaultfd",
+                                         "iopl",
+                                         "ioperm",
+                                         "acct",
+                                         "settimeofday",
+                                         "clock_settime",
+                                         "adjtimex",
+                                         "syslog",
+                                         "quotactl",
+                                         "lookup_dcookie",
+                                         "vhangup",
+                                         NULL};
     for (size_t i = 0; denied[i] && rc == 0; i++) {
         int nr = seccomp_syscall_resolve_name(denied[i]);
-        if (nr == __NR_SCMP_ERROR) continue; /* not on this arch */
+        if (nr == __NR_SCMP_ERROR)
+            continue; /* not on this arch */
         rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
     }
     /* no new namespaces through clone(2); clone3 cannot be filtered by flags: ENOSYS makes
      * glibc fall back to clone */
     if (rc == 0)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
-                              SCMP_A0(SCMP_CMP_MASKED_EQ, (scmp_datum_t)CLONE_NEWUSER,
-                                      (scmp_datum_t)CLONE_NEWUSER));
-    if (rc == 0) rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+        rc = seccomp_rule_add(
+            ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
+            SCMP_A0(SCMP_CMP_MASKED_EQ, (scmp_datum_t)CLONE_NEWUSER, (scmp_datum_t)CLONE_NEWUSER));
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
     /* socket(): AF_UNIX always; AF_INET/AF_INET6 only with internet access */
     for (int d = 0; d <= AF_MAX && rc == 0; d++) {
-        if (d == AF_UNIX || (allow_inet && (d == AF_INET || d == AF_INET6))) continue;
+        if (d == AF_UNIX || (allow_inet && (d == AF_INET || d == AF_INET6)))
+            continue;
         rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
                               SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)d, 0)); /* datum_b unused */
     }
@@ -133,11 +187,13 @@ static int build_bpf(int allow_inet, unsigned char **out, size_t *outlen) {
     int fd = -1;
     if (rc == 0) {
         fd = memfd_create("e2b-seccomp-build", MFD_CLOEXEC);
-        if (fd < 0 || seccomp_export_bpf(ctx, fd) != 0) rc = -1;
+        if (fd < 0 || seccomp_export_bpf(ctx, fd) != 0)
+            rc = -1;
     }
     seccomp_release(ctx);
     if (rc != 0) {
-        if (fd >= 0) close(fd);
+        if (fd >= 0)
+            close(fd);
         return -1;
     }
     off_t len = lseek(fd, 0, SEEK_END);
@@ -153,24 +209,29 @@ static int build_bpf(int allow_inet, unsigned char **out, size_t *outlen) {
     return 0;
 }
 
-static void bpf_init(void) {
+static void bpf_init(void)
+{
     for (int i = 0; i < 2; i++)
         if (build_bpf(i, &g_bpf[i], &g_bpf_len[i]) != 0)
             mock_log(MOCK_LOG_WARN, "sbx_policy: cannot build the seccomp filter");
 }
 #endif
 
-int sbxpol_seccomp_fd(int allow_inet) {
+int sbxpol_seccomp_fd(int allow_inet)
+{
 #ifdef E2B_HAVE_SECCOMP
     pthread_once(&g_bpf_once, bpf_init);
     int v = allow_inet ? 1 : 0;
-    if (!g_bpf[v]) return -1;
+    if (!g_bpf[v])
+        return -1;
     int fd = memfd_create("e2b-seccomp", 0);
-    if (fd < 0) return -1;
+    if (fd < 0)
+        return -1;
     size_t off = 0;
     while (off < g_bpf_len[v]) {
         ssize_t n = write(fd, g_bpf[v] + off, g_bpf_len[v] - off);
-        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n <= 0) {
             close(fd);
             return -1;
@@ -189,13 +250,15 @@ int sbxpol_seccomp_fd(int allow_inet) {
 
 #define CG_MNT "/sys/fs/cgroup"
 static const char *const g_ctrls[2] = {"memory", "pids"};
-static char g_own[2][512];  /* our own cgroup path per controller ("/process_api/x") */
+static char g_own[2][512]; /* our own cgroup path per controller ("/process_api/x") */
 static int g_cg_ok;
 static pthread_once_t g_cg_once = PTHREAD_ONCE_INIT;
 
-static int write_str(const char *path, const char *s) {
+static int write_str(const char *path, const char *s)
+{
     int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) return -1;
+    if (fd < 0)
+        return -1;
     ssize_t n = write(fd, s, strlen(s));
     int e = errno;
     close(fd);
@@ -203,7 +266,8 @@ static int write_str(const char *path, const char *s) {
     return n == (ssize_t)strlen(s) ? 0 : -1;
 }
 
-static void cg_dir(char *out, size_t cap, int c, const char *name) {
+static void cg_dir(char *out, size_t cap, int c, const char *name)
+{
     if (name)
         snprintf(out, cap, CG_MNT "/%s%s/e2b-mock/%s", g_ctrls[c],
                  strcmp(g_own[c], "/") ? g_own[c] : "", name);
@@ -212,16 +276,19 @@ static void cg_dir(char *out, size_t cap, int c, const char *name) {
                  strcmp(g_own[c], "/") ? g_own[c] : "");
 }
 
-static void cg_init(void) {
+static void cg_init(void)
+{
     FILE *f = fopen("/proc/self/cgroup", "re");
-    if (!f) return;
+    if (!f)
+        return;
     char line[1024];
     int found = 0;
     while (fgets(line, sizeof line, f)) {
         line[strcspn(line, "\n")] = '\0';
         char *a = strchr(line, ':');
         char *b = a ? strchr(a + 1, ':') : NULL;
-        if (!b) continue;
+        if (!b)
+            continue;
         *b = '\0';
         for (int c = 0; c < 2; c++) {
             /* the controller list may be "cpu,cpuacct"; ours are alone on this host */
@@ -232,7 +299,8 @@ static void cg_init(void) {
         }
     }
     fclose(f);
-    if (found != 3) return;
+    if (found != 3)
+        return;
     for (int c = 0; c < 2; c++) {
         char d[1600];
         cg_dir(d, sizeof d, c, NULL);
@@ -245,32 +313,40 @@ static void cg_init(void) {
     g_cg_ok = 1;
 }
 
-int sbxpol_cgroup_available(void) {
+int sbxpol_cgroup_available(void)
+{
     pthread_once(&g_cg_once, cg_init);
     return g_cg_ok;
 }
 
-static int valid_name(const char *n) {
-    if (!n || !*n || strlen(n) > 64 || !strcmp(n, ".") || !strcmp(n, "..")) return 0;
+static int valid_name(const char *n)
+{
+    if (!n || !*n || strlen(n) > 64 || !strcmp(n, ".") || !strcmp(n, ".."))
+        return 0;
     for (const char *p = n; *p; p++)
-        if (*p == '/') return 0;
+        if (*p == '/')
+            return 0;
     return 1;
 }
 
-int sbxpol_cgroup_prepare(const char *name) {
-    if (!sbxpol_cgroup_available() || !valid_name(name)) return -1;
+int sbxpol_cgroup_prepare(const char *name)
+{
+    if (!sbxpol_cgroup_available() || !valid_name(name))
+        return -1;
     sbxpol_limits l;
     sbxpol_get_limits(&l);
     char d[1600], f[1700], v[64];
     for (int c = 0; c < 2; c++) {
         cg_dir(d, sizeof d, c, name);
-        if (mkdir(d, 0755) != 0 && errno != EEXIST) return -1;
+        if (mkdir(d, 0755) != 0 && errno != EEXIST)
+            return -1;
     }
     if (l.memory_bytes > 0) {
         cg_dir(d, sizeof d, 0, name);
         snprintf(v, sizeof v, "%lld", (long long)l.memory_bytes);
         snprintf(f, sizeof f, "%s/memory.limit_in_bytes", d);
-        if (write_str(f, v) != 0) return -1;
+        if (write_str(f, v) != 0)
+            return -1;
         snprintf(f, sizeof f, "%s/memory.memsw.limit_in_bytes", d); /* no swap escape */
         (void)write_str(f, v);
     }
@@ -278,20 +354,24 @@ int sbxpol_cgroup_prepare(const char *name) {
         cg_dir(d, sizeof d, 1, name);
         snprintf(v, sizeof v, "%d", l.pids);
         snprintf(f, sizeof f, "%s/pids.max", d);
-        if (write_str(f, v) != 0) return -1;
+        if (write_str(f, v) != 0)
+            return -1;
     }
     return 0;
 }
 
-static int move_self(const char *dir) {
+static int move_self(const char *dir)
+{
     char f[1700], v[32];
     snprintf(f, sizeof f, "%s/tasks", dir);
     snprintf(v, sizeof v, "%ld", (long)syscall(SYS_gettid));
     return write_str(f, v);
 }
 
-int sbxpol_cgroup_enter(const char *name) {
-    if (!sbxpol_cgroup_available() || !valid_name(name)) return -1;
+int sbxpol_cgroup_enter(const char *name)
+{
+    if (!sbxpol_cgroup_available() || !valid_name(name))
+        return -1;
     char d[1600];
     for (int c = 0; c < 2; c++) {
         cg_dir(d, sizeof d, c, name);
@@ -303,8 +383,10 @@ int sbxpol_cgroup_enter(const char *name) {
     return 0;
 }
 
-void sbxpol_cgroup_leave(void) {
-    if (!g_cg_ok) return;
+void sbxpol_cgroup_leave(void)
+{
+    if (!g_cg_ok)
+        return;
     char d[1600];
     for (int c = 0; c < 2; c++) {
         snprintf(d, sizeof d, CG_MNT "/%s%s", g_ctrls[c], strcmp(g_own[c], "/") ? g_own[c] : "");
@@ -315,11 +397,13 @@ void sbxpol_cgroup_leave(void) {
 }
 
 /* Kills every pid listed in dir/cgroup.procs; returns how many were listed. */
-static int kill_listed(const char *dir) {
+static int kill_listed(const char *dir)
+{
     char f[1700];
     snprintf(f, sizeof f, "%s/cgroup.procs", dir);
     FILE *fp = fopen(f, "re");
-    if (!fp) return 0;
+    if (!fp)
+        return 0;
     int n = 0;
     long pid;
     while (fscanf(fp, "%ld", &pid) == 1) {
@@ -332,8 +416,10 @@ static int kill_listed(const char *dir) {
     return n;
 }
 
-void sbxpol_cgroup_release(const char *name) {
-    if (!sbxpol_cgroup_available() || !valid_name(name)) return;
+void sbxpol_cgroup_release(const char *name)
+{
+    if (!sbxpol_cgroup_available() || !valid_name(name))
+        return;
     char d[1600];
     for (int c = 0; c < 2; c++) {
         cg_dir(d, sizeof d, c, name);
@@ -341,34 +427,43 @@ void sbxpol_cgroup_release(const char *name) {
     }
 }
 
-int sbxpol_cgroup_count(const char *name) {
-    if (!sbxpol_cgroup_available() || !valid_name(name)) return -1;
+int sbxpol_cgroup_count(const char *name)
+{
+    if (!sbxpol_cgroup_available() || !valid_name(name))
+        return -1;
     char d[1600], f[1700];
     cg_dir(d, sizeof d, 1, name);
     snprintf(f, sizeof f, "%s/cgroup.procs", d);
     FILE *fp = fopen(f, "re");
-    if (!fp) return -1;
+    if (!fp)
+        return -1;
     int n = 0;
     long pid;
-    while (fscanf(fp, "%ld", &pid) == 1) n++;
+    while (fscanf(fp, "%ld", &pid) == 1)
+        n++;
     fclose(fp);
     return n;
 }
 
-int sbxpol_cgroup_destroy(const char *name) {
-    if (!sbxpol_cgroup_available() || !valid_name(name)) return 0;
+int sbxpol_cgroup_destroy(const char *name)
+{
+    if (!sbxpol_cgroup_available() || !valid_name(name))
+        return 0;
     int killed = 0;
     char d[1600];
     for (int c = 0; c < 2; c++) {
         cg_dir(d, sizeof d, c, name);
         struct stat sb;
-        if (stat(d, &sb) != 0) continue;
+        if (stat(d, &sb) != 0)
+            continue;
         /* kill until empty: a fork racing the first pass shows up in the next one (the pids
          * cgroup freezes nothing, but SIGKILL'd parents cannot fork again) */
         for (int i = 0; i < 200; i++) {
             int n = kill_listed(d);
-            if (i == 0) killed += n;
-            if (rmdir(d) == 0 || errno == ENOENT) break;
+            if (i == 0)
+                killed += n;
+            if (rmdir(d) == 0 || errno == ENOENT)
+                break;
             struct timespec ts = {0, 5 * 1000 * 1000};
             nanosleep(&ts, NULL);
         }
@@ -386,8 +481,10 @@ static size_t g_nmasks, g_capmasks;
 
 static pid_t g_rt_owner;
 
-static void rt_cleanup(void) {
-    if (!g_rt[0] || getpid() != g_rt_owner) return; /* a forked child exiting: not ours */
+static void rt_cleanup(void)
+{
+    if (!g_rt[0] || getpid() != g_rt_owner)
+        return; /* a forked child exiting: not ours */
     static const char *const files[] = {"passwd", "group", "empty", NULL};
     char p[128];
     for (size_t i = 0; files[i]; i++) {
@@ -397,56 +494,67 @@ static void rt_cleanup(void) {
     snprintf(p, sizeof p, "%s/emptydir", g_rt);
     rmdir(p);
     rmdir(g_rt);
-    for (size_t i = 0; i < g_nmasks; i++) free(g_masks[i]);
+    for (size_t i = 0; i < g_nmasks; i++)
+        free(g_masks[i]);
     free(g_masks);
     free(g_mask_dir);
     g_masks = NULL;
     g_mask_dir = NULL;
 }
 
-static int write_file(const char *dir, const char *name, const char *content) {
+static int write_file(const char *dir, const char *name, const char *content)
+{
     char p[128];
     snprintf(p, sizeof p, "%s/%s", dir, name);
     int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0444);
-    if (fd < 0) return -1;
+    if (fd < 0)
+        return -1;
     size_t len = strlen(content);
     ssize_t n = len ? write(fd, content, len) : 0;
     close(fd);
     return n == (ssize_t)len ? 0 : -1;
 }
 
-static int add_mask(const char *path, int is_dir) {
+static int add_mask(const char *path, int is_dir)
+{
     if (g_nmasks + 2 > g_capmasks) {
         size_t cap = g_capmasks ? g_capmasks * 2 : 16;
         char **nm = realloc(g_masks, cap * sizeof *nm);
-        if (!nm) return -1;
+        if (!nm)
+            return -1;
         g_masks = nm;
         unsigned char *nd = realloc(g_mask_dir, cap);
-        if (!nd) return -1;
+        if (!nd)
+            return -1;
         g_mask_dir = nd;
         g_capmasks = cap;
     }
     g_masks[g_nmasks] = strdup(path);
-    if (!g_masks[g_nmasks]) return -1;
+    if (!g_masks[g_nmasks])
+        return -1;
     g_mask_dir[g_nmasks] = (unsigned char)is_dir;
     g_nmasks++;
     g_masks[g_nmasks] = NULL;
     return 0;
 }
 
-static int etc_walk(const char *path, const struct stat *sb, int type, struct FTW *ftw) {
+static int etc_walk(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
     (void)ftw;
-    if (type == FTW_SL || type == FTW_SLN) return FTW_CONTINUE;
+    if (type == FTW_SL || type == FTW_SLN)
+        return FTW_CONTINUE;
     if (type == FTW_DNR || ((type == FTW_D || type == FTW_F) && !(sb->st_mode & S_IROTH))) {
         int is_dir = type != FTW_F;
-        if (type == FTW_F && !S_ISREG(sb->st_mode)) return FTW_CONTINUE; /* fifos, sockets */
+        if (type == FTW_F && !S_ISREG(sb->st_mode))
+            return FTW_CONTINUE; /* fifos, sockets */
         add_mask(path, is_dir);
         return is_dir ? FTW_SKIP_SUBTREE : FTW_CONTINUE;
     }
     return FTW_CONTINUE;
 }
 
-static void rt_init(void) {
+static void rt_init(void)
+{
     char tmpl[] = "/tmp/e2b-mock-rt-XXXXXX";
     if (!mkdtemp(tmpl)) {
         mock_log(MOCK_LOG_WARN, "sbx_policy: cannot create the runtime dir: %s", strerror(errno));
@@ -476,18 +584,22 @@ static void rt_init(void) {
     atexit(rt_cleanup);
 }
 
-const char *sbxpol_runtime_dir(void) {
+const char *sbxpol_runtime_dir(void)
+{
     pthread_once(&g_rt_once, rt_init);
     return g_rt[0] ? g_rt : NULL;
 }
 
-const char *const *sbxpol_etc_masks(const unsigned char **is_dir) {
+const char *const *sbxpol_etc_masks(const unsigned char **is_dir)
+{
     static const char *const none[] = {NULL};
     static const unsigned char nodir[1] = {0};
     if (!sbxpol_runtime_dir() || !g_masks) {
-        if (is_dir) *is_dir = nodir;
+        if (is_dir)
+            *is_dir = nodir;
         return none;
     }
-    if (is_dir) *is_dir = g_mask_dir;
+    if (is_dir)
+        *is_dir = g_mask_dir;
     return (const char *const *)g_masks;
 }

@@ -18,11 +18,11 @@ extern "C" {
 #define SBXPOL_UID 1000 /* "user" inside every sandbox */
 
 typedef struct sbxpol_limits {
-    int64_t memory_bytes;  /* per sandbox (cgroup memory, else RLIMIT_AS per process); 0 = none */
-    int pids;              /* per sandbox (cgroup pids); 0 = none */
-    int cpu_seconds;       /* RLIMIT_CPU per process; 0 = none */
-    int64_t fsize_bytes;   /* RLIMIT_FSIZE per process (largest file); 0 = none */
-    int64_t output_bytes;  /* output kept per stream per execution/command; 0 = none */
+    int64_t memory_bytes; /* per sandbox (cgroup memory, else RLIMIT_AS per process); 0 = none */
+    int pids;             /* per sandbox (cgroup pids); 0 = none */
+    int cpu_seconds;      /* RLIMIT_CPU per process; 0 = none */
+    int64_t fsize_bytes;  /* RLIMIT_FSIZE per process (largest file); 0 = none */
+    int64_t output_bytes; /* output kept per stream per execution/command; 0 = none */
 } sbxpol_limits;
 
 /* Defaults: 512 MiB, 256 pids, 3600 s CPU, 512 MiB file size, 16 MiB output per stream. */

@@ -78,9 +78,8 @@ static double jnum(const cJSON *o, const char *k, double dflt)
 }
 
 static const char *const fault_names[] = {
-    "reset",    "close_after_bytes", "empty_reply", "garbage",    "lying_length",
-    "hang",     "slow_close",        "html_502",    "vanish",     "create_lost",
-    "stream",   NULL};
+    "reset",      "close_after_bytes", "empty_reply", "garbage",     "lying_length", "hang",
+    "slow_close", "html_502",          "vanish",      "create_lost", "stream",       NULL};
 
 static int rule_init(rule *r, const cJSON *src, size_t idx, const char *base_dir, char *err,
                      size_t errlen)
@@ -461,7 +460,7 @@ static const char *rule_check(const rule *r, const scenario_req *q, cJSON *body,
     }
     const cJSON *port = cJSON_GetObjectItemCaseSensitive(m, "port");
     if (port) {
-        int ok = cJSON_IsNumber(port) ? port->valueint == q->port
+        int ok = cJSON_IsNumber(port)   ? port->valueint == q->port
                  : cJSON_IsString(port) ? strcmp(port->valuestring, port_name(q->port)) == 0
                                         : 0;
         if (!ok)
@@ -489,8 +488,7 @@ static const char *rule_check(const rule *r, const scenario_req *q, cJSON *body,
     return NULL;
 }
 
-int scenario_match(scenario_set *s, const scenario_req *q, scenario_action *act,
-                   cJSON **near_miss)
+int scenario_match(scenario_set *s, const scenario_req *q, scenario_action *act, cJSON **near_miss)
 {
     memset(act, 0, sizeof *act);
     if (near_miss)
@@ -905,7 +903,8 @@ int scenario_execute(mock_request *req, const scenario_action *act, mock_respons
         int bad = !head || fault_write_all(req, head, strlen(head));
         for (size_t off = 0; !bad && off < blen; off += step) {
             size_t n = blen - off < step ? blen - off : step;
-            bad = fault_write_all(req, body + off, n) || (off + n < blen && fault_sleep(req, every));
+            bad = fault_write_all(req, body + off, n) ||
+                  (off + n < blen && fault_sleep(req, every));
         }
         free(head);
         free(body);

@@ -21,8 +21,8 @@ typedef struct scenario_req {
 
 /* What a matched rule says to do; owned by the caller (scenario_action_free). */
 typedef struct scenario_action {
-    char *rule;      /* rule name */
-    cJSON *def;      /* the rule's definition (copy) */
+    char *rule;        /* rule name */
+    cJSON *def;        /* the rule's definition (copy) */
     unsigned delay_ms; /* drawn delay, before anything else */
 } scenario_action;
 
@@ -49,8 +49,7 @@ int scenario_count(scenario_set *s);
 /* Finds the first rule matching r. Returns 1 and fills *act, or 0. When no rule matches and
  * rules exist, *near_miss (nullable) receives a JSON object naming the closest rule and why it
  * missed (caller frees). */
-int scenario_match(scenario_set *s, const scenario_req *r, scenario_action *act,
-                   cJSON **near_miss);
+int scenario_match(scenario_set *s, const scenario_req *r, scenario_action *act, cJSON **near_miss);
 void scenario_action_free(scenario_action *a);
 
 /* Executes act for req (after its delay). Same contract as mock_hooks.before: returns 0 to

@@ -1180,8 +1180,8 @@ void mock_server_set_hooks(mock_server *s, const mock_hooks *h)
 
 int mock_req_fd(mock_request *req)
 {
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
-        req->priv->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(req->priv->conn,
+                                                                 MHD_CONNECTION_INFO_CONNECTION_FD);
     return ci ? ci->connect_fd : -1;
 }
 

@@ -13,9 +13,8 @@
 
 #include "fs_safe.h"
 
-#define WATCH_MASK                                                                         \
-    (IN_CREATE | IN_MOVED_TO | IN_MODIFY | IN_DELETE | IN_MOVED_FROM | IN_ATTRIB |         \
-     IN_ONLYDIR)
+#define WATCH_MASK \
+    (IN_CREATE | IN_MOVED_TO | IN_MODIFY | IN_DELETE | IN_MOVED_FROM | IN_ATTRIB | IN_ONLYDIR)
 #define MAX_WATCHES 8192
 #define MAX_LEVELS 64 /* recursive watches stop descending here (bounded stack use) */
 
@@ -28,7 +27,7 @@ struct fs_watch {
     int ifd;
     int rootfd; /* dup of the sandbox root, for opening new subdirectories */
     bool recursive;
-    char *rel;  /* watched dir relative to the home */
+    char *rel; /* watched dir relative to the home */
     wd_entry *wds;
     size_t n, cap;
 };

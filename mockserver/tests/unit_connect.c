@@ -23,8 +23,8 @@ typedef struct {
 static int collect(void *ud, uint8_t flags, const unsigned char *payload, size_t len)
 {
     sink *s = ud;
-    s->n += (size_t)snprintf(s->out + s->n, sizeof s->out - s->n, "%u:%.*s|", flags,
-                             (int)len, (const char *)payload);
+    s->n += (size_t)snprintf(s->out + s->n, sizeof s->out - s->n, "%u:%.*s|", flags, (int)len,
+                             (const char *)payload);
     s->count++;
     return (s->stop_after && s->count >= s->stop_after) ? 1 : 0;
 }
@@ -112,8 +112,7 @@ static void test_decode_every_split(void **state)
             connect_decoder_init(&d, 0);
             sink s = {0};
             assert_int_equal(connect_decoder_feed(&d, buf, a, collect, &s), CONNECT_DEC_OK);
-            assert_int_equal(connect_decoder_feed(&d, buf + a, b - a, collect, &s),
-                             CONNECT_DEC_OK);
+            assert_int_equal(connect_decoder_feed(&d, buf + a, b - a, collect, &s), CONNECT_DEC_OK);
             assert_int_equal(connect_decoder_feed(&d, buf + b, len - b, collect, &s),
                              CONNECT_DEC_OK);
             assert_int_equal(connect_decoder_finish(&d), CONNECT_DEC_OK);

@@ -229,7 +229,8 @@ static cJSON *stream_call(const char *method, const char *json, const char *cons
     connect_decoder_init(&d, 0);
     /* byte by byte: the stream must decode at every split */
     for (size_t i = 0; i < r.body.n; i++)
-        assert_int_equal(connect_decoder_feed(&d, r.body.p + i, 1, collect_env, &l), CONNECT_DEC_OK);
+        assert_int_equal(connect_decoder_feed(&d, r.body.p + i, 1, collect_env, &l),
+                         CONNECT_DEC_OK);
     assert_int_equal(connect_decoder_finish(&d), CONNECT_DEC_OK);
     connect_decoder_free(&d);
     resp_free(&r);
@@ -237,7 +238,8 @@ static cJSON *stream_call(const char *method, const char *json, const char *cons
     int sz = cJSON_GetArraySize(l.arr);
     assert_true(sz >= 1);
     for (int i = 0; i < sz; i++) {
-        int flags = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(l.arr, i), "flags")->valueint;
+        int flags =
+            cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(l.arr, i), "flags")->valueint;
         assert_int_equal(flags, i == sz - 1 ? CONNECT_FLAG_END_STREAM : 0);
     }
     return l.arr;
@@ -291,8 +293,8 @@ static void new_sandbox(void)
 {
     cJSON *envs = cJSON_CreateObject();
     cJSON_AddStringToObject(envs, "SBX_VAR", "from-create");
-    store_create_opts o = {.template_id = "base", .timeout_ms = 600000, .allow_internet_access = -1,
-                           .env_vars = envs};
+    store_create_opts o = {
+        .template_id = "base", .timeout_ms = 600000, .allow_internet_access = -1, .env_vars = envs};
     mock_sandbox *s = store_create(mock_server_store(srv), &o);
     assert_non_null(s);
     snprintf(sbx_id, sizeof sbx_id, "%s", s->id);
@@ -370,8 +372,8 @@ static void test_health_and_auth(void **state)
     assert_int_equal(r.status, 401);
     assert_non_null(strstr(r.body.p, "mallory"));
     resp_free(&r);
-    const char *basic[] = {"Content-Type: application/json", "Authorization: Basic bWFsbG9yeTo=",
-                           NULL}; /* "mallory:" */
+    const char *basic[] = {"Content-Type: application/json",
+                           "Authorization: Basic bWFsbG9yeTo=", NULL}; /* "mallory:" */
     r = envd_req("POST", "/filesystem.Filesystem/Stat", "{\"path\":\"/home/user\"}", 20, 0, true,
                  basic);
     assert_int_equal(r.status, 401);
@@ -612,7 +614,8 @@ static void test_upload_octet_gzip(void **state)
     cJSON_Delete(mj);
     resp_free(&r);
     mj = rpc("filesystem.Filesystem/Stat", "{\"path\":\"o/meta.txt\"}", 200);
-    md = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(mj, "entry"), "metadata");
+    md = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(mj, "entry"),
+                                          "metadata");
     assert_string_equal(jstr(md, "owner-team"), "Data");
     assert_string_equal(jstr(md, "v"), "1 2");
     cJSON_Delete(mj);
@@ -620,9 +623,11 @@ static void test_upload_octet_gzip(void **state)
     assert_int_equal(r.status, 200);
     resp_free(&r);
     mj = rpc("filesystem.Filesystem/Stat", "{\"path\":\"o/meta.txt\"}", 200);
-    assert_null(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(mj, "entry"), "metadata"));
+    assert_null(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(mj, "entry"),
+                                                 "metadata"));
     cJSON_Delete(mj);
-    const char *octbad[] = {"Content-Type: application/octet-stream", "X-Metadata-k: caf\xc3\xa9", NULL};
+    const char *octbad[] = {"Content-Type: application/octet-stream", "X-Metadata-k: caf\xc3\xa9",
+                            NULL};
     r = envd_req("POST", "/files?path=o/meta2.txt", "m", 1, 0, true, octbad);
     assert_int_equal(r.status, 400);
     resp_free(&r);
@@ -668,10 +673,12 @@ static void test_download(void **state)
     snprintf(link, sizeof link, "%s/passwdlink", sbx_dir);
     unlink(link);
     assert_int_equal(symlink("/etc/passwd", link), 0);
-    static const char *const hostile[] = {
-        "/files?path=/etc/passwd", "/files?path=../../../../etc/passwd",
-        "/files?path=/home/user/../../etc/passwd", "/files?path=rootlink/etc/passwd",
-        "/files?path=passwdlink", "/files?path=a%00/../../etc/passwd"};
+    static const char *const hostile[] = {"/files?path=/etc/passwd",
+                                          "/files?path=../../../../etc/passwd",
+                                          "/files?path=/home/user/../../etc/passwd",
+                                          "/files?path=rootlink/etc/passwd",
+                                          "/files?path=passwdlink",
+                                          "/files?path=a%00/../../etc/passwd"};
     for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
         r = envd_req("GET", hostile[i], NULL, 0, 0, true, NULL);
         if (r.status == 200 || strstr(r.body.p ? r.body.p : "", "root:"))
@@ -1038,7 +1045,8 @@ static void test_poll_watcher(void **state)
     char p[1024];
     snprintf(p, sizeof p, "%s/pw/sub", sbx_dir);
     mock_mkdir_p(p, 0755);
-    cJSON *j = rpc("filesystem.Filesystem/CreateWatcher", "{\"path\":\"pw\",\"recursive\":true}", 200);
+    cJSON *j = rpc("filesystem.Filesystem/CreateWatcher", "{\"path\":\"pw\",\"recursive\":true}",
+                   200);
     char id[64];
     snprintf(id, sizeof id, "%s", jstr(j, "watcherId"));
     cJSON_Delete(j);
@@ -1126,7 +1134,8 @@ static char *output_of(const cJSON *arr, const char *which, size_t *chunks_over)
 
 static const cJSON *end_event(const cJSON *arr)
 {
-    const cJSON *ev = cJSON_GetObjectItemCaseSensitive(msg_at(arr, cJSON_GetArraySize(arr) - 2), "event");
+    const cJSON *ev = cJSON_GetObjectItemCaseSensitive(msg_at(arr, cJSON_GetArraySize(arr) - 2),
+                                                       "event");
     const cJSON *end = cJSON_GetObjectItemCaseSensitive(ev, "end");
     assert_non_null(end);
     return end;
@@ -1231,7 +1240,9 @@ static void test_process_signal_stdin_connect(void **state)
     if (!have_sandboxes())
         skip();
     /* SIGKILL -> "signal: killed", exitCode -1 */
-    bg b = {"{\"process\":{\"cmd\":\"/bin/sleep\",\"args\":[\"30\"]},\"tag\":\"sleeper\"}", {NULL}, NULL};
+    bg b = {"{\"process\":{\"cmd\":\"/bin/sleep\",\"args\":[\"30\"]},\"tag\":\"sleeper\"}",
+            {NULL},
+            NULL};
     pthread_t t;
     pthread_create(&t, NULL, bg_call, &b);
     int pid = wait_listed("\"30\"");
@@ -1260,21 +1271,25 @@ static void test_process_signal_stdin_connect(void **state)
     cJSON_Delete(arr);
 
     /* SIGTERM, selected by tag; other signals are unimplemented */
-    bg b2 = {"{\"process\":{\"cmd\":\"/bin/sleep\",\"args\":[\"31\"]},\"tag\":\"t31\"}", {NULL}, NULL};
+    bg b2 = {
+        "{\"process\":{\"cmd\":\"/bin/sleep\",\"args\":[\"31\"]},\"tag\":\"t31\"}", {NULL}, NULL};
     pthread_create(&t, NULL, bg_call, &b2);
     pid = wait_listed("\"31\"");
     expect_rpc_error("process.Process/SendSignal",
                      "{\"process\":{\"tag\":\"t31\"},\"signal\":\"SIGNAL_UNSPECIFIED\"}", 501,
                      "unimplemented", NULL);
-    j = rpc("process.Process/SendSignal", "{\"process\":{\"tag\":\"t31\"},\"signal\":\"SIGNAL_SIGTERM\"}", 200);
+    j = rpc("process.Process/SendSignal",
+            "{\"process\":{\"tag\":\"t31\"},\"signal\":\"SIGNAL_SIGTERM\"}", 200);
     cJSON_Delete(j);
     pthread_join(t, NULL);
     assert_string_equal(jstr(end_event(b2.result), "status"), "signal: terminated");
     cJSON_Delete(b2.result);
 
     /* stdin: SendInput then CloseStdin, while a Connect stream follows the same process */
-    bg b3 = {"{\"process\":{\"cmd\":\"/bin/sh\",\"args\":[\"-c\",\"cat; echo done-32\"]},\"stdin\":true}",
-             {NULL}, NULL};
+    bg b3 = {"{\"process\":{\"cmd\":\"/bin/sh\",\"args\":[\"-c\",\"cat; echo "
+             "done-32\"]},\"stdin\":true}",
+             {NULL},
+             NULL};
     pthread_create(&t, NULL, bg_call, &b3);
     pid = wait_listed("done-32");
     snprintf(q, sizeof q, "{\"process\":{\"pid\":%d},\"input\":{\"stdin\":\"aGVsbG8K\"}}", pid);
@@ -1309,7 +1324,8 @@ static void test_process_pause_resume(void **state)
         skip();
     bg b = {"{\"process\":{\"cmd\":\"/bin/sh\",\"args\":[\"-c\",\"while :; do echo x >> tick36; "
             "sleep 0.05; done\"]}}",
-            {NULL}, NULL};
+            {NULL},
+            NULL};
     pthread_t t;
     pthread_create(&t, NULL, bg_call, &b);
     int pid = wait_listed("tick36");
@@ -1372,12 +1388,14 @@ static void test_process_pty(void **state)
     /* an interactive shell: resize, then input */
     bg b = {"{\"process\":{\"cmd\":\"/bin/bash\",\"args\":[\"-i\",\"-l\"],\"envs\":{\"TERM\":"
             "\"xterm-256color\"}},\"pty\":{\"size\":{\"cols\":80,\"rows\":24}}}",
-            {NULL}, NULL};
+            {NULL},
+            NULL};
     pthread_t t;
     pthread_create(&t, NULL, bg_call, &b);
     int pid = wait_listed("xterm-256color");
     char q[256];
-    snprintf(q, sizeof q, "{\"process\":{\"pid\":%d},\"pty\":{\"size\":{\"cols\":101,\"rows\":31}}}", pid);
+    snprintf(q, sizeof q,
+             "{\"process\":{\"pid\":%d},\"pty\":{\"size\":{\"cols\":101,\"rows\":31}}}", pid);
     cJSON *j = rpc("process.Process/Update", q, 200);
     cJSON_Delete(j);
     /* "stty size; exit 7\n" */
@@ -1390,13 +1408,15 @@ static void test_process_pty(void **state)
     if (!strstr(out, "31 101"))
         fail_msg("pty output: %s", out);
     free(out);
-    assert_int_equal(cJSON_GetObjectItemCaseSensitive(end_event(b.result), "exitCode")->valueint, 7);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(end_event(b.result), "exitCode")->valueint,
+                     7);
     cJSON_Delete(b.result);
     /* Update on a process without a PTY */
     bg b2 = {"{\"process\":{\"cmd\":\"/bin/sleep\",\"args\":[\"39\"]}}", {NULL}, NULL};
     pthread_create(&t, NULL, bg_call, &b2);
     pid = wait_listed("\"39\"");
-    snprintf(q, sizeof q, "{\"process\":{\"pid\":%d},\"pty\":{\"size\":{\"cols\":1,\"rows\":1}}}", pid);
+    snprintf(q, sizeof q, "{\"process\":{\"pid\":%d},\"pty\":{\"size\":{\"cols\":1,\"rows\":1}}}",
+             pid);
     expect_rpc_error("process.Process/Update", q, 400, "failed_precondition", "has no PTY");
     snprintf(q, sizeof q, "{\"process\":{\"pid\":%d},\"signal\":\"SIGNAL_SIGKILL\"}", pid);
     j = rpc("process.Process/SendSignal", q, 200);
@@ -1522,8 +1542,10 @@ static void test_process_deadline_and_destroy(void **state)
     cJSON *sj = cJSON_ParseWithLength(ignored.p + 5, ignored.n - 5);
     assert_non_null(sj);
     int gone_pid = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(sj, "event"), "start"),
-        "pid")->valueint;
+                       cJSON_GetObjectItemCaseSensitive(
+                           cJSON_GetObjectItemCaseSensitive(sj, "event"), "start"),
+                       "pid")
+                       ->valueint;
     cJSON_Delete(sj);
     free(ignored.p);
     /* Connect follows it to its end: killed at the 1.5 s deadline, not after 37 s */
@@ -1535,7 +1557,8 @@ static void test_process_deadline_and_destroy(void **state)
 
     /* a Connect subscriber sees live output and the end */
     bg b = {"{\"process\":{\"cmd\":\"/bin/sh\",\"args\":[\"-c\",\"sleep 0.5; echo live-34\"]}}",
-            {NULL}, NULL};
+            {NULL},
+            NULL};
     pthread_t t;
     pthread_create(&t, NULL, bg_call, &b);
     int pid = wait_listed("live-34");

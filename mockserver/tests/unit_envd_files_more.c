@@ -139,8 +139,8 @@ static void new_sandbox(void)
 {
     cJSON *envs = cJSON_CreateObject();
     cJSON_AddStringToObject(envs, "SBX_VAR", "from-create");
-    store_create_opts o = {.template_id = "base", .timeout_ms = 600000, .allow_internet_access = -1,
-                           .env_vars = envs};
+    store_create_opts o = {
+        .template_id = "base", .timeout_ms = 600000, .allow_internet_access = -1, .env_vars = envs};
     mock_sandbox *s = store_create(mock_server_store(srv), &o);
     assert_non_null(s);
     snprintf(sbx_id, sizeof sbx_id, "%s", s->id);
@@ -281,11 +281,12 @@ static void test_upload_multipart_same_path_twice(void **state)
 {
     (void)state;
     const char *ct[] = {"Content-Type: multipart/form-data; boundary=BB", NULL};
-    const char body[] = "--BB\r\nContent-Disposition: form-data; name=\"file\"; filename=\"dup.txt\"\r\n"
-                        "Content-Type: application/octet-stream\r\n\r\none\r\n"
-                        "--BB\r\nContent-Disposition: form-data; name=\"file\"; "
-                        "filename=\"/home/user/dup.txt\"\r\n"
-                        "Content-Type: application/octet-stream\r\n\r\ntwo\r\n--BB--\r\n";
+    const char body[] =
+        "--BB\r\nContent-Disposition: form-data; name=\"file\"; filename=\"dup.txt\"\r\n"
+        "Content-Type: application/octet-stream\r\n\r\none\r\n"
+        "--BB\r\nContent-Disposition: form-data; name=\"file\"; "
+        "filename=\"/home/user/dup.txt\"\r\n"
+        "Content-Type: application/octet-stream\r\n\r\ntwo\r\n--BB--\r\n";
     for (size_t step = 0; step <= 1; step++) { /* whole, then byte by byte */
         resp r = envd_req("POST", "/files", body, sizeof body - 1, step, true, ct);
         assert_int_equal(r.status, 400);

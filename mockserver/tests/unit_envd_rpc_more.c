@@ -197,8 +197,8 @@ static void new_sandbox(void)
 {
     cJSON *envs = cJSON_CreateObject();
     cJSON_AddStringToObject(envs, "SBX_VAR", "from-create");
-    store_create_opts o = {.template_id = "base", .timeout_ms = 600000, .allow_internet_access = -1,
-                           .env_vars = envs};
+    store_create_opts o = {
+        .template_id = "base", .timeout_ms = 600000, .allow_internet_access = -1, .env_vars = envs};
     mock_sandbox *s = store_create(mock_server_store(srv), &o);
     assert_non_null(s);
     snprintf(sbx_id, sizeof sbx_id, "%s", s->id);
@@ -267,8 +267,8 @@ static void test_move_mkdir_remove_refusals(void **state)
                      "invalid_argument", "cannot move the home directory");
     expect_rpc_error(FS "Move", "{\"source\":\"missing.txt\",\"destination\":\"y.txt\"}", 404,
                      "not_found", "source file not found: missing.txt");
-    expect_rpc_error(FS "Move", "{\"source\":\"../../etc/passwd\",\"destination\":\"y.txt\"}",
-                     400, "invalid_argument", NULL);
+    expect_rpc_error(FS "Move", "{\"source\":\"../../etc/passwd\",\"destination\":\"y.txt\"}", 400,
+                     "invalid_argument", NULL);
     cJSON *j = rpc(FS "MakeDir", "{\"path\":\"twice\"}", 200);
     cJSON_Delete(j);
     expect_rpc_error(FS "MakeDir", "{\"path\":\"twice\"}", 409, "already_exists",
@@ -283,8 +283,7 @@ static void test_move_mkdir_remove_refusals(void **state)
 static void test_watcher_refusals(void **state)
 {
     (void)state;
-    expect_rpc_error(FS "GetWatcherEvents", "{}", 400, "invalid_argument",
-                     "watcherId is required");
+    expect_rpc_error(FS "GetWatcherEvents", "{}", 400, "invalid_argument", "watcherId is required");
     expect_rpc_error(FS "RemoveWatcher", "{}", 400, "invalid_argument", "watcherId is required");
     expect_rpc_error(FS "GetWatcherEvents", "{\"watcherId\":\"nope\"}", 404, "not_found",
                      "watcher with id nope not found");

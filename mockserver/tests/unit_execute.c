@@ -28,13 +28,17 @@
 #include "store.h"
 #include "util.h"
 
-static int64_t now_ms(void) {
+static int64_t now_ms(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int have(const char *bin) { return access(bin, X_OK) == 0; }
+static int have(const char *bin)
+{
+    return access(bin, X_OK) == 0;
+}
 
 /* ------------------------------------------------------------------ tiny HTTP/1.1 client */
 
@@ -53,22 +57,25 @@ typedef struct reader {
 typedef struct http_resp {
     int status;
     char headers[4096];
-    char *body;           /* de-chunked, NUL-terminated */
+    char *body; /* de-chunked, NUL-terminated */
     size_t body_len;
     char *lines[256];     /* body split at '\n' (NDJSON), without the '\n' */
     int64_t line_at[256]; /* arrival time of each line (ms, monotonic) */
     size_t nlines;
-    reader rd;            /* parser state: read_response may be called again to continue */
+    reader rd; /* parser state: read_response may be called again to continue */
 } http_resp;
 
-static void resp_free(http_resp *r) {
+static void resp_free(http_resp *r)
+{
     free(r->rd.line);
     free(r->body);
-    for (size_t i = 0; i < r->nlines; i++) free(r->lines[i]);
+    for (size_t i = 0; i < r->nlines; i++)
+        free(r->lines[i]);
     memset(r, 0, sizeof *r);
 }
 
-static int connect_to(unsigned short port) {
+static int connect_to(unsigned short port)
+{
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {0};
     a.sin_family = AF_INET;
@@ -89,7 +96,8 @@ typedef struct test_env {
 } test_env;
 
 static void send_request(int fd, test_env *e, const char *method, const char *path,
-                         const char *body, int with_token) {
+                         const char *body, int with_token)
+{
     char head[1024];
     size_t blen = body ? strlen(body) : 0;
     int n = snprintf(head, sizeof head,
@@ -99,10 +107,12 @@ static void send_request(int fd, test_env *e, const char *method, const char *pa
                      method, path, e->id, with_token ? "X-Access-Token: " : "",
                      with_token ? e->token : "", with_token ? "\r\n" : "", blen);
     assert_int_equal(write(fd, head, (size_t)n), n);
-    if (blen) assert_int_equal(write(fd, body, blen), (ssize_t)blen);
+    if (blen)
+        assert_int_equal(write(fd, body, blen), (ssize_t)blen);
 }
 
-static void body_byte(http_resp *r, reader *rd, char ch) {
+static void body_byte(http_resp *r, reader *rd, char ch)
+{
     r->body = realloc(r->body, r->body_len + 2);
     r->body[r->body_len++] = ch;
     r->body[r->body_len] = '\0';
@@ -121,12 +131,14 @@ static void body_byte(http_resp *r, reader *rd, char ch) {
     rd->line[rd->llen++] = ch;
 }
 
-static void feed(http_resp *r, reader *rd, const char *p, size_t n) {
+static void feed(http_resp *r, reader *rd, const char *p, size_t n)
+{
     for (size_t i = 0; i < n; i++) {
         char ch = p[i];
         switch (rd->state) {
         case 0:
-            if (rd->hlen < sizeof rd->hdr - 1) rd->hdr[rd->hlen++] = ch;
+            if (rd->hlen < sizeof rd->hdr - 1)
+                rd->hdr[rd->hlen++] = ch;
             rd->hdr[rd->hlen] = '\0';
             if (rd->hlen >= 4 && !memcmp(rd->hdr + rd->hlen - 4, "\r\n\r\n", 4)) {
                 snprintf(r->headers, sizeof r->headers, "%s", rd->hdr);
@@ -146,39 +158,45 @@ static void feed(http_resp *r, reader *rd, const char *p, size_t n) {
             break;
         case 2:
             body_byte(r, rd, ch);
-            if (--rd->chunk_left == 0) rd->state = 3;
+            if (--rd->chunk_left == 0)
+                rd->state = 3;
             break;
         case 3:
-            if (ch == '\n') rd->state = 1;
+            if (ch == '\n')
+                rd->state = 1;
             break;
-        case 4:
-            body_byte(r, rd, ch);
-            break;
-        default:
-            break;
+        case 4: body_byte(r, rd, ch); break;
+        default: break;
         }
     }
 }
 
 /* Reads the whole response (until EOF). stop_line: close the connection after that many
  * NDJSON lines (0 = read to the end). */
-static void read_response(int fd, http_resp *r, size_t stop_line) {
+static void read_response(int fd, http_resp *r, size_t stop_line)
+{
     reader *rd = &r->rd;
     char buf[65536];
     for (;;) {
-        if (stop_line && r->nlines >= stop_line) break;
+        if (stop_line && r->nlines >= stop_line)
+            break;
         struct pollfd pfd = {fd, POLLIN, 0};
-        if (poll(&pfd, 1, 60000) <= 0) break;
+        if (poll(&pfd, 1, 60000) <= 0)
+            break;
         ssize_t n = read(fd, buf, sizeof buf);
-        if (n <= 0) break;
+        if (n <= 0)
+            break;
         feed(r, rd, buf, (size_t)n);
-        if (rd->state == 5) break;
+        if (rd->state == 5)
+            break;
     }
-    if (!r->body) r->body = strdup("");
+    if (!r->body)
+        r->body = strdup("");
 }
 
 static void http(test_env *e, const char *method, const char *path, const char *body,
-                 int with_token, http_resp *r) {
+                 int with_token, http_resp *r)
+{
     memset(r, 0, sizeof *r);
     int fd = connect_to(e->port);
     send_request(fd, e, method, path, body, with_token);
@@ -187,7 +205,8 @@ static void http(test_env *e, const char *method, const char *path, const char *
 }
 
 /* Checks the NDJSON invariants and returns the parsed lines (caller deletes). */
-static cJSON *ndjson(const http_resp *r) {
+static cJSON *ndjson(const http_resp *r)
+{
     assert_int_equal(r->status, 200);
     cJSON *arr = cJSON_CreateArray();
     assert_true(r->nlines >= 1);
@@ -203,34 +222,43 @@ static cJSON *ndjson(const http_resp *r) {
     return arr;
 }
 
-static const cJSON *nth_of_type(const cJSON *arr, const char *type, int nth) {
+static const cJSON *nth_of_type(const cJSON *arr, const char *type, int nth)
+{
     const cJSON *it;
-    cJSON_ArrayForEach(it, arr) {
+    cJSON_ArrayForEach(it, arr)
+    {
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(it, "type");
-        if (cJSON_IsString(t) && !strcmp(t->valuestring, type) && nth-- == 0) return it;
+        if (cJSON_IsString(t) && !strcmp(t->valuestring, type) && nth-- == 0)
+            return it;
     }
     return NULL;
 }
 
-static int index_of_type(const cJSON *arr, const char *type, int nth) {
+static int index_of_type(const cJSON *arr, const char *type, int nth)
+{
     int i = 0;
     const cJSON *it;
-    cJSON_ArrayForEach(it, arr) {
+    cJSON_ArrayForEach(it, arr)
+    {
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(it, "type");
-        if (cJSON_IsString(t) && !strcmp(t->valuestring, type) && nth-- == 0) return i;
+        if (cJSON_IsString(t) && !strcmp(t->valuestring, type) && nth-- == 0)
+            return i;
         i++;
     }
     return -1;
 }
 
-static const char *sfield(const cJSON *j, const char *k) {
+static const char *sfield(const cJSON *j, const char *k)
+{
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, k);
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static const char *main_text(const cJSON *arr) {
+static const char *main_text(const cJSON *arr)
+{
     const cJSON *it;
-    cJSON_ArrayForEach(it, arr) {
+    cJSON_ArrayForEach(it, arr)
+    {
         if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "is_main_result")))
             return sfield(it, "text");
     }
@@ -239,9 +267,11 @@ static const char *main_text(const cJSON *arr) {
 
 /* ------------------------------------------------------------------ fixture */
 
-static int setup(void **state) {
+static int setup(void **state)
+{
     mock_log_set_level(MOCK_LOG_ERROR);
-    if (!sbxrt_bwrap_available()) sbxrt_set_unisolated(1);
+    if (!sbxrt_bwrap_available())
+        sbxrt_set_unisolated(1);
     test_env *e = calloc(1, sizeof *e);
     mock_server_config cfg = {0};
     e->srv = mock_server_new(&cfg);
@@ -253,8 +283,8 @@ static int setup(void **state) {
         snprintf(dir, sizeof dir, "%s/execute-scripts", fx);
         assert_true(execute_load_scripts(e->srv, dir, err, sizeof err) > 0);
     }
-    store_create_opts o = {.template_id = "code-interpreter-v1", .timeout_ms = 600000,
-                           .allow_internet_access = -1};
+    store_create_opts o = {
+        .template_id = "code-interpreter-v1", .timeout_ms = 600000, .allow_internet_access = -1};
     e->sbx = store_create(mock_server_store(e->srv), &o);
     assert_non_null(e->sbx);
     snprintf(e->id, sizeof e->id, "%s", e->sbx->id);
@@ -263,7 +293,8 @@ static int setup(void **state) {
     return 0;
 }
 
-static int teardown(void **state) {
+static int teardown(void **state)
+{
     test_env *e = *state;
     store_release(e->sbx);
     mock_server_free(e->srv);
@@ -273,7 +304,8 @@ static int teardown(void **state) {
 
 /* ------------------------------------------------------------------ tests */
 
-static void test_health_and_default_contexts(void **state) {
+static void test_health_and_default_contexts(void **state)
+{
     test_env *e = *state;
     http_resp r;
     http(e, "GET", "/health", NULL, 0, &r);
@@ -294,13 +326,15 @@ static void test_health_and_default_contexts(void **state) {
     resp_free(&r);
 }
 
-static void test_validation_errors(void **state) {
+static void test_validation_errors(void **state)
+{
     test_env *e = *state;
     http_resp r;
     http(e, "POST", "/execute", "{\"code\":\"1\"}", 0, &r);
     assert_int_equal(r.status, 401);
     resp_free(&r);
-    http(e, "POST", "/execute", "{\"code\":\"1\",\"context_id\":\"a\",\"language\":\"python\"}", 1, &r);
+    http(e, "POST", "/execute", "{\"code\":\"1\",\"context_id\":\"a\",\"language\":\"python\"}", 1,
+         &r);
     assert_int_equal(r.status, 400);
     assert_string_equal(r.body, "Only one of context_id or language can be provided");
     resp_free(&r);
@@ -337,14 +371,17 @@ static void test_validation_errors(void **state) {
     resp_free(&r);
 }
 
-static void test_execute_python_stream(void **state) {
+static void test_execute_python_stream(void **state)
+{
     test_env *e = *state;
-    if (!have("/usr/bin/python3")) skip();
+    if (!have("/usr/bin/python3"))
+        skip();
     http_resp r;
     /* the Python SDK's form: every key present, nulls for unset ones */
     http(e, "POST", "/execute",
          "{\"code\":\"import time\\nprint('a')\\ntime.sleep(1)\\nprint('b')\\nv = 20\\nv + 1\","
-         "\"context_id\":null,\"language\":null,\"env_vars\":null}", 1, &r);
+         "\"context_id\":null,\"language\":null,\"env_vars\":null}",
+         1, &r);
     cJSON *arr = ndjson(&r);
     assert_int_equal(index_of_type(arr, "number_of_executions", 0), 0);
     int a = index_of_type(arr, "stdout", 0), b = index_of_type(arr, "stdout", 1);
@@ -362,7 +399,8 @@ static void test_execute_python_stream(void **state) {
     /* the JS SDK's form: language only, env_vars for this execution */
     http(e, "POST", "/execute",
          "{\"code\":\"import os\\nos.environ.get('ONLY_NOW', 'unset') + str(v)\","
-         "\"language\":\"python\",\"env_vars\":{\"ONLY_NOW\":\"set\"}}", 1, &r);
+         "\"language\":\"python\",\"env_vars\":{\"ONLY_NOW\":\"set\"}}",
+         1, &r);
     arr = ndjson(&r);
     assert_string_equal(main_text(arr), "set20");
     cJSON_Delete(arr);
@@ -383,9 +421,11 @@ static void test_execute_python_stream(void **state) {
     resp_free(&r);
 }
 
-static void test_contexts_lifecycle(void **state) {
+static void test_contexts_lifecycle(void **state)
+{
     test_env *e = *state;
-    if (!have("/usr/bin/python3")) skip();
+    if (!have("/usr/bin/python3"))
+        skip();
     http_resp r;
     http(e, "POST", "/contexts", "{\"language\":\" PYTHON \",\"cwd\":\"/home/user/proj\"}", 0, &r);
     assert_int_equal(r.status, 200);
@@ -397,7 +437,8 @@ static void test_contexts_lifecycle(void **state) {
     cJSON_Delete(ctx);
     resp_free(&r);
 
-    snprintf(body, sizeof body, "{\"code\":\"import os\\nk = 1\\nos.getcwd()\",\"context_id\":\"%s\"}", id);
+    snprintf(body, sizeof body,
+             "{\"code\":\"import os\\nk = 1\\nos.getcwd()\",\"context_id\":\"%s\"}", id);
     http(e, "POST", "/execute", body, 1, &r);
     cJSON *arr = ndjson(&r);
     const char *cwd = main_text(arr);
@@ -419,7 +460,9 @@ static void test_contexts_lifecycle(void **state) {
     http(e, "POST", "/execute", body, 1, &r);
     arr = ndjson(&r);
     assert_string_equal(main_text(arr), "False");
-    assert_int_equal(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 0), "execution_count")->valueint, 1);
+    assert_int_equal(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 0), "execution_count")->valueint,
+        1);
     cJSON_Delete(arr);
     resp_free(&r);
 
@@ -436,9 +479,11 @@ static void test_contexts_lifecycle(void **state) {
     resp_free(&r);
 }
 
-static void test_disconnect_interrupts(void **state) {
+static void test_disconnect_interrupts(void **state)
+{
     test_env *e = *state;
-    if (!have("/usr/bin/python3")) skip();
+    if (!have("/usr/bin/python3"))
+        skip();
     http_resp r;
     http(e, "POST", "/contexts", "{}", 0, &r);
     cJSON *ctx = cJSON_Parse(r.body);
@@ -447,8 +492,10 @@ static void test_disconnect_interrupts(void **state) {
     cJSON_Delete(ctx);
     resp_free(&r);
 
-    snprintf(body, sizeof body, "{\"code\":\"import time\\nkept = 'yes'\\nprint('started')\\n"
-                                "time.sleep(60)\",\"context_id\":\"%s\"}", id);
+    snprintf(body, sizeof body,
+             "{\"code\":\"import time\\nkept = 'yes'\\nprint('started')\\n"
+             "time.sleep(60)\",\"context_id\":\"%s\"}",
+             id);
     memset(&r, 0, sizeof r);
     int fd = connect_to(e->port);
     send_request(fd, e, "POST", "/execute", body, 1);
@@ -462,17 +509,19 @@ static void test_disconnect_interrupts(void **state) {
     http(e, "POST", "/execute", body, 1, &r);
     cJSON *arr = ndjson(&r);
     assert_string_equal(main_text(arr), "yes"); /* same kernel, state kept */
-    assert_true(now_ms() - t0 < 30000);          /* not blocked behind the 60 s sleep */
+    assert_true(now_ms() - t0 < 30000);         /* not blocked behind the 60 s sleep */
     cJSON_Delete(arr);
     resp_free(&r);
 }
 
-static void test_javascript_and_bash(void **state) {
+static void test_javascript_and_bash(void **state)
+{
     test_env *e = *state;
     http_resp r;
     cJSON *arr;
     if (have("/usr/bin/node")) {
-        http(e, "POST", "/execute", "{\"code\":\"const jsv = 6; jsv * 7\",\"language\":\"js\"}", 1, &r);
+        http(e, "POST", "/execute", "{\"code\":\"const jsv = 6; jsv * 7\",\"language\":\"js\"}", 1,
+             &r);
         arr = ndjson(&r);
         assert_string_equal(main_text(arr), "42");
         cJSON_Delete(arr);
@@ -484,7 +533,10 @@ static void test_javascript_and_bash(void **state) {
         resp_free(&r);
     }
     if (have("/usr/bin/bash")) {
-        http(e, "POST", "/execute", "{\"code\":\"echo hi; exit_with() { return $1; }; exit_with 2\",\"language\":\"bash\"}", 1, &r);
+        http(
+            e, "POST", "/execute",
+            "{\"code\":\"echo hi; exit_with() { return $1; }; exit_with 2\",\"language\":\"bash\"}",
+            1, &r);
         arr = ndjson(&r);
         assert_string_equal(sfield(nth_of_type(arr, "stdout", 0), "text"), "hi\n");
         assert_string_equal(sfield(nth_of_type(arr, "error", 0), "name"), "ExitCodeError");
@@ -493,9 +545,11 @@ static void test_javascript_and_bash(void **state) {
     }
 }
 
-static void test_scripted_answers(void **state) {
+static void test_scripted_answers(void **state)
+{
     test_env *e = *state;
-    if (!getenv("E2B_FIXTURES_DIR")) skip();
+    if (!getenv("E2B_FIXTURES_DIR"))
+        skip();
     http_resp r;
     http(e, "POST", "/execute", "{\"code\":\"# e2b-mock: chart-line\\nplot()\"}", 1, &r);
     cJSON *arr = ndjson(&r);
@@ -512,7 +566,8 @@ static void test_scripted_answers(void **state) {
     arr = ndjson(&r);
     int have_pdf = 0, have_latex = 0;
     const cJSON *it;
-    cJSON_ArrayForEach(it, arr) {
+    cJSON_ArrayForEach(it, arr)
+    {
         have_pdf |= sfield(it, "pdf") != NULL;
         have_latex |= sfield(it, "latex") != NULL;
     }
@@ -547,7 +602,8 @@ static void test_scripted_answers(void **state) {
 
     /* language filter: the python-only chart script does not answer bash */
     if (have("/usr/bin/bash")) {
-        http(e, "POST", "/execute", "{\"code\":\"# e2b-mock: chart-line\",\"language\":\"bash\"}", 1, &r);
+        http(e, "POST", "/execute", "{\"code\":\"# e2b-mock: chart-line\",\"language\":\"bash\"}",
+             1, &r);
         arr = ndjson(&r);
         assert_null(nth_of_type(arr, "result", 0));
         cJSON_Delete(arr);
@@ -556,28 +612,35 @@ static void test_scripted_answers(void **state) {
 }
 
 /* children of every thread of this process (the kernels' bwrap / interpreter processes) */
-static int child_count(void) {
+static int child_count(void)
+{
     int n = 0;
     DIR *d = opendir("/proc/self/task");
     struct dirent *de;
     while (d && (de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.') continue;
+        if (de->d_name[0] == '.')
+            continue;
         char p[300], buf[4096];
         snprintf(p, sizeof p, "/proc/self/task/%s/children", de->d_name);
         FILE *f = fopen(p, "r");
-        if (!f) continue;
+        if (!f)
+            continue;
         size_t len = fread(buf, 1, sizeof buf - 1, f);
         fclose(f);
         buf[len] = '\0';
-        for (char *tok = strtok(buf, " \n"); tok; tok = strtok(NULL, " \n")) n++;
+        for (char *tok = strtok(buf, " \n"); tok; tok = strtok(NULL, " \n"))
+            n++;
     }
-    if (d) closedir(d);
+    if (d)
+        closedir(d);
     return n;
 }
 
-static void test_kill_sandbox_kills_kernels(void **state) {
+static void test_kill_sandbox_kills_kernels(void **state)
+{
     test_env *e = *state;
-    if (!have("/usr/bin/python3")) skip();
+    if (!have("/usr/bin/python3"))
+        skip();
     http_resp r;
     http(e, "POST", "/execute", "{\"code\":\"1\"}", 1, &r);
     resp_free(&r);
@@ -589,11 +652,13 @@ static void test_kill_sandbox_kills_kernels(void **state) {
 }
 
 /* Killing a sandbox mid-execution ends the stream with ExecutionAborted + end_of_execution. */
-static void test_kill_during_execution(void **state) {
+static void test_kill_during_execution(void **state)
+{
     test_env *e = *state;
-    if (!have("/usr/bin/python3")) skip();
-    store_create_opts o = {.template_id = "code-interpreter-v1", .timeout_ms = 600000,
-                           .allow_internet_access = -1};
+    if (!have("/usr/bin/python3"))
+        skip();
+    store_create_opts o = {
+        .template_id = "code-interpreter-v1", .timeout_ms = 600000, .allow_internet_access = -1};
     mock_sandbox *sbx = store_create(mock_server_store(e->srv), &o);
     assert_non_null(sbx);
     test_env e2 = *e;
@@ -621,7 +686,8 @@ static void test_kill_during_execution(void **state) {
     store_release(sbx);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_health_and_default_contexts),
         cmocka_unit_test(test_validation_errors),

@@ -18,13 +18,13 @@
 
 /* An escape attempt fails with EXDEV under openat2; the fallback walk refuses the symlink
  * itself (ELOOP / ENOTDIR). */
-#define assert_escape(r)                                                                 \
-    do {                                                                                 \
-        int r_ = (r);                                                                    \
-        if (fs_using_openat2())                                                          \
-            assert_int_equal(r_, -EXDEV);                                                \
-        else                                                                             \
-            assert_true(r_ == -ELOOP || r_ == -ENOTDIR || r_ == -EXDEV);                 \
+#define assert_escape(r)                                                 \
+    do {                                                                 \
+        int r_ = (r);                                                    \
+        if (fs_using_openat2())                                          \
+            assert_int_equal(r_, -EXDEV);                                \
+        else                                                             \
+            assert_true(r_ == -ELOOP || r_ == -ENOTDIR || r_ == -EXDEV); \
     } while (0)
 
 typedef struct {
@@ -55,15 +55,15 @@ static int setup(void **state)
     put("a.txt", "hello");
     assert_int_equal(chmod("a.txt", 0644), 0);
     assert_int_equal(mkdir("sub", 0755), 0);
-    assert_int_equal(symlink("/", "evil"), 0);              /* absolute, to the host root */
+    assert_int_equal(symlink("/", "evil"), 0);               /* absolute, to the host root */
     assert_int_equal(symlink("../../../../..", "evil2"), 0); /* relative climb */
     assert_int_equal(symlink("c2", "c1"), 0);                /* chain ending outside */
     assert_int_equal(symlink("/etc", "c2"), 0);
-    assert_int_equal(symlink("a.txt", "in"), 0);             /* stays inside */
-    assert_int_equal(symlink("sub", "d"), 0);                /* dir link inside */
-    assert_int_equal(symlink(f->outside, "out"), 0);         /* to the canary dir */
+    assert_int_equal(symlink("a.txt", "in"), 0);     /* stays inside */
+    assert_int_equal(symlink("sub", "d"), 0);        /* dir link inside */
+    assert_int_equal(symlink(f->outside, "out"), 0); /* to the canary dir */
     snprintf(p, sizeof p, "%s/newfile", f->outside);
-    assert_int_equal(symlink(p, "dangling_out"), 0);         /* would create outside */
+    assert_int_equal(symlink(p, "dangling_out"), 0); /* would create outside */
     assert_int_equal(chdir("/"), 0);
     f->rootfd = fs_root_open(f->root);
     assert_true(f->rootfd >= 0);
@@ -162,8 +162,9 @@ static void read_all(int fd, char *buf, size_t cap)
 static void check_symlink_confinement(fx *f, bool fallback)
 {
     fs_force_fallback(fallback);
-    static const char *hostile[] = {"evil/etc/passwd", "evil", "evil2/etc/passwd", "evil2",
-                                    "c1/passwd", "c1", "out/canary", "sub/../evil/etc/hostname"};
+    static const char *hostile[] = {
+        "evil/etc/passwd", "evil", "evil2/etc/passwd", "evil2",
+        "c1/passwd",       "c1",   "out/canary",       "sub/../evil/etc/hostname"};
     for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
         int fd = fs_open(f->rootfd, hostile[i], O_RDONLY, 0);
         if (fd >= 0)
@@ -310,10 +311,12 @@ static void test_entry_json(void **state)
     assert_int_equal(err, 0);
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(e, "name")->valuestring, "a.txt");
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(e, "type")->valuestring, "FILE_TYPE_FILE");
-    assert_string_equal(cJSON_GetObjectItemCaseSensitive(e, "path")->valuestring, "/home/user/a.txt");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(e, "path")->valuestring,
+                        "/home/user/a.txt");
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(e, "size")->valuestring, "5");
     assert_int_equal(cJSON_GetObjectItemCaseSensitive(e, "mode")->valueint, 0644);
-    assert_string_equal(cJSON_GetObjectItemCaseSensitive(e, "permissions")->valuestring, "-rw-r--r--");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(e, "permissions")->valuestring,
+                        "-rw-r--r--");
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(e, "owner")->valuestring, "user");
     const char *mt = cJSON_GetObjectItemCaseSensitive(e, "modifiedTime")->valuestring;
     assert_int_equal(strlen(mt) >= 20, 1);
@@ -324,10 +327,12 @@ static void test_entry_json(void **state)
     cJSON_Delete(e);
 
     e = fs_entry_json(f->rootfd, "in", &err);
-    assert_string_equal(cJSON_GetObjectItemCaseSensitive(e, "type")->valuestring, "FILE_TYPE_SYMLINK");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(e, "type")->valuestring,
+                        "FILE_TYPE_SYMLINK");
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(e, "symlinkTarget")->valuestring,
                         "/home/user/a.txt");
-    assert_string_equal(cJSON_GetObjectItemCaseSensitive(e, "permissions")->valuestring, "Lrwxrwxrwx");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(e, "permissions")->valuestring,
+                        "Lrwxrwxrwx");
     cJSON_Delete(e);
 
     e = fs_entry_json(f->rootfd, "evil", &err);

@@ -34,22 +34,27 @@ typedef struct collector {
     evrec ev[512];
     size_t n;
     atomic_int saw_stdout; /* set once a stdout line arrived (for other threads) */
-    int stop_after; /* return non-zero after this many events (0 = never) */
-    int bad_lines;  /* lines that were not valid JSON, blank, or had a newline */
+    int stop_after;        /* return non-zero after this many events (0 = never) */
+    int bad_lines;         /* lines that were not valid JSON, blank, or had a newline */
 } collector;
 
-static int64_t now_ms(void) {
+static int64_t now_ms(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int collect(void *ud, kernel_event_type t, const char *line, size_t len) {
+static int collect(void *ud, kernel_event_type t, const char *line, size_t len)
+{
     collector *c = ud;
-    if (len == 0 || strlen(line) != len || memchr(line, '\n', len)) c->bad_lines++;
+    if (len == 0 || strlen(line) != len || memchr(line, '\n', len))
+        c->bad_lines++;
     cJSON *j = cJSON_Parse(line);
-    if (!j) c->bad_lines++;
-    if (t == KEV_STDOUT) atomic_store(&c->saw_stdout, 1);
+    if (!j)
+        c->bad_lines++;
+    if (t == KEV_STDOUT)
+        atomic_store(&c->saw_stdout, 1);
     if (c->n < 512) {
         c->ev[c->n].type = t;
         c->ev[c->n].json = j;
@@ -58,45 +63,55 @@ static int collect(void *ud, kernel_event_type t, const char *line, size_t len) 
     } else {
         cJSON_Delete(j);
     }
-    if (c->stop_after && (int)c->n >= c->stop_after) return 1;
+    if (c->stop_after && (int)c->n >= c->stop_after)
+        return 1;
     return 0;
 }
 
-static void coll_reset(collector *c) {
-    for (size_t i = 0; i < c->n; i++) cJSON_Delete(c->ev[i].json);
+static void coll_reset(collector *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        cJSON_Delete(c->ev[i].json);
     c->n = 0;
     c->stop_after = 0;
     c->bad_lines = 0;
     atomic_store(&c->saw_stdout, 0);
 }
 
-static const char *sfield(const cJSON *j, const char *k) {
+static const char *sfield(const cJSON *j, const char *k)
+{
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, k);
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 /* index of the first event of type t at or after from, or -1 */
-static int find(const collector *c, kernel_event_type t, size_t from) {
+static int find(const collector *c, kernel_event_type t, size_t from)
+{
     for (size_t i = from; i < c->n; i++)
-        if (c->ev[i].type == t) return (int)i;
+        if (c->ev[i].type == t)
+            return (int)i;
     return -1;
 }
 
-static int count_type(const collector *c, kernel_event_type t) {
+static int count_type(const collector *c, kernel_event_type t)
+{
     int n = 0;
-    for (size_t i = 0; i < c->n; i++) n += c->ev[i].type == t;
+    for (size_t i = 0; i < c->n; i++)
+        n += c->ev[i].type == t;
     return n;
 }
 
 /* concatenated stdout (which=0) or stderr (1) */
-static void joined(const collector *c, int which, char *out, size_t cap) {
+static void joined(const collector *c, int which, char *out, size_t cap)
+{
     out[0] = '\0';
     for (size_t i = 0; i < c->n; i++)
         if (c->ev[i].type == (which ? KEV_STDERR : KEV_STDOUT))
             strncat(out, sfield(c->ev[i].json, "text"), cap - strlen(out) - 1);
 }
 
-static const cJSON *main_result(const collector *c) {
+static const cJSON *main_result(const collector *c)
+{
     for (size_t i = 0; i < c->n; i++)
         if (c->ev[i].type == KEV_RESULT &&
             cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c->ev[i].json, "is_main_result")))
@@ -105,7 +120,8 @@ static const cJSON *main_result(const collector *c) {
 }
 
 static kernel_exec_status run(kernel *k, collector *c, const char *code, const cJSON *env,
-                              int64_t timeout_ms) {
+                              int64_t timeout_ms)
+{
     coll_reset(c);
     kernel_exec_opts o = {0};
     o.code = code;
@@ -125,7 +141,8 @@ static kernel_exec_status run(kernel *k, collector *c, const char *code, const c
     return st;
 }
 
-static const char *main_text(collector *c) {
+static const char *main_text(collector *c)
+{
     const cJSON *r = main_result(c);
     return r ? sfield(r, "text") : NULL;
 }
@@ -136,37 +153,46 @@ typedef struct fixture {
     collector c;
 } fixture;
 
-static int have(const char *bin) { return access(bin, X_OK) == 0; }
+static int have(const char *bin)
+{
+    return access(bin, X_OK) == 0;
+}
 
-static fixture *fixture_new(kernel_kind kind) {
+static fixture *fixture_new(kernel_kind kind)
+{
     fixture *f = calloc(1, sizeof *f);
     snprintf(f->dir, sizeof f->dir, "/tmp/e2b-unit-kernel-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     kernel_opts ko = {kind, f->dir, NULL, NULL, 0};
     char err[512] = "";
     f->k = kernel_new(&ko, err, sizeof err);
-    if (!f->k) fprintf(stderr, "kernel_new: %s\n", err);
+    if (!f->k)
+        fprintf(stderr, "kernel_new: %s\n", err);
     assert_non_null(f->k);
     return f;
 }
 
-static void fixture_free(fixture *f) {
+static void fixture_free(fixture *f)
+{
     coll_reset(&f->c);
     kernel_free(f->k);
     mock_rm_rf(f->dir);
     free(f);
 }
 
-static int setup_env(void **state) {
+static int setup_env(void **state)
+{
     (void)state;
     /* unit tests run unisolated only where bubblewrap cannot work */
-    if (!sbxrt_bwrap_available()) sbxrt_set_unisolated(1);
+    if (!sbxrt_bwrap_available())
+        sbxrt_set_unisolated(1);
     return 0;
 }
 
 /* ------------------------------------------------------------------ pure parts */
 
-static void test_normalize_language(void **state) {
+static void test_normalize_language(void **state)
+{
     (void)state;
     char out[32];
     kernel_normalize_language(NULL, out, sizeof out);
@@ -191,7 +217,8 @@ static void test_normalize_language(void **state) {
     assert_non_null(strstr(err, "cobol"));
 }
 
-static void feed_lines(const char *input, size_t chunk, char out[][64], size_t *n) {
+static void feed_lines(const char *input, size_t chunk, char out[][64], size_t *n)
+{
     kernel_linebuf lb = {0};
     size_t len = strlen(input);
     *n = 0;
@@ -208,7 +235,8 @@ static void feed_lines(const char *input, size_t chunk, char out[][64], size_t *
     kernel_linebuf_free(&lb);
 }
 
-static void test_linebuf_splits(void **state) {
+static void test_linebuf_splits(void **state)
+{
     (void)state;
     const char *in = "{\"a\":1}\n\n{\"b\":\"x y\"}\r\n{\"c\":3}\npartial";
     char whole[8][64], bytes[8][64], two[8][64];
@@ -234,7 +262,8 @@ static void test_linebuf_splits(void **state) {
     kernel_linebuf_free(&lb);
 }
 
-static void test_event_mapping(void **state) {
+static void test_event_mapping(void **state)
+{
     (void)state;
     kernel_event_type t;
     cJSON *ev = cJSON_Parse("{\"type\":\"result\",\"is_main_result\":true,\"bundle\":{"
@@ -251,8 +280,10 @@ static void test_event_mapping(void **state) {
     assert_string_equal(sfield(o, "text"), "hi"); /* quotes stripped */
     assert_string_equal(sfield(o, "html"), "<b>hi</b>");
     assert_string_equal(sfield(o, "png"), "AAAA");
-    assert_int_equal(cJSON_GetObjectItemCaseSensitive(
-                         cJSON_GetObjectItemCaseSensitive(o, "json"), "a")->valueint, 1);
+    assert_int_equal(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "json"), "a")
+            ->valueint,
+        1);
     const cJSON *extra = cJSON_GetObjectItemCaseSensitive(o, "extra");
     assert_string_equal(sfield(extra, "application/x-custom"), "zz");
     assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "is_main_result")));
@@ -291,19 +322,23 @@ static void test_event_mapping(void **state) {
 
 /* ------------------------------------------------------------------ python */
 
-static void test_python_basics(void **state) {
+static void test_python_basics(void **state)
+{
     (void)state;
-    if (!have("/usr/bin/python3")) skip();
+    if (!have("/usr/bin/python3"))
+        skip();
     fixture *f = fixture_new(KERNEL_PYTHON);
     collector *c = &f->c;
 
     assert_int_equal(run(f->k, c, "x = 41", NULL, 0), KEXEC_DONE);
     assert_int_equal(c->ev[0].type, KEV_NUMBER_OF_EXECUTIONS);
-    assert_int_equal(cJSON_GetObjectItemCaseSensitive(c->ev[0].json, "execution_count")->valueint, 1);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(c->ev[0].json, "execution_count")->valueint,
+                     1);
     assert_null(main_result(c));
 
     run(f->k, c, "x + 1", NULL, 0);
-    assert_int_equal(cJSON_GetObjectItemCaseSensitive(c->ev[0].json, "execution_count")->valueint, 2);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(c->ev[0].json, "execution_count")->valueint,
+                     2);
     assert_string_equal(main_text(c), "42");
 
     run(f->k, c, "'hello'", NULL, 0);
@@ -345,7 +380,8 @@ static void test_python_basics(void **state) {
         "    def _repr_json_(self): return {'r': 1}\n"
         "    def _repr_svg_(self): return '<svg/>'\n"
         "    def __repr__(self): return 'R()'\n"
-        "R()", NULL, 0);
+        "R()",
+        NULL, 0);
     const cJSON *r = main_result(c);
     assert_non_null(r);
     assert_string_equal(sfield(r, "html"), "<i>r</i>");
@@ -365,8 +401,10 @@ static void test_python_basics(void **state) {
     assert_string_equal(main_text(c), "None");
 
     /* stderr, subprocess output through fd 1 */
-    run(f->k, c, "import sys, subprocess\nprint('oops', file=sys.stderr)\n"
-                 "subprocess.run(['/bin/echo', 'from-child'])\nNone", NULL, 0);
+    run(f->k, c,
+        "import sys, subprocess\nprint('oops', file=sys.stderr)\n"
+        "subprocess.run(['/bin/echo', 'from-child'])\nNone",
+        NULL, 0);
     char out[4096];
     joined(c, 1, out, sizeof out);
     assert_string_equal(out, "oops\n");
@@ -374,7 +412,9 @@ static void test_python_basics(void **state) {
     assert_string_equal(out, "from-child\n");
 
     /* binary subprocess output becomes valid UTF-8 (U+FFFD), still before the result */
-    run(f->k, c, "subprocess.run(['/usr/bin/printf', '\\\\377 ok \\\\303\\\\342\\\\234\\\\223'])\n'end'", NULL, 0);
+    run(f->k, c,
+        "subprocess.run(['/usr/bin/printf', '\\\\377 ok \\\\303\\\\342\\\\234\\\\223'])\n'end'",
+        NULL, 0);
     joined(c, 0, out, sizeof out);
     assert_string_equal(out, "\xEF\xBF\xBD ok \xEF\xBF\xBD\xE2\x9C\x93");
     assert_true(find(c, KEV_STDOUT, 0) < find(c, KEV_RESULT, 0));
@@ -392,9 +432,11 @@ static void test_python_basics(void **state) {
     fixture_free(f);
 }
 
-static void test_python_streaming(void **state) {
+static void test_python_streaming(void **state)
+{
     (void)state;
-    if (!have("/usr/bin/python3")) skip();
+    if (!have("/usr/bin/python3"))
+        skip();
     fixture *f = fixture_new(KERNEL_PYTHON);
     collector *c = &f->c;
     run(f->k, c, "import time\nprint('first')\ntime.sleep(1.0)\nprint('second')", NULL, 0);
@@ -421,9 +463,11 @@ static void test_python_streaming(void **state) {
     fixture_free(f);
 }
 
-static void test_python_matplotlib(void **state) {
+static void test_python_matplotlib(void **state)
+{
     (void)state;
-    if (!have("/usr/bin/python3")) skip();
+    if (!have("/usr/bin/python3"))
+        skip();
     fixture *f = fixture_new(KERNEL_PYTHON);
     collector *c = &f->c;
     run(f->k, c, "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()\nprint('after')",
@@ -440,7 +484,7 @@ static void test_python_matplotlib(void **state) {
     assert_memory_equal(png, "iVBORw0KGgo", 11); /* base64 of the PNG signature */
     assert_false(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c->ev[r].json, "is_main_result")));
     assert_true(find(c, KEV_STDOUT, (size_t)r) > r); /* shown before 'after' */
-    assert_int_equal(find(c, KEV_STDERR, 0), -1);   /* no "non-interactive" warning */
+    assert_int_equal(find(c, KEV_STDERR, 0), -1);    /* no "non-interactive" warning */
     /* a figure left open at the end of the cell is shown once, then closed */
     run(f->k, c, "fig = plt.figure()\nplt.bar(['a', 'b'], [1, 2])\nNone", NULL, 0);
     assert_int_equal(count_type(c, KEV_RESULT), 1);
@@ -455,9 +499,11 @@ static void test_python_matplotlib(void **state) {
     fixture_free(f);
 }
 
-static void test_python_interrupt(void **state) {
+static void test_python_interrupt(void **state)
+{
     (void)state;
-    if (!have("/usr/bin/python3")) skip();
+    if (!have("/usr/bin/python3"))
+        skip();
     fixture *f = fixture_new(KERNEL_PYTHON);
     collector *c = &f->c;
     run(f->k, c, "state = 'kept'", NULL, 0);
@@ -488,13 +534,16 @@ static void test_python_interrupt(void **state) {
     fixture_free(f);
 }
 
-static void test_python_kernel_death(void **state) {
+static void test_python_kernel_death(void **state)
+{
     (void)state;
-    if (!have("/usr/bin/python3")) skip();
+    if (!have("/usr/bin/python3"))
+        skip();
     fixture *f = fixture_new(KERNEL_PYTHON);
     collector *c = &f->c;
     run(f->k, c, "a = 1", NULL, 0);
-    assert_int_equal(run(f->k, c, "print('bye')\nimport os\nos._exit(3)", NULL, 0), KEXEC_KERNEL_LOST);
+    assert_int_equal(run(f->k, c, "print('bye')\nimport os\nos._exit(3)", NULL, 0),
+                     KEXEC_KERNEL_LOST);
     char out[256];
     joined(c, 0, out, sizeof out);
     assert_string_equal(out, "bye\n");
@@ -503,7 +552,8 @@ static void test_python_kernel_death(void **state) {
     /* the next execution gets a fresh kernel */
     run(f->k, c, "'a' in globals()", NULL, 0);
     assert_string_equal(main_text(c), "False");
-    assert_int_equal(cJSON_GetObjectItemCaseSensitive(c->ev[0].json, "execution_count")->valueint, 1);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(c->ev[0].json, "execution_count")->valueint,
+                     1);
     fixture_free(f);
 }
 
@@ -513,18 +563,22 @@ typedef struct restart_arg {
     int rc;
 } restart_arg;
 
-static void *restart_later(void *p) {
+static void *restart_later(void *p)
+{
     restart_arg *a = p;
     /* restart only once the cell is really running (it prints first) */
-    for (int i = 0; i < 3000 && !atomic_load(&a->c->saw_stdout); i++) usleep(10 * 1000);
+    for (int i = 0; i < 3000 && !atomic_load(&a->c->saw_stdout); i++)
+        usleep(10 * 1000);
     char err[256];
     a->rc = kernel_restart(a->k, err, sizeof err);
     return NULL;
 }
 
-static void test_python_restart_and_shutdown(void **state) {
+static void test_python_restart_and_shutdown(void **state)
+{
     (void)state;
-    if (!have("/usr/bin/python3")) skip();
+    if (!have("/usr/bin/python3"))
+        skip();
     fixture *f = fixture_new(KERNEL_PYTHON);
     collector *c = &f->c;
     run(f->k, c, "v = 3", NULL, 0);
@@ -551,9 +605,11 @@ static void test_python_restart_and_shutdown(void **state) {
     fixture_free(f);
 }
 
-static void test_python_isolation(void **state) {
+static void test_python_isolation(void **state)
+{
     (void)state;
-    if (!have("/usr/bin/python3") || !sbxrt_bwrap_available()) skip();
+    if (!have("/usr/bin/python3") || !sbxrt_bwrap_available())
+        skip();
     fixture *f = fixture_new(KERNEL_PYTHON);
     collector *c = &f->c;
     run(f->k, c, "import os; os.getcwd()", NULL, 0);
@@ -561,21 +617,27 @@ static void test_python_isolation(void **state) {
     run(f->k, c, "os.environ.get('HOME')", NULL, 0);
     assert_string_equal(main_text(c), "/home/user");
     /* no network: even loopback of the host is unreachable */
-    run(f->k, c, "import socket\ntry:\n    s = socket.socket()\n    s.connect(('1.1.1.1', 80))\n"
-                 "    r = 'connected'\nexcept OSError as e:\n    r = 'blocked'\nr", NULL, 0);
+    run(f->k, c,
+        "import socket\ntry:\n    s = socket.socket()\n    s.connect(('1.1.1.1', 80))\n"
+        "    r = 'connected'\nexcept OSError as e:\n    r = 'blocked'\nr",
+        NULL, 0);
     assert_string_equal(main_text(c), "blocked");
     /* /usr is read-only */
-    run(f->k, c, "try:\n    open('/usr/e2b-test', 'w')\n    r = 'writable'\nexcept OSError:\n"
-                 "    r = 'ro'\nr", NULL, 0);
+    run(f->k, c,
+        "try:\n    open('/usr/e2b-test', 'w')\n    r = 'writable'\nexcept OSError:\n"
+        "    r = 'ro'\nr",
+        NULL, 0);
     assert_string_equal(main_text(c), "ro");
     fixture_free(f);
 }
 
 /* ------------------------------------------------------------------ node */
 
-static void test_node_kernel(void **state) {
+static void test_node_kernel(void **state)
+{
     (void)state;
-    if (!have("/usr/bin/node")) skip();
+    if (!have("/usr/bin/node"))
+        skip();
     fixture *f = fixture_new(KERNEL_JAVASCRIPT);
     collector *c = &f->c;
     run(f->k, c, "let x = 40; const y = 2;", NULL, 0);
@@ -607,8 +669,9 @@ static void test_node_kernel(void **state) {
     run(f->k, c, "{ let inner = 1; } typeof inner", NULL, 0);
     assert_string_equal(main_text(c), "undefined");
     /* streaming across an await */
-    run(f->k, c, "console.log('one'); await new Promise(r => setTimeout(r, 1000)); console.log('two')",
-        NULL, 0);
+    run(f->k, c,
+        "console.log('one'); await new Promise(r => setTimeout(r, 1000)); console.log('two')", NULL,
+        0);
     int a = find(c, KEV_STDOUT, 0), b = find(c, KEV_STDOUT, (size_t)a + 1);
     assert_true(a >= 0 && b > a);
     assert_true(c->ev[b].at_ms - c->ev[a].at_ms >= 500);
@@ -637,9 +700,11 @@ static void test_node_kernel(void **state) {
 
 /* ------------------------------------------------------------------ bash */
 
-static void test_bash_kernel(void **state) {
+static void test_bash_kernel(void **state)
+{
     (void)state;
-    if (!have("/usr/bin/bash")) skip();
+    if (!have("/usr/bin/bash"))
+        skip();
     fixture *f = fixture_new(KERNEL_BASH);
     collector *c = &f->c;
     run(f->k, c, "mkdir -p sub && cd sub && V=persisted", NULL, 0);
@@ -690,9 +755,11 @@ static void test_bash_kernel(void **state) {
     fixture_free(f);
 }
 
-static void test_keepalive(void **state) {
+static void test_keepalive(void **state)
+{
     (void)state;
-    if (!have("/usr/bin/bash")) skip();
+    if (!have("/usr/bin/bash"))
+        skip();
     fixture *f = fixture_new(KERNEL_BASH);
     collector *c = &f->c;
     coll_reset(c);
@@ -707,16 +774,19 @@ static void test_keepalive(void **state) {
     fixture_free(f);
 }
 
-static void *exec_frozen(void *p) {
+static void *exec_frozen(void *p)
+{
     fixture *f = p;
     run(f->k, &f->c, "print('thawed')\nfrozen_state", NULL, 0);
     return NULL;
 }
 
 /* A frozen kernel (paused sandbox) keeps its state and runs nothing until thawed. */
-static void test_freeze_thaw(void **state) {
+static void test_freeze_thaw(void **state)
+{
     (void)state;
-    if (!have("/usr/bin/python3")) skip();
+    if (!have("/usr/bin/python3"))
+        skip();
     fixture *f = fixture_new(KERNEL_PYTHON);
     run(f->k, &f->c, "frozen_state = 'kept'", NULL, 0);
     kernel_freeze(f->k, 1);
@@ -733,7 +803,8 @@ static void test_freeze_thaw(void **state) {
     fixture_free(f);
 }
 
-static void *exec_in_thread(void *p) {
+static void *exec_in_thread(void *p)
+{
     fixture *f = p;
     run(f->k, &f->c, "survivor = 1", NULL, 0);
     return NULL;
@@ -741,9 +812,11 @@ static void *exec_in_thread(void *p) {
 
 /* A kernel started (lazily) by a short-lived thread must outlive that thread: bwrap's
  * --die-with-parent is per thread, so spawns go through a process-lifetime thread. */
-static void test_kernel_outlives_spawning_thread(void **state) {
+static void test_kernel_outlives_spawning_thread(void **state)
+{
     (void)state;
-    if (!have("/usr/bin/python3")) skip();
+    if (!have("/usr/bin/python3"))
+        skip();
     fixture *f = calloc(1, sizeof *f);
     snprintf(f->dir, sizeof f->dir, "/tmp/e2b-unit-kernel-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
@@ -761,7 +834,8 @@ static void test_kernel_outlives_spawning_thread(void **state) {
     fixture_free(f);
 }
 
-static void test_bad_cwd_and_missing(void **state) {
+static void test_bad_cwd_and_missing(void **state)
+{
     (void)state;
     char dir[] = "/tmp/e2b-unit-kernel-XXXXXX";
     assert_non_null(mkdtemp(dir));
@@ -792,7 +866,8 @@ static void test_bad_cwd_and_missing(void **state) {
     mock_rm_rf(dir);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_normalize_language),
         cmocka_unit_test(test_linebuf_splits),

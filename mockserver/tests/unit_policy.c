@@ -18,7 +18,8 @@
 #include "sandboxrt.h"
 #include "sbx_policy.h"
 
-static void test_limits_env(void **state) {
+static void test_limits_env(void **state)
+{
     (void)state;
     sbxpol_limits d;
     sbxpol_default_limits(&d);
@@ -48,7 +49,8 @@ static void test_limits_env(void **state) {
     assert_int_equal(l.pids, d.pids);
 }
 
-static void test_seccomp_fd(void **state) {
+static void test_seccomp_fd(void **state)
+{
     (void)state;
 #ifdef E2B_HAVE_SECCOMP
     for (int inet = 0; inet < 2; inet++) {
@@ -70,7 +72,8 @@ static void test_seccomp_fd(void **state) {
 #endif
 }
 
-static void test_runtime_and_masks(void **state) {
+static void test_runtime_and_masks(void **state)
+{
     (void)state;
     const char *rt = sbxpol_runtime_dir();
     assert_non_null(rt);
@@ -95,14 +98,18 @@ static void test_runtime_and_masks(void **state) {
         assert_int_equal(stat(m[i], &sb), 0);
         assert_int_equal(sb.st_mode & S_IROTH, 0); /* only non-world-readable entries */
         assert_int_equal(is_dir[i] != 0, S_ISDIR(sb.st_mode) != 0);
-        if (!strcmp(m[i], "/etc/shadow")) shadow = 1;
+        if (!strcmp(m[i], "/etc/shadow"))
+            shadow = 1;
     }
-    if (stat("/etc/shadow", &sb) == 0 && !(sb.st_mode & S_IROTH)) assert_true(shadow);
+    if (stat("/etc/shadow", &sb) == 0 && !(sb.st_mode & S_IROTH))
+        assert_true(shadow);
 }
 
-static void test_cgroup_lifecycle(void **state) {
+static void test_cgroup_lifecycle(void **state)
+{
     (void)state;
-    if (geteuid() != 0 || !sbxpol_cgroup_available()) skip();
+    if (geteuid() != 0 || !sbxpol_cgroup_available())
+        skip();
     char name[64];
     snprintf(name, sizeof name, "e2b-unit-policy-%d", (int)getpid());
     assert_int_equal(sbxpol_cgroup_prepare("../escape"), -1); /* names are one component */
@@ -125,7 +132,8 @@ static void test_cgroup_lifecycle(void **state) {
     sbxpol_cgroup_leave();
     assert_true(pid > 0);
     int cnt = 0;
-    for (int i = 0; i < 200 && (cnt = sbxpol_cgroup_count(name)) < 2; i++) usleep(10000);
+    for (int i = 0; i < 200 && (cnt = sbxpol_cgroup_count(name)) < 2; i++)
+        usleep(10000);
     assert_int_equal(cnt, 2);
     int st = 0;
     /* our child is killed by destroy; reap it concurrently-safe afterwards */
@@ -134,10 +142,11 @@ static void test_cgroup_lifecycle(void **state) {
     assert_int_equal(waitpid(pid, &st, 0), pid);
     assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
     assert_int_equal(sbxpol_cgroup_count(name), -1); /* removed */
-    sbxpol_cgroup_release(name);                    /* no-op on a missing cgroup */
+    sbxpol_cgroup_release(name);                     /* no-op on a missing cgroup */
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_limits_env),
         cmocka_unit_test(test_seccomp_fd),

@@ -17,7 +17,8 @@
 #include "sandboxrt.h"
 #include "util.h"
 
-static void test_host_path(void **state) {
+static void test_host_path(void **state)
+{
     (void)state;
     char *p = sbxrt_host_path("/srv/s1", "/home/user");
     assert_string_equal(p, "/srv/s1");
@@ -35,21 +36,26 @@ static void test_host_path(void **state) {
 }
 
 /* reads fd until EOF (or 10 s) into buf */
-static size_t read_all(int fd, char *buf, size_t cap) {
+static size_t read_all(int fd, char *buf, size_t cap)
+{
     size_t len = 0;
     for (;;) {
         struct pollfd pfd = {fd, POLLIN, 0};
-        if (poll(&pfd, 1, 10000) <= 0) break;
+        if (poll(&pfd, 1, 10000) <= 0)
+            break;
         ssize_t n = read(fd, buf + len, cap - 1 - len);
-        if (n < 0 && errno == EAGAIN) continue;
-        if (n <= 0) break;
+        if (n < 0 && errno == EAGAIN)
+            continue;
+        if (n <= 0)
+            break;
         len += (size_t)n;
     }
     buf[len] = '\0';
     return len;
 }
 
-static void test_refuses_without_bwrap_then_unisolated(void **state) {
+static void test_refuses_without_bwrap_then_unisolated(void **state)
+{
     (void)state;
     /* must run before anything probes bubblewrap in this process */
     setenv("E2B_MOCK_BWRAP", "/nonexistent/bwrap", 1);
@@ -87,8 +93,10 @@ static void test_refuses_without_bwrap_then_unisolated(void **state) {
     assert_int_equal(p.ev_fd, -1);
 
     /* SIGINT reaches the process group; kill is idempotent */
-    const char *argv2[] = {"/usr/bin/sh", "-c", "trap 'echo int >&3; exit 0' INT; "
-                           "echo ready >&3; while :; do sleep 0.05; done", NULL};
+    const char *argv2[] = {"/usr/bin/sh", "-c",
+                           "trap 'echo int >&3; exit 0' INT; "
+                           "echo ready >&3; while :; do sleep 0.05; done",
+                           NULL};
     spec.argv = argv2;
     assert_int_equal(sbxrt_spawn(&spec, &p, err, sizeof err), 0);
     struct pollfd pfd = {p.ev_fd, POLLIN, 0};
@@ -105,7 +113,8 @@ static void test_refuses_without_bwrap_then_unisolated(void **state) {
     mock_rm_rf(dir);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_host_path),
         cmocka_unit_test(test_refuses_without_bwrap_then_unisolated),

@@ -26,8 +26,8 @@
 static scenario_req Q(const char *method, const char *path, int port, const char *sid,
                       const char *body)
 {
-    scenario_req q = {.method = method, .path = path, .port = port, .sandbox_id = sid,
-                      .body = body, .req = NULL};
+    scenario_req q = {
+        .method = method, .path = path, .port = port, .sandbox_id = sid, .body = body, .req = NULL};
     return q;
 }
 
@@ -76,7 +76,8 @@ static void test_match_criteria(void **state)
         "{\"name\":\"port\",\"match\":{\"port\":\"code\",\"path\":\"/execute\"}},"
         "{\"name\":\"portnum\",\"match\":{\"port\":49983,\"path\":\"/health\"}},"
         "{\"name\":\"sbx\",\"match\":{\"sandbox\":\"abc*\",\"path\":\"/files\"}},"
-        "{\"name\":\"body\",\"match\":{\"path\":\"/v2/sandboxes\",\"body\":{\"templateID\":\"base\","
+        "{\"name\":\"body\",\"match\":{\"path\":\"/v2/"
+        "sandboxes\",\"body\":{\"templateID\":\"base\","
         "\"metadata.k\":\"v\",\"timeout\":30}}}"
         "]";
     assert_int_equal(scenario_load_json(s, rules, NULL, 0, err, sizeof err), 6);
@@ -116,14 +117,15 @@ static void test_counters_and_seed(void **state)
     (void)state;
     scenario_set *s = scenario_set_new();
     char err[256], nm[64];
-    assert_int_equal(scenario_load_json(s,
-                                        "[{\"name\":\"nth\",\"match\":{\"path\":\"/a\",\"nth\":2}},"
-                                        "{\"name\":\"every\",\"match\":{\"path\":\"/b\",\"every\":3}},"
-                                        "{\"name\":\"times\",\"times\":2,\"match\":{\"path\":\"/c\"}},"
-                                        "{\"name\":\"p\",\"match\":{\"path\":\"/d\",\"probability\":0.5,"
-                                        "\"seed\":42}}]",
-                                        NULL, 0, err, sizeof err),
-                     4);
+    assert_int_equal(
+        scenario_load_json(s,
+                           "[{\"name\":\"nth\",\"match\":{\"path\":\"/a\",\"nth\":2}},"
+                           "{\"name\":\"every\",\"match\":{\"path\":\"/b\",\"every\":3}},"
+                           "{\"name\":\"times\",\"times\":2,\"match\":{\"path\":\"/c\"}},"
+                           "{\"name\":\"p\",\"match\":{\"path\":\"/d\",\"probability\":0.5,"
+                           "\"seed\":42}}]",
+                           NULL, 0, err, sizeof err),
+        4);
     int hits[4] = {0};
     int pattern_a[6], pattern_b[6];
     for (int i = 0; i < 6; i++) {
@@ -344,8 +346,8 @@ static void test_hang_does_not_block_shutdown(void **state)
     srv = s2;
     int rst;
     size_t n;
-    free(http("POST", "/_mock/scenarios",
-              "[{\"match\":{\"path\":\"/hang\"},\"fault\":\"hang\"}]", &rst, &n));
+    free(http("POST", "/_mock/scenarios", "[{\"match\":{\"path\":\"/hang\"},\"fault\":\"hang\"}]",
+              &rst, &n));
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(mock_server_port(srv))};
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);

@@ -121,10 +121,10 @@ e2b_agent_lang e2b_agent_lang_detect(const char *code, size_t len);
 /* ---- code blocks ----------------------------------------------------------------- */
 
 typedef enum e2b_agent_source {
-    E2B_SOURCE_NONE = 0,    /* no code found */
-    E2B_SOURCE_FENCED = 1,  /* fenced code blocks (step 1) */
-    E2B_SOURCE_INLINE = 2,  /* inline code spans (step 2) */
-    E2B_SOURCE_MESSAGE = 3  /* the whole message (step 3) */
+    E2B_SOURCE_NONE = 0,   /* no code found */
+    E2B_SOURCE_FENCED = 1, /* fenced code blocks (step 1) */
+    E2B_SOURCE_INLINE = 2, /* inline code spans (step 2) */
+    E2B_SOURCE_MESSAGE = 3 /* the whole message (step 3) */
 } e2b_agent_source;
 
 /* "none", "fenced", "inline", "message". Never NULL. */
@@ -143,8 +143,8 @@ typedef struct e2b_agent_block {
 typedef struct e2b_agent_code {
     e2b_agent_block *blocks; /* owned; free with e2b_agent_code_free */
     size_t count;
-    e2b_agent_source source;  /* how the blocks were found (all blocks share it) */
-    const char *trigger;      /* first trigger word found (static string), or NULL */
+    e2b_agent_source source; /* how the blocks were found (all blocks share it) */
+    const char *trigger;     /* first trigger word found (static string), or NULL */
 } e2b_agent_code;
 
 /* Frees what an e2b_agent_code owns and zeroes it. NULL is a no-op. */
@@ -190,8 +190,7 @@ const e2b_agent_block *e2b_agent_scanner_block(const e2b_agent_scanner *sc, size
 /* Ends the message: closes an unterminated fence, applies the fallbacks and moves the
  * result to *out (the caller frees it with e2b_agent_code_free). Errors as for _feed;
  * *out is zeroed on error. The scanner must still be freed. */
-e2b_code e2b_agent_scanner_finish(e2b_agent_scanner *sc, e2b_agent_code *out,
-                                  e2b_error *err);
+e2b_code e2b_agent_scanner_finish(e2b_agent_scanner *sc, e2b_agent_code *out, e2b_error *err);
 
 /* Frees the scanner and everything it still owns. NULL is a no-op. */
 void e2b_agent_scanner_free(e2b_agent_scanner *sc);
@@ -219,11 +218,11 @@ const char *e2b_agent_find_trigger(const char *text, size_t len);
 
 /* ---- MANAGE_SANDBOX intents ------------------------------------------------------ */
 
-#define E2B_AGENT_ID_MAX 128u      /* sandbox id, incl. NUL */
+#define E2B_AGENT_ID_MAX 128u /* sandbox id, incl. NUL */
 #define E2B_AGENT_TEMPLATE_MAX 128u
 #define E2B_AGENT_META_KEY_MAX 64u
 #define E2B_AGENT_META_VALUE_MAX 256u
-#define E2B_AGENT_META_MAX 16u     /* metadata pairs */
+#define E2B_AGENT_META_MAX 16u                     /* metadata pairs */
 #define E2B_AGENT_MAX_TIMEOUT_S (366L * 24 * 3600) /* larger timeouts are rejected */
 
 typedef enum e2b_agent_intent_kind {
@@ -234,11 +233,11 @@ typedef enum e2b_agent_intent_kind {
 } e2b_agent_intent_kind;
 
 typedef enum e2b_agent_kill_target {
-    E2B_KILL_NONE = 0,        /* not a kill intent */
-    E2B_KILL_ID = 1,          /* sandbox_id holds the id */
-    E2B_KILL_LATEST = 2,      /* "newest", "latest", "most recent", "last" */
-    E2B_KILL_ALL = 3,         /* "all", "every" */
-    E2B_KILL_UNSPECIFIED = 4  /* "kill the sandbox": the caller decides (e.g. only one) */
+    E2B_KILL_NONE = 0,       /* not a kill intent */
+    E2B_KILL_ID = 1,         /* sandbox_id holds the id */
+    E2B_KILL_LATEST = 2,     /* "newest", "latest", "most recent", "last" */
+    E2B_KILL_ALL = 3,        /* "all", "every" */
+    E2B_KILL_UNSPECIFIED = 4 /* "kill the sandbox": the caller decides (e.g. only one) */
 } e2b_agent_kill_target;
 
 typedef struct e2b_agent_meta {
@@ -249,10 +248,10 @@ typedef struct e2b_agent_meta {
 /* Plain data: no heap memory, nothing to free. */
 typedef struct e2b_agent_intent {
     e2b_agent_intent_kind kind;
-    const char *reason;       /* UNKNOWN: why, as static text; else NULL */
-    bool mentions_sandbox;    /* "sandbox(es)", "environment", "container", "vm" or an id */
+    const char *reason;    /* UNKNOWN: why, as static text; else NULL */
+    bool mentions_sandbox; /* "sandbox(es)", "environment", "container", "vm" or an id */
     /* create */
-    long timeout_s;           /* 0 = not given */
+    long timeout_s;                             /* 0 = not given */
     char template_name[E2B_AGENT_TEMPLATE_MAX]; /* "" = not given */
     e2b_agent_meta metadata[E2B_AGENT_META_MAX];
     size_t metadata_len;
@@ -310,15 +309,15 @@ e2b_code e2b_agent_parse_intent(const uint8_t *text, size_t len, e2b_agent_inten
  * image_paths = what e2b_execution_save_images returned. stdout/stderr chunks are
  * concatenated verbatim (the plugin joined them with "\n", doubling the line breaks). */
 typedef struct e2b_agent_exec_result {
-    const char *language;      /* e.g. "python"; NULL -> "unknown" */
-    const char *code;          /* the code that ran (for the JSON) */
-    const char *text;          /* main result (last expression), NULL if none */
+    const char *language; /* e.g. "python"; NULL -> "unknown" */
+    const char *code;     /* the code that ran (for the JSON) */
+    const char *text;     /* main result (last expression), NULL if none */
     const char *const *stdout_chunks;
     size_t stdout_count;
     const char *const *stderr_chunks;
     size_t stderr_count;
-    const char *error_name;    /* non-NULL = the block failed ("ZeroDivisionError") */
-    const char *error_value;   /* "division by zero" */
+    const char *error_name;  /* non-NULL = the block failed ("ZeroDivisionError") */
+    const char *error_value; /* "division by zero" */
     const char *error_traceback;
     const char *const *image_paths; /* saved png/svg/... files */
     size_t image_count;
@@ -327,10 +326,10 @@ typedef struct e2b_agent_exec_result {
 /* A sandbox as the reply JSON reports it ("sandboxInfo"). Borrowed pointers. */
 typedef struct e2b_agent_sandbox_info {
     const char *sandbox_id;
-    const char *template_id;   /* NULL -> omitted */
+    const char *template_id; /* NULL -> omitted */
     bool active;
-    int64_t started_at_ms;     /* unix ms, 0 = unknown (omitted) */
-    int64_t last_activity_ms;  /* unix ms, 0 = unknown (omitted) */
+    int64_t started_at_ms;    /* unix ms, 0 = unknown (omitted) */
+    int64_t last_activity_ms; /* unix ms, 0 = unknown (omitted) */
     const e2b_kv *metadata;
     size_t metadata_len;
 } e2b_agent_sandbox_info;
@@ -355,8 +354,7 @@ typedef struct e2b_agent_format_opts {
  * frees with free(). Errors: E2B_ERR_INVALID_ARGUMENT (out NULL, or results NULL with
  * n > 0), E2B_ERR_NO_MEMORY. */
 e2b_code e2b_agent_format_reply(const e2b_agent_exec_result *results, size_t n,
-                                const e2b_agent_format_opts *opts, char **out,
-                                e2b_error *err);
+                                const e2b_agent_format_opts *opts, char **out, e2b_error *err);
 
 /* The structured result (the plugin's values+data in one object):
  *   { "success": <no block failed and n > 0>, "totalBlocks": n, "successfulBlocks": k,

@@ -42,27 +42,27 @@ extern "C" {
 typedef struct e2b_agent_service e2b_agent_service;
 
 #define E2B_AGENT_DEFAULT_TEMPLATE "code-interpreter-v1"
-#define E2B_AGENT_DEFAULT_TIMEOUT_S 300    /* lifetime of a sandbox the service creates */
-#define E2B_AGENT_DEFAULT_MAX_SANDBOXES 5  /* the plugin's development default */
+#define E2B_AGENT_DEFAULT_TIMEOUT_S 300   /* lifetime of a sandbox the service creates */
+#define E2B_AGENT_DEFAULT_MAX_SANDBOXES 5 /* the plugin's development default */
 #define E2B_AGENT_DEFAULT_OUTPUT_DIR "./e2b-out"
 
 typedef struct e2b_agent_service_opts {
-    const char *template_id;  /* template of sandboxes created without one; NULL =
+    const char *template_id; /* template of sandboxes created without one; NULL =
                                  E2B_AGENT_DEFAULT_TEMPLATE */
-    int sandbox_timeout_s;    /* lifetime of such sandboxes; 0 = E2B_AGENT_DEFAULT_TIMEOUT_S */
-    size_t max_sandboxes;     /* most sandboxes tracked at once; 0 = the default (5) */
-    long idle_timeout_s;      /* sandboxes idle longer than this are killed by a sweep;
+    int sandbox_timeout_s;   /* lifetime of such sandboxes; 0 = E2B_AGENT_DEFAULT_TIMEOUT_S */
+    size_t max_sandboxes;    /* most sandboxes tracked at once; 0 = the default (5) */
+    long idle_timeout_s;     /* sandboxes idle longer than this are killed by a sweep;
                                  0 = never */
-    long sweep_interval_s;    /* > 0: a background thread sweeps every that many seconds
+    long sweep_interval_s;   /* > 0: a background thread sweeps every that many seconds
                                  (needs idle_timeout_s > 0); 0 = sweep only on demand */
-    long exec_timeout_ms;     /* per code block; 0 = E2B_DEFAULT_EXECUTION_TIMEOUT_MS */
-    const char *output_dir;   /* images are saved here (created if missing); NULL =
+    long exec_timeout_ms;    /* per code block; 0 = E2B_DEFAULT_EXECUTION_TIMEOUT_MS */
+    const char *output_dir;  /* images are saved here (created if missing); NULL =
                                  E2B_AGENT_DEFAULT_OUTPUT_DIR */
-    const char *mode;         /* "local" (embedded e2b-mock) or "cloud"; NULL = "cloud".
+    const char *mode;        /* "local" (embedded e2b-mock) or "cloud"; NULL = "cloud".
                                  Only reported by the provider */
-    size_t max_stream_bytes;  /* per stdout/stderr/result/traceback in the reply TEXT
+    size_t max_stream_bytes; /* per stdout/stderr/result/traceback in the reply TEXT
                                  (the JSON keeps everything); 0 = 16 KiB */
-    bool keep_sandboxes;      /* e2b_agent_service_free leaves tracked sandboxes running
+    bool keep_sandboxes;     /* e2b_agent_service_free leaves tracked sandboxes running
                                  (default: kills them, as the plugin's stop() did) */
 } e2b_agent_service_opts;
 
@@ -100,8 +100,8 @@ typedef struct e2b_agent_sandbox_status {
 /* Snapshot of the tracked sandboxes, oldest first. On E2B_OK *out is a heap array of *n
  * entries (free()); NULL when *n is 0. No network call. Errors: E2B_ERR_INVALID_ARGUMENT,
  * E2B_ERR_NO_MEMORY. */
-e2b_code e2b_agent_service_list(e2b_agent_service *svc, e2b_agent_sandbox_status **out,
-                                size_t *n, e2b_error *err);
+e2b_code e2b_agent_service_list(e2b_agent_service *svc, e2b_agent_sandbox_status **out, size_t *n,
+                                e2b_error *err);
 
 typedef struct e2b_agent_create_req {
     const char *template_id; /* NULL = the service's template */
@@ -153,10 +153,10 @@ e2b_code e2b_agent_service_sweep(e2b_agent_service *svc, long idle_s, size_t *ki
 /* ---- health and files --------------------------------------------------------------- */
 
 typedef struct e2b_agent_health {
-    bool control_plane;      /* GET /v2/sandboxes answered */
-    bool execution;          /* print(1 + 1) printed "2" */
-    int64_t latency_ms;      /* of the whole check */
-    char sandbox_id[E2B_AGENT_ID_MAX]; /* where the code ran ("" if it did not) */
+    bool control_plane;                  /* GET /v2/sandboxes answered */
+    bool execution;                      /* print(1 + 1) printed "2" */
+    int64_t latency_ms;                  /* of the whole check */
+    char sandbox_id[E2B_AGENT_ID_MAX];   /* where the code ran ("" if it did not) */
     char message[E2B_ERROR_MESSAGE_MAX]; /* what failed, "" when healthy */
 } e2b_agent_health;
 
@@ -166,8 +166,7 @@ typedef struct e2b_agent_health {
  * and killed afterwards, so a check never leaves a sandbox behind. The result is also
  * remembered for the provider. Returns E2B_OK when healthy; otherwise the failing call's
  * code (out->message says which part failed). out may be NULL. */
-e2b_code e2b_agent_service_health(e2b_agent_service *svc, e2b_agent_health *out,
-                                  e2b_error *err);
+e2b_code e2b_agent_service_health(e2b_agent_service *svc, e2b_agent_health *out, e2b_error *err);
 
 /* The ElizaOS service's file helpers, done over envd (no code execution, no escaping
  * problems). sandbox_id NULL = the current sandbox (created if needed). A tracked
@@ -213,15 +212,15 @@ const char *e2b_agent_action_name(e2b_agent_action a);
 
 typedef struct e2b_agent_reply {
     e2b_agent_action action;
-    bool success;         /* fulfilled: every block ran without raising / the sandbox
+    bool success;       /* fulfilled: every block ran without raising / the sandbox
                              request was done. false also when nothing could be done */
-    e2b_code infra;       /* E2B_OK, or the infrastructure failure (network, sandbox
+    e2b_code infra;     /* E2B_OK, or the infrastructure failure (network, sandbox
                              creation, timeout, limit reached ...) that stopped the action */
-    char *text;           /* the reply for the user (heap, never NULL) */
-    cJSON *json;          /* {"action", "success", "text", "data": {...},
+    char *text;         /* the reply for the user (heap, never NULL) */
+    cJSON *json;        /* {"action", "success", "text", "data": {...},
                               "attachments": [{"path", "contentType"}],
                               "error": null | {"code", "message"}} */
-    char **attachments;   /* saved image paths (heap strings), in block order */
+    char **attachments; /* saved image paths (heap strings), in block order */
     size_t attachment_count;
 } e2b_agent_reply;
 

@@ -63,10 +63,7 @@ typedef struct e2b_result {
     bool is_main_result;
 } e2b_result;
 
-typedef enum e2b_log_stream {
-    E2B_LOG_STDOUT = 1,
-    E2B_LOG_STDERR = 2
-} e2b_log_stream;
+typedef enum e2b_log_stream { E2B_LOG_STDOUT = 1, E2B_LOG_STDERR = 2 } e2b_log_stream;
 
 /* One stdout or stderr chunk as received (chunks are not line-aligned). */
 typedef struct e2b_log_chunk {
@@ -87,14 +84,14 @@ typedef struct e2b_exec_error {
 /* An execution: everything that arrived, in order. Owned by the caller; free with
  * e2b_execution_free. */
 typedef struct e2b_execution {
-    e2b_result *results;     /* results_len results, in arrival order */
+    e2b_result *results; /* results_len results, in arrival order */
     size_t results_len;
-    e2b_log_chunk *logs;     /* stdout and stderr chunks interleaved, in arrival order */
+    e2b_log_chunk *logs; /* stdout and stderr chunks interleaved, in arrival order */
     size_t logs_len;
-    e2b_exec_error *error;   /* NULL when the code raised nothing (the last error wins) */
-    int execution_count;     /* from number_of_executions; -1 when not sent */
-    const char *text;        /* text of the first main result (points into results), or NULL */
-    bool completed;          /* the end_of_execution line arrived */
+    e2b_exec_error *error; /* NULL when the code raised nothing (the last error wins) */
+    int execution_count;   /* from number_of_executions; -1 when not sent */
+    const char *text;      /* text of the first main result (points into results), or NULL */
+    bool completed;        /* the end_of_execution line arrived */
 } e2b_execution;
 
 /* Frees an execution and everything it owns. NULL is a no-op. */
@@ -117,8 +114,7 @@ e2b_code e2b_execution_to_json(const e2b_execution *ex, char **out, e2b_error *e
  * text that was sent). Errors: E2B_ERR_INVALID_ARGUMENT (unknown format, or the result
  * has no such representation), E2B_ERR_PROTOCOL (invalid base64), E2B_ERR_IO (open or
  * write failed; errno text in the message; a partly written file is removed). */
-e2b_code e2b_result_save(const e2b_result *r, const char *format, const char *path,
-                         e2b_error *err);
+e2b_code e2b_result_save(const e2b_result *r, const char *format, const char *path, e2b_error *err);
 
 /* Saves every png, jpeg, svg and pdf of every result into dir (created, with parents,
  * if missing) as "<prefix>-<result index>.<format>"; prefix NULL = "result". Existing
@@ -126,9 +122,8 @@ e2b_code e2b_result_save(const e2b_result *r, const char *format, const char *pa
  * strings (free with e2b_paths_free; NULL when *n is 0). On error nothing is returned
  * (*paths NULL, *n 0), but files already written stay. Errors: as e2b_result_save, and
  * E2B_ERR_IO when dir cannot be created. */
-e2b_code e2b_execution_save_images(const e2b_execution *ex, const char *dir,
-                                   const char *prefix, char ***paths, size_t *n,
-                                   e2b_error *err);
+e2b_code e2b_execution_save_images(const e2b_execution *ex, const char *dir, const char *prefix,
+                                   char ***paths, size_t *n, e2b_error *err);
 
 /* Frees an array returned by e2b_execution_save_images. NULL is a no-op. */
 void e2b_paths_free(char **paths, size_t n);
@@ -148,17 +143,17 @@ typedef struct e2b_run_opts {
     const char *context_id; /*   or a context from e2b_context_create; not both */
     const e2b_kv *env_vars; /* env vars for this execution only; may be NULL */
     size_t env_vars_len;
-    long timeout_ms;        /* execution timeout covering the whole stream;
+    long timeout_ms;       /* execution timeout covering the whole stream;
                                e2b_run_opts_init sets E2B_DEFAULT_EXECUTION_TIMEOUT_MS;
                                0 = none. The client's request timeout bounds only the wait
                                for the response headers. */
-    size_t max_line_bytes;  /* longest NDJSON line accepted (a png result is one line);
+    size_t max_line_bytes; /* longest NDJSON line accepted (a png result is one line);
                                0 = 64 MiB. Longer: E2B_ERR_PROTOCOL */
-    e2b_log_fn on_stdout;   /* each may be NULL */
+    e2b_log_fn on_stdout;  /* each may be NULL */
     e2b_log_fn on_stderr;
     e2b_result_fn on_result;
     e2b_exec_error_fn on_error;
-    void *user_data;        /* passed to every callback */
+    void *user_data; /* passed to every callback */
 } e2b_run_opts;
 
 /* Zeroes opts and sets timeout_ms = E2B_DEFAULT_EXECUTION_TIMEOUT_MS. Cannot fail.

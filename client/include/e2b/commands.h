@@ -46,38 +46,38 @@ extern "C" {
 typedef void (*e2b_output_fn)(void *ud, const char *data, size_t len);
 
 typedef struct e2b_command_opts {
-    const e2b_kv *envs;     /* environment variables for this command; may be NULL */
+    const e2b_kv *envs; /* environment variables for this command; may be NULL */
     size_t envs_len;
-    const char *cwd;        /* working directory; NULL = the user's home */
-    const char *user;       /* run as this user; NULL = the sandbox's default user */
-    bool stdin_open;        /* keep stdin open for e2b_command_send_stdin ("stdin": true);
+    const char *cwd;         /* working directory; NULL = the user's home */
+    const char *user;        /* run as this user; NULL = the sandbox's default user */
+    bool stdin_open;         /* keep stdin open for e2b_command_send_stdin ("stdin": true);
                                default false: stdin is closed (/dev/null-like) */
-    long timeout_ms;        /* 0 = 60 s (the SDK default); E2B_COMMAND_NO_TIMEOUT = none.
+    long timeout_ms;         /* 0 = 60 s (the SDK default); E2B_COMMAND_NO_TIMEOUT = none.
                                Sent as Connect-Timeout-Ms: envd kills the command when it
                                passes, and the call fails with E2B_ERR_OPERATION_TIMEOUT */
     e2b_output_fn on_stdout; /* optional */
     e2b_output_fn on_stderr; /* optional */
     void *ud;                /* passed to the callbacks */
-    bool no_accumulate;     /* don't keep stdout/stderr in the result (callbacks only):
+    bool no_accumulate;      /* don't keep stdout/stderr in the result (callbacks only):
                                constant memory for commands with huge output */
 } e2b_command_opts;
 
 /* The outcome of a command. Filled by e2b_commands_run / e2b_command_wait, which always
  * initialise it (also on error): release it with e2b_command_result_free. */
 typedef struct e2b_command_result {
-    uint32_t pid;          /* 0 if the command never started */
-    char *stdout_data;     /* all stdout bytes, NUL-terminated ("" when none; NULL with
+    uint32_t pid;      /* 0 if the command never started */
+    char *stdout_data; /* all stdout bytes, NUL-terminated ("" when none; NULL with
                               no_accumulate) */
     size_t stdout_len;
-    char *stderr_data;     /* same for stderr */
+    char *stderr_data; /* same for stderr */
     size_t stderr_len;
-    int exit_code;         /* exit status; -1 when killed by a signal or not finished */
-    bool exited;           /* true when an end event arrived and the process exited
+    int exit_code; /* exit status; -1 when killed by a signal or not finished */
+    bool exited;   /* true when an end event arrived and the process exited
                               normally (false for a signal) */
-    bool finished;         /* an end event arrived */
-    char *error;           /* envd's error text ("exit status 2", "signal: killed"), NULL
+    bool finished; /* an end event arrived */
+    char *error;   /* envd's error text ("exit status 2", "signal: killed"), NULL
                               when none */
-    char *status;          /* envd's status text ("exit status 0"), NULL when none */
+    char *status;  /* envd's status text ("exit status 0"), NULL when none */
 } e2b_command_result;
 
 /* Frees what r holds and zeroes it. NULL is a no-op. */
@@ -140,19 +140,19 @@ void e2b_command_handle_free(e2b_command_handle *h);
 /* process.ProcessInfo. Strings owned by the struct. */
 typedef struct e2b_process_info {
     uint32_t pid;
-    char *tag;        /* NULL when none */
+    char *tag; /* NULL when none */
     char *cmd;
-    char **args;      /* args_len strings */
+    char **args; /* args_len strings */
     size_t args_len;
-    e2b_kv *envs;     /* keys/values owned by the struct */
+    e2b_kv *envs; /* keys/values owned by the struct */
     size_t envs_len;
-    char *cwd;        /* NULL when none */
+    char *cwd; /* NULL when none */
 } e2b_process_info;
 
 /* Lists running processes (process.Process/List). *out is an array of *len infos
  * (e2b_process_infos_free; NULL when *len is 0). user may be NULL. */
-e2b_code e2b_commands_list(e2b_sandbox *sbx, const char *user, e2b_process_info **out,
-                           size_t *len, e2b_error *err);
+e2b_code e2b_commands_list(e2b_sandbox *sbx, const char *user, e2b_process_info **out, size_t *len,
+                           e2b_error *err);
 void e2b_process_infos_free(e2b_process_info *infos, size_t n);
 
 /* SIGKILLs a process by pid. *killed (may be NULL) is false when no such process (not an

@@ -58,15 +58,15 @@ typedef struct e2b_entry_info {
     char *name;
     e2b_file_type type;
     char *path;
-    int64_t size;            /* int64 from a JSON string or number; 0 when absent */
-    uint32_t mode;           /* e.g. 0644 | directory bits as envd reports them */
-    char *permissions;       /* e.g. "-rw-r--r--" */
+    int64_t size;      /* int64 from a JSON string or number; 0 when absent */
+    uint32_t mode;     /* e.g. 0644 | directory bits as envd reports them */
+    char *permissions; /* e.g. "-rw-r--r--" */
     char *owner;
     char *group;
-    char *modified_time;     /* RFC 3339 as sent */
-    time_t modified_unix;    /* parsed; 0 when absent or unparsable */
-    char *symlink_target;    /* NULL unless a symlink */
-    e2b_kv *metadata;        /* keys/values owned by the struct (free()'d with it) */
+    char *modified_time;  /* RFC 3339 as sent */
+    time_t modified_unix; /* parsed; 0 when absent or unparsable */
+    char *symlink_target; /* NULL unless a symlink */
+    e2b_kv *metadata;     /* keys/values owned by the struct (free()'d with it) */
     size_t metadata_len;
 } e2b_entry_info;
 
@@ -81,13 +81,13 @@ void e2b_entry_infos_free(e2b_entry_info *infos, size_t n);
 #define E2B_FILES_NO_TIMEOUT (-1L)
 
 typedef struct e2b_files_opts {
-    const char *user;   /* run as this user; NULL = the sandbox's default user */
-    long timeout_ms;    /* whole request; 0 = the client's request timeout,
+    const char *user;       /* run as this user; NULL = the sandbox's default user */
+    long timeout_ms;        /* whole request; 0 = the client's request timeout,
                            E2B_FILES_NO_TIMEOUT = none (for very large transfers) */
-    bool gzip;          /* reads: Accept-Encoding: gzip, decompressed while streaming;
+    bool gzip;              /* reads: Accept-Encoding: gzip, decompressed while streaming;
                            stream uploads: Content-Encoding: gzip, compressed while
                            streaming (envd >= 0.5.7) */
-    size_t max_size;    /* e2b_files_read (into memory): refuse a file larger than this,
+    size_t max_size;        /* e2b_files_read (into memory): refuse a file larger than this,
                            0 = 1 GiB. Streamed reads have no limit. */
     const e2b_kv *metadata; /* uploads: stored with every written file (envd >= 0.6.2) as
                                `X-Metadata-<key>: <value>` headers; keys are HTTP token
@@ -109,8 +109,8 @@ typedef e2b_code (*e2b_files_sink_fn)(void *ud, const char *data, size_t n, e2b_
  * string; the file itself may contain NULs), and "" for an empty file.
  * Errors: E2B_ERR_INVALID_ARGUMENT (path is a directory: 400), E2B_ERR_PROTOCOL (larger
  * than opts->max_size, bad gzip data). *data is NULL on error. */
-e2b_code e2b_files_read(e2b_sandbox *sbx, const char *path, const e2b_files_opts *opts,
-                        char **data, size_t *len, e2b_error *err);
+e2b_code e2b_files_read(e2b_sandbox *sbx, const char *path, const e2b_files_opts *opts, char **data,
+                        size_t *len, e2b_error *err);
 
 /* Streams the file to sink without buffering it (constant memory whatever its size).
  * Errors: as e2b_files_read, plus the sink's code. On error the sink may have received
@@ -120,8 +120,8 @@ e2b_code e2b_files_read_to(e2b_sandbox *sbx, const char *path, const e2b_files_o
 
 /* Streams the file into out (fwrite, not closed, not flushed). Errors: as
  * e2b_files_read_to, plus E2B_ERR_IO when fwrite fails. */
-e2b_code e2b_files_read_to_file(e2b_sandbox *sbx, const char *path,
-                                const e2b_files_opts *opts, FILE *out, e2b_error *err);
+e2b_code e2b_files_read_to_file(e2b_sandbox *sbx, const char *path, const e2b_files_opts *opts,
+                                FILE *out, e2b_error *err);
 
 /* ---- writing ------------------------------------------------------------------------ */
 
@@ -135,8 +135,8 @@ e2b_code e2b_files_write(e2b_sandbox *sbx, const char *path, const void *data, s
                          const e2b_files_opts *opts, e2b_entry_info **out, e2b_error *err);
 
 typedef struct e2b_write_entry {
-    const char *path;   /* full path, sent as the part's filename */
-    const void *data;   /* borrowed; may be NULL when len is 0 */
+    const char *path; /* full path, sent as the part's filename */
+    const void *data; /* borrowed; may be NULL when len is 0 */
     size_t len;
 } e2b_write_entry;
 
@@ -145,8 +145,8 @@ typedef struct e2b_write_entry {
  * file (e2b_entry_infos_free). Errors: as e2b_files_write; E2B_ERR_INVALID_ARGUMENT for
  * n == 0, a NULL path, or two entries with the same path (the server answers 400 too). */
 e2b_code e2b_files_write_many(e2b_sandbox *sbx, const e2b_write_entry *files, size_t n,
-                              const e2b_files_opts *opts, e2b_entry_info **out,
-                              size_t *out_len, e2b_error *err);
+                              const e2b_files_opts *opts, e2b_entry_info **out, size_t *out_len,
+                              e2b_error *err);
 
 /* Supplies upload bytes: fill buf with up to max bytes and return the count, 0 at the end,
  * or E2B_FILES_SOURCE_ERROR to abort (the write then fails with E2B_ERR_IO). */
@@ -171,8 +171,7 @@ e2b_code e2b_files_write_from_file(e2b_sandbox *sbx, const char *path, FILE *in,
 /* ---- text convenience ---------------------------------------------------------------- */
 
 /* Writes a NUL-terminated string as the file's whole content (e2b_files_write). */
-e2b_code e2b_files_write_text(e2b_sandbox *sbx, const char *path, const char *text,
-                              e2b_error *err);
+e2b_code e2b_files_write_text(e2b_sandbox *sbx, const char *path, const char *text, e2b_error *err);
 
 /* Reads a file as text: *text is a malloc'd NUL-terminated string (free()). Content after
  * an embedded NUL is not visible through the C string; use e2b_files_read for bytes. */
@@ -183,10 +182,10 @@ e2b_code e2b_files_read_text(e2b_sandbox *sbx, const char *path, char **text, e2
  * paused sandbox), then write/read the file over envd. A missing file is
  * E2B_ERR_FILE_NOT_FOUND (the plugin returned ""). Errors: those of e2b_sandbox_connect
  * (E2B_ERR_SANDBOX_NOT_FOUND for an unknown id) and of the file call. */
-e2b_code e2b_write_file_to_sandbox(e2b_client *client, const char *sandbox_id,
-                                   const char *path, const char *content, e2b_error *err);
-e2b_code e2b_read_file_from_sandbox(e2b_client *client, const char *sandbox_id,
-                                    const char *path, char **content, e2b_error *err);
+e2b_code e2b_write_file_to_sandbox(e2b_client *client, const char *sandbox_id, const char *path,
+                                   const char *content, e2b_error *err);
+e2b_code e2b_read_file_from_sandbox(e2b_client *client, const char *sandbox_id, const char *path,
+                                    char **content, e2b_error *err);
 
 /* ---- pre-signed URLs ---------------------------------------------------------------- */
 
@@ -216,9 +215,8 @@ bool e2b_files_signature(const char *path, const char *operation, const char *us
  * Entries of unknown type are dropped (as the SDK does). On success *out is an array of
  * *len entries (e2b_entry_infos_free; NULL when *len is 0).
  * Errors: E2B_ERR_INVALID_ARGUMENT (depth < 1, path is not a directory). */
-e2b_code e2b_files_list(e2b_sandbox *sbx, const char *path, int depth,
-                        const e2b_files_opts *opts, e2b_entry_info **out, size_t *len,
-                        e2b_error *err);
+e2b_code e2b_files_list(e2b_sandbox *sbx, const char *path, int depth, const e2b_files_opts *opts,
+                        e2b_entry_info **out, size_t *len, e2b_error *err);
 
 /* Stat: *out is a new entry (e2b_entry_info_free). Errors: E2B_ERR_PROTOCOL (no entry). */
 e2b_code e2b_files_stat(e2b_sandbox *sbx, const char *path, const e2b_files_opts *opts,
@@ -258,9 +256,9 @@ const char *e2b_fs_event_type_name(e2b_fs_event_type t);
 
 /* One filesystem event, valid only during the callback. */
 typedef struct e2b_fs_event {
-    const char *name;             /* path relative to the watched directory */
+    const char *name; /* path relative to the watched directory */
     e2b_fs_event_type type;
-    const e2b_entry_info *entry;  /* with include_entry (envd >= 0.6.3), else NULL */
+    const e2b_entry_info *entry; /* with include_entry (envd >= 0.6.3), else NULL */
 } e2b_fs_event;
 
 /* Called on the watch's own thread for each event. Return E2B_OK to go on; any other code
@@ -269,9 +267,9 @@ typedef e2b_code (*e2b_watch_fn)(void *ud, const e2b_fs_event *ev);
 
 typedef struct e2b_watch_opts {
     const char *user;
-    bool recursive;       /* envd >= 0.1.4 */
-    bool include_entry;   /* envd >= 0.6.3 */
-    long timeout_ms;      /* how long the watch may run: 0 = no limit (unlike the JS
+    bool recursive;     /* envd >= 0.1.4 */
+    bool include_entry; /* envd >= 0.6.3 */
+    long timeout_ms;    /* how long the watch may run: 0 = no limit (unlike the JS
                              default of 60 s), > 0 = Connect-Timeout-Ms; when it passes the
                              watch ends with E2B_ERR_OPERATION_TIMEOUT */
     e2b_watch_fn on_event;

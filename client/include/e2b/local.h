@@ -17,11 +17,11 @@ extern "C" {
 typedef struct e2b_local e2b_local;
 
 typedef struct e2b_local_opts {
-    const char *mock_path;   /* path of e2b-mock; NULL: $E2B_MOCK_BIN, then e2b-mock next to
+    const char *mock_path;         /* path of e2b-mock; NULL: $E2B_MOCK_BIN, then e2b-mock next to
                                 the running executable, then PATH */
     const char *const *extra_args; /* NULL-terminated extra arguments, may be NULL */
-    int start_timeout_ms;    /* how long to wait for the URL line; default 10000 */
-    bool quiet;              /* send the child's stderr to /dev/null */
+    int start_timeout_ms;          /* how long to wait for the URL line; default 10000 */
+    bool quiet;                    /* send the child's stderr to /dev/null */
 } e2b_local_opts;
 
 /* Starts e2b-mock and waits for its URL. opts may be NULL. On success *out is a handle

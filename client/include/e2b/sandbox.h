@@ -46,14 +46,14 @@ extern "C" {
 typedef struct e2b_sandbox e2b_sandbox;
 
 typedef struct e2b_create_opts {
-    const char *template_id;       /* default "base" */
-    int timeout_s;                 /* 0 = server default (300 s) */
-    const e2b_kv *metadata;        /* may be NULL */
+    const char *template_id; /* default "base" */
+    int timeout_s;           /* 0 = server default (300 s) */
+    const e2b_kv *metadata;  /* may be NULL */
     size_t metadata_len;
-    const e2b_kv *env_vars;        /* sandbox-wide env vars (envVars), may be NULL */
+    const e2b_kv *env_vars; /* sandbox-wide env vars (envVars), may be NULL */
     size_t env_vars_len;
-    bool auto_pause;               /* on timeout pause instead of kill (autoPause) */
-    int allow_internet_access;     /* -1 unset (server default), 0 false, 1 true */
+    bool auto_pause;           /* on timeout pause instead of kill (autoPause) */
+    int allow_internet_access; /* -1 unset (server default), 0 false, 1 true */
 } e2b_create_opts;
 
 /* Zeroes opts and sets allow_internet_access = -1. */
@@ -64,8 +64,8 @@ void e2b_create_opts_init(e2b_create_opts *opts);
  * Errors: E2B_ERR_INVALID_ARGUMENT (400: bad timeout, template reference),
  * E2B_ERR_NOT_FOUND (unknown template), E2B_ERR_PROTOCOL (reply without sandboxID or
  * envdVersion, or envdVersion < 0.1.0). */
-e2b_code e2b_sandbox_create(e2b_client *client, const e2b_create_opts *opts,
-                            e2b_sandbox **out, e2b_error *err);
+e2b_code e2b_sandbox_create(e2b_client *client, const e2b_create_opts *opts, e2b_sandbox **out,
+                            e2b_error *err);
 
 /* Connects to a running sandbox, or resumes a paused one (POST /v2/sandboxes/{id}/connect).
  * timeout_s 0 = server default; the TTL is only ever extended. *resumed (may be NULL) is
@@ -104,8 +104,8 @@ typedef struct e2b_sandbox_info {
     char *envd_version;
     char *envd_access_token;
     char *domain;
-    char *started_at;   /* RFC 3339 as sent */
-    char *end_at;       /* RFC 3339 as sent */
+    char *started_at;       /* RFC 3339 as sent */
+    char *end_at;           /* RFC 3339 as sent */
     time_t started_at_unix; /* parsed; 0 if unparsable */
     time_t end_at_unix;
     e2b_sandbox_state state;
@@ -115,14 +115,14 @@ typedef struct e2b_sandbox_info {
     int allow_internet_access; /* -1 absent, 0, 1 */
     bool lifecycle_auto_resume;
     char *lifecycle_on_timeout; /* "kill" | "pause" | NULL */
-    e2b_kv *metadata;  /* key/value strings owned by the struct */
+    e2b_kv *metadata;           /* key/value strings owned by the struct */
     size_t metadata_len;
 } e2b_sandbox_info;
 
 /* GET /sandboxes/{id}. On success *out is a new info (free with e2b_sandbox_info_free).
  * Errors: E2B_ERR_SANDBOX_NOT_FOUND. */
-e2b_code e2b_sandbox_get_info(e2b_client *client, const char *sandbox_id,
-                              e2b_sandbox_info **out, e2b_error *err);
+e2b_code e2b_sandbox_get_info(e2b_client *client, const char *sandbox_id, e2b_sandbox_info **out,
+                              e2b_error *err);
 
 /* Frees an info. NULL is a no-op. */
 void e2b_sandbox_info_free(e2b_sandbox_info *info);
@@ -130,36 +130,35 @@ void e2b_sandbox_info_free(e2b_sandbox_info *info);
 /* ---- listing -------------------------------------------------------------------- */
 
 typedef struct e2b_list_opts {
-    const e2b_kv *metadata;     /* filter: every pair must match; may be NULL */
+    const e2b_kv *metadata; /* filter: every pair must match; may be NULL */
     size_t metadata_len;
-    bool running;               /* state filter; both false = no filter (all states) */
+    bool running; /* state filter; both false = no filter (all states) */
     bool paused;
-    int limit;                  /* page size 1..100; 0 = server default (100) */
-    const char *next_token;     /* resume from this page token; NULL = first page */
-    bool order_asc;             /* default descending by start time */
+    int limit;              /* page size 1..100; 0 = server default (100) */
+    const char *next_token; /* resume from this page token; NULL = first page */
+    bool order_asc;         /* default descending by start time */
 } e2b_list_opts;
 
 typedef struct e2b_sandbox_page {
     e2b_sandbox_info *items; /* array of len infos, owned by the page */
     size_t len;
-    char *next_token;        /* NULL when this is the last page */
-    int total_running;       /* X-Total-Running, -1 when absent */
+    char *next_token;  /* NULL when this is the last page */
+    int total_running; /* X-Total-Running, -1 when absent */
 } e2b_sandbox_page;
 
 /* One page of GET /v2/sandboxes. opts may be NULL. On success *out is a new page (free
  * with e2b_sandbox_page_free). Errors: E2B_ERR_INVALID_ARGUMENT. */
-e2b_code e2b_sandbox_list(e2b_client *client, const e2b_list_opts *opts,
-                          e2b_sandbox_page **out, e2b_error *err);
+e2b_code e2b_sandbox_list(e2b_client *client, const e2b_list_opts *opts, e2b_sandbox_page **out,
+                          e2b_error *err);
 void e2b_sandbox_page_free(e2b_sandbox_page *page);
 
 /* Iterator over all pages. e2b_sandbox_iter_next sets *item to the next sandbox (owned by
  * the iterator, valid until the next call) or to NULL at the end, fetching pages as
  * needed. On error the iterator stays usable: the same call can be retried. */
 typedef struct e2b_sandbox_iter e2b_sandbox_iter;
-e2b_code e2b_sandbox_iter_new(e2b_client *client, const e2b_list_opts *opts,
-                              e2b_sandbox_iter **out, e2b_error *err);
-e2b_code e2b_sandbox_iter_next(e2b_sandbox_iter *it, const e2b_sandbox_info **item,
-                               e2b_error *err);
+e2b_code e2b_sandbox_iter_new(e2b_client *client, const e2b_list_opts *opts, e2b_sandbox_iter **out,
+                              e2b_error *err);
+e2b_code e2b_sandbox_iter_next(e2b_sandbox_iter *it, const e2b_sandbox_info **item, e2b_error *err);
 void e2b_sandbox_iter_free(e2b_sandbox_iter *it);
 
 /* ---- lifetime ------------------------------------------------------------------- */
@@ -172,8 +171,7 @@ e2b_code e2b_sandbox_set_timeout(e2b_client *client, const char *sandbox_id, int
 
 /* DELETE /sandboxes/{id}. *killed (may be NULL) is true when it was killed, false when it
  * did not exist (404 is not an error here). */
-e2b_code e2b_sandbox_kill(e2b_client *client, const char *sandbox_id, bool *killed,
-                          e2b_error *err);
+e2b_code e2b_sandbox_kill(e2b_client *client, const char *sandbox_id, bool *killed, e2b_error *err);
 
 /* POST /sandboxes/{id}/pause. *paused (may be NULL) is false when it was already paused
  * (409). Errors: E2B_ERR_SANDBOX_NOT_FOUND. */
@@ -192,8 +190,8 @@ typedef struct e2b_metric {
 /* GET /sandboxes/{id}/metrics[?start=&end=] (0 = unset). On success *out is a malloc'd
  * array of *len metrics (free with free(); may be NULL when *len is 0).
  * Errors: E2B_ERR_SANDBOX_NOT_FOUND. */
-e2b_code e2b_sandbox_metrics(e2b_client *client, const char *sandbox_id, time_t start,
-                             time_t end, e2b_metric **out, size_t *len, e2b_error *err);
+e2b_code e2b_sandbox_metrics(e2b_client *client, const char *sandbox_id, time_t start, time_t end,
+                             e2b_metric **out, size_t *len, e2b_error *err);
 
 #ifdef __cplusplus
 }

@@ -1046,14 +1046,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (p->early)
+        int buffer_all = s->hooks.buffer_all_bodies;
+        if (p->early && !buffer_all)
             return MHD_YES; /* drain */
-        if (p->route->upload) {
+        if (p->route && p->route->upload && !buffer_all) {
             if (!p->upload_stopped && p->route->upload(&c->req, upload_data, n) != 0)
                 p->upload_stopped = 1;
             return MHD_YES;
         }
         if (p->len + n > MAX_BODY) {
+            mock_resp_free(p->early);
             p->early = mock_resp_error(413, "request body too large");
             return MHD_YES;
         }
@@ -1063,6 +1065,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 cap *= 2;
             char *nb = realloc(p->buf, cap);
             if (!nb) {
+                mock_resp_free(p->early);
                 p->early = mock_resp_error(500, "out of memory");
                 return MHD_YES;
             }
@@ -1075,7 +1078,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     /* final call: the body is complete */
     mock_response *res = NULL;
-    if (!p->early && !p->route->upload) {
+    if (s->hooks.buffer_all_bodies || (!p->early && !p->route->upload)) {
         if (!p->buf)
             p->buf = calloc(1, 1);
         if (p->buf)

@@ -255,8 +255,8 @@ void mock_resp_free(mock_response *r);
 
 /* Cancels (drops the connection of) every open streaming response of one sandbox's
  * data-plane requests, or of all requests when sandbox_id is NULL - what E2B's edge does when
- * a sandbox disappears. Not called automatically on kill/pause (modules end their streams
- * gracefully instead); available to modules and the admin API. */
+ * a sandbox disappears. The admin module calls it on kill/expiry unless its cutStreamsOnKill
+ * setting is off (then the modules end their streams gracefully); available to modules too. */
 void mock_server_cancel_streams(mock_server *s, const char *sandbox_id);
 
 /* Appends data to the stream; it is sent as soon as the connection thread wakes (writes queued
@@ -301,6 +301,9 @@ typedef struct mock_hooks {
     int (*before)(mock_request *req, mock_response **out, void *ud);
     int (*after)(mock_request *req, int status, void *ud);
     void *ud;
+    /* Non-zero: every request body (also of upload routes and of requests that got an early
+     * error) is buffered into req->body before `before` runs (record mode forwards it). */
+    int buffer_all_bodies;
 } mock_hooks;
 void mock_server_set_hooks(mock_server *s, const mock_hooks *h);
 

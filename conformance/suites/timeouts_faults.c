@@ -194,17 +194,27 @@ static void cmd_out(void *ud, const char *data, size_t len)
     atomic_store(&((killer *)ud)->saw_output, 1);
 }
 
-/* Kills the sandbox once output arrived; cut = the mock drops the streams as E2B's edge does
- * (POST /_mock/settings cutStreamsOnKill), else the mock's modules end them gracefully. */
+/* Kills the sandbox once output arrived; cut = the mock's default (cutStreamsOnKill true: the
+ * streams are dropped as E2B's edge does when the VM disappears), else the test sets
+ * cutStreamsOnKill false and the mock's modules end them gracefully. */
+static void set_cut_streams(harness_target *t, bool cut)
+{
+    char *r = harness_mock_admin(t, "GET", "/_mock/settings", NULL, NULL);
+    assert_non_null(r);
+    assert_non_null(strstr(r, "\"cutStreamsOnKill\":true")); /* the default */
+    free(r);
+    if (cut)
+        return;
+    r = harness_mock_admin(t, "POST", "/_mock/settings", "{\"cutStreamsOnKill\":false}", NULL);
+    assert_non_null(r);
+    assert_non_null(strstr(r, "\"cutStreamsOnKill\":false"));
+    free(r);
+}
+
 static e2b_code kill_during_execution(bool cut, bool *kept_output, e2b_error *err)
 {
     harness_target *t = harness_target_start(NULL);
-    if (cut) {
-        char *r = harness_mock_admin(t, "POST", "/_mock/settings", "{\"cutStreamsOnKill\":true}",
-                                     NULL);
-        assert_non_null(strstr(r, "true"));
-        free(r);
-    }
+    set_cut_streams(t, cut);
     e2b_client *cl = client_with_timeout(t, 10000);
     e2b_sandbox *sbx = make_sandbox(cl, "code-interpreter-v1", 300);
     killer k = {.cl = cl, .id = e2b_sandbox_id(sbx)};
@@ -244,8 +254,7 @@ static e2b_code kill_during_execution(bool cut, bool *kept_output, e2b_error *er
 static e2b_code kill_during_command(bool cut, bool *kept_output, e2b_error *err)
 {
     harness_target *t = harness_target_start(NULL);
-    if (cut)
-        free(harness_mock_admin(t, "POST", "/_mock/settings", "{\"cutStreamsOnKill\":true}", NULL));
+    set_cut_streams(t, cut);
     e2b_client *cl = client_with_timeout(t, 10000);
     e2b_sandbox *sbx = make_sandbox(cl, "base", 300);
     killer k = {.cl = cl, .id = e2b_sandbox_id(sbx)};
@@ -275,7 +284,7 @@ static e2b_code kill_during_command(bool cut, bool *kept_output, e2b_error *err)
     return rc;
 }
 
-/* E2B drops the connection when the sandbox disappears: sandbox_gone, output kept */
+/* Default: E2B drops the connection when the sandbox disappears: sandbox_gone, output kept */
 static void test_kill_while_executing_cut(void **state)
 {
     (void)state;
@@ -284,7 +293,7 @@ static void test_kill_while_executing_cut(void **state)
     e2b_code rc = kill_during_execution(true, &kept, &err);
     assert_true(kept);
     /* run_code probes envd /health after the broken transfer, as commands and files do */
-    harness_assert_code(rc, E2B_ERR_SANDBOX_GONE, &err, "run_code when killed (cut)");
+    harness_assert_code(rc, E2B_ERR_SANDBOX_GONE, &err, "run_code when killed (default: cut)");
 }
 
 static void test_kill_while_command_runs_cut(void **state)
@@ -294,10 +303,10 @@ static void test_kill_while_command_runs_cut(void **state)
     e2b_error err;
     e2b_code rc = kill_during_command(true, &kept, &err);
     assert_true(kept);
-    harness_assert_code(rc, E2B_ERR_SANDBOX_GONE, &err, "commands_run when killed (cut)");
+    harness_assert_code(rc, E2B_ERR_SANDBOX_GONE, &err, "commands_run when killed (default: cut)");
 }
 
-/* The mock's default: the modules end the streams themselves when the sandbox is killed. */
+/* cutStreamsOnKill false: the modules end the streams themselves when the sandbox is killed. */
 static void test_kill_while_executing_graceful(void **state)
 {
     (void)state;

@@ -20,8 +20,9 @@ typedef struct admin {
     scenario_set *sc;
     mock_journal *j;
     mock_server *srv;
-    recorder *rec;                   /* record mode (--record), else NULL */
-    _Atomic int cut_streams_on_kill; /* POST /_mock/settings {"cutStreamsOnKill":true} */
+    recorder *rec; /* record mode (--record), else NULL */
+    _Atomic int
+        cut_streams_on_kill; /* default 1; POST /_mock/settings {"cutStreamsOnKill":false} */
 } admin;
 
 /* Per-request state between the before and after hooks: both run on the connection thread in
@@ -311,9 +312,10 @@ static mock_response *h_reset(mock_request *req)
     return mock_resp_json(200, o);
 }
 
-/* Runs before the modules' own destroy hooks (admin registers first): with cutStreamsOnKill the
- * sandbox's open streams are dropped as E2B's edge does when a sandbox disappears, instead of
- * the modules' graceful end events. */
+/* Runs before the modules' own destroy hooks (admin registers first): with cutStreamsOnKill (the
+ * default) the sandbox's open streams are dropped as E2B's edge does when a sandbox disappears
+ * (the VM is gone, nothing sends an end event); set it false to get the modules' graceful end
+ * events instead (ExecutionAborted + end_of_execution, end{"signal: killed"}). */
 static void on_destroy(mock_sandbox *sbx, void *ud)
 {
     admin *a = ud;
@@ -353,6 +355,15 @@ static mock_response *h_settings_post(mock_request *req)
     return settings_json(a);
 }
 
+int admin_set_cut_streams_on_kill(mock_server *s, int on)
+{
+    admin *a = mock_server_get_data(s, "admin");
+    if (!a)
+        return -1;
+    atomic_store(&a->cut_streams_on_kill, on != 0);
+    return 0;
+}
+
 static void admin_free(void *p)
 {
     admin *a = p;
@@ -372,6 +383,7 @@ static int admin_init(mock_server *s)
     a->sc = scenario_set_new();
     a->j = journal_new();
     a->srv = s;
+    atomic_init(&a->cut_streams_on_kill, 1);
     if (!a->sc || !a->j || mock_server_set_data(s, "admin", a, admin_free) != 0) {
         scenario_set_free(a->sc);
         journal_free(a->j);
@@ -406,7 +418,10 @@ static int admin_init(mock_server *s)
         mock_route_add(s, C, "POST", "/_mock/settings", h_settings_post, F) ||
         store_on_destroy(mock_server_store(s), on_destroy, a) != 0)
         return -1;
-    mock_hooks h = {.before = hook_before, .after = hook_after, .ud = a};
+    /* record mode forwards every request body upstream, also uploads and data-plane requests
+     * for sandboxes this mock does not have */
+    mock_hooks h = {
+        .before = hook_before, .after = hook_after, .ud = a, .buffer_all_bodies = a->rec != NULL};
     mock_server_set_hooks(s, &h);
     return 0;
 }

@@ -11,4 +11,9 @@
 /* The reason a POST /sandboxes body does not fit E2B's API (static string), or NULL. */
 const char *admin_create_invalid_reason(const char *body);
 
+/* The cutStreamsOnKill setting (POST /_mock/settings) for in-process users such as unit tests:
+ * on (the default) killing/expiring a sandbox drops its open streaming responses as E2B's edge
+ * does; off lets the modules end them gracefully. Returns 0, -1 when s has no admin module. */
+int admin_set_cut_streams_on_kill(mock_server *s, int on);
+
 #endif

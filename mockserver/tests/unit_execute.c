@@ -24,6 +24,7 @@
 
 #include "execute.h"
 #include "sandboxrt.h"
+#include "admin.h"
 #include "server.h"
 #include "store.h"
 #include "util.h"
@@ -651,12 +652,14 @@ static void test_kill_sandbox_kills_kernels(void **state)
     assert_int_equal(child_count(), 0);
 }
 
-/* Killing a sandbox mid-execution ends the stream with ExecutionAborted + end_of_execution. */
+/* cutStreamsOnKill off: killing a sandbox mid-execution ends the stream with ExecutionAborted +
+ * end_of_execution (the default cut is test_kill_during_execution_cut). */
 static void test_kill_during_execution(void **state)
 {
     test_env *e = *state;
     if (!have("/usr/bin/python3"))
         skip();
+    assert_int_equal(admin_set_cut_streams_on_kill(e->srv, 0), 0);
     store_create_opts o = {
         .template_id = "code-interpreter-v1", .timeout_ms = 600000, .allow_internet_access = -1};
     mock_sandbox *sbx = store_create(mock_server_store(e->srv), &o);
@@ -684,6 +687,40 @@ static void test_kill_during_execution(void **state)
     assert_string_equal(r.lines[r.nlines - 1], "{\"type\":\"end_of_execution\"}");
     resp_free(&r);
     store_release(sbx);
+    assert_int_equal(admin_set_cut_streams_on_kill(e->srv, 1), 0); /* back to the default */
+}
+
+/* The default (cutStreamsOnKill): killing a sandbox mid-execution drops the stream as E2B's
+ * edge does - the lines sent before stay, no terminating chunk, no end_of_execution. */
+static void test_kill_during_execution_cut(void **state)
+{
+    test_env *e = *state;
+    if (!have("/usr/bin/python3"))
+        skip();
+    store_create_opts o = {
+        .template_id = "code-interpreter-v1", .timeout_ms = 600000, .allow_internet_access = -1};
+    mock_sandbox *sbx = store_create(mock_server_store(e->srv), &o);
+    assert_non_null(sbx);
+    test_env e2 = *e;
+    snprintf(e2.id, sizeof e2.id, "%s", sbx->id);
+    snprintf(e2.token, sizeof e2.token, "%s", sbx->access_token);
+    http_resp r;
+    memset(&r, 0, sizeof r);
+    int fd = connect_to(e->port);
+    send_request(fd, &e2, "POST", "/execute",
+                 "{\"code\":\"import time\\nprint('up')\\ntime.sleep(60)\"}", 1);
+    read_response(fd, &r, 2);
+    assert_int_equal(r.nlines, 2);
+    int64_t t0 = now_ms();
+    assert_int_equal(store_kill(mock_server_store(e->srv), e2.id), STORE_OK);
+    read_response(fd, &r, 0); /* until the connection drops */
+    close(fd);
+    assert_true(now_ms() - t0 < 20000);
+    assert_int_not_equal(r.rd.state, 5); /* no terminating chunk: cut */
+    assert_int_equal(r.nlines, 2);       /* what arrived before is all there is */
+    assert_null(strstr(r.body, "end_of_execution"));
+    resp_free(&r);
+    store_release(sbx);
 }
 
 int main(void)
@@ -696,6 +733,7 @@ int main(void)
         cmocka_unit_test(test_disconnect_interrupts),
         cmocka_unit_test(test_javascript_and_bash),
         cmocka_unit_test(test_scripted_answers),
+        cmocka_unit_test(test_kill_during_execution_cut), /* the default: before the other */
         cmocka_unit_test(test_kill_during_execution),
         cmocka_unit_test(test_kill_sandbox_kills_kernels),
     };

@@ -363,6 +363,125 @@ static void test_hang_does_not_block_shutdown(void **state)
 }
 
 /* record one e2b-mock through another, then replay the recording in a third */
+
+static int connect_srv(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(mock_server_port(srv))};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    return fd;
+}
+
+/* A data-plane request (routing headers, access token) with a binary body; returns the whole
+ * answer (malloc'd, NUL-terminated) and its length. */
+static char *sbx_exchange(const char *method, const char *path, int port, const char *id,
+                          const char *token, const char *ctype, const void *body, size_t blen,
+                          size_t *got)
+{
+    char head[1024];
+    int hn = snprintf(head, sizeof head,
+                      "%s %s HTTP/1.1\r\nHost: x\r\nE2b-Sandbox-Id: %s\r\nE2b-Sandbox-Port: %d\r\n"
+                      "X-Access-Token: %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                      "Connection: close\r\n\r\n",
+                      method, path, id, port, token, ctype, blen);
+    int fd = connect_srv();
+    assert_int_equal(send(fd, head, (size_t)hn, MSG_NOSIGNAL), hn);
+    if (blen)
+        assert_int_equal(send(fd, body, blen, MSG_NOSIGNAL), (ssize_t)blen);
+    size_t cap = 65536, len = 0;
+    char *out = calloc(1, cap + 1);
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 20000) <= 0)
+            break;
+        ssize_t n = recv(fd, out + len, cap - len, 0);
+        if (n <= 0 || (len += (size_t)n) >= cap)
+            break;
+    }
+    close(fd);
+    *got = len;
+    return out;
+}
+
+/* The string value of "key" in the JSON body of a raw HTTP answer (malloc'd). */
+static char *answer_field(const char *answer, const char *key)
+{
+    const char *b = strstr(answer, "\r\n\r\n");
+    cJSON *j = b ? cJSON_Parse(b + 4) : NULL;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+    char *out = cJSON_IsString(v) ? strdup(v->valuestring) : NULL;
+    cJSON_Delete(j);
+    assert_non_null(out);
+    return out;
+}
+
+static const char upload_bin[] = {'b', 'i', 'n', 0, (char)0xff, (char)0xc3, '(', '\n'};
+#define MP_BOUNDARY "recB0undary"
+static const char upload_mp[] = "--" MP_BOUNDARY "\r\n"
+                                "Content-Disposition: form-data; name=\"file\"; filename=\"go\"\r\n"
+                                "Content-Type: application/octet-stream\r\n\r\n"
+                                "go!\r\n--" MP_BOUNDARY "--\r\n";
+#define EXEC_BODY                                                     \
+    "{\"code\":\"import os, time\\nprint('rec-first', flush=True)\\n" \
+    "while not os.path.exists('/home/user/go'): time.sleep(0.02)\\nprint('rec-second')\"}"
+
+/* Through the recorder: an /execute whose second half waits for a file that the test uploads
+ * (multipart) only after the first line arrived - so this only finishes if the stream is passed
+ * through as it arrives AND the upload body reaches the upstream - then an octet-stream upload
+ * of binary bytes read back. Fills the answers for the replay to compare with. */
+static void record_stream_and_uploads(const char *id, const char *tok, char **bin_answer,
+                                      size_t *bin_len)
+{
+    char head[1024];
+    int hn = snprintf(head, sizeof head,
+                      "POST /execute HTTP/1.1\r\nHost: x\r\nE2b-Sandbox-Id: %s\r\n"
+                      "E2b-Sandbox-Port: 49999\r\nX-Access-Token: %s\r\n"
+                      "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+                      "Connection: close\r\n\r\n%s",
+                      id, tok, strlen(EXEC_BODY), EXEC_BODY);
+    int fd = connect_srv();
+    assert_int_equal(send(fd, head, (size_t)hn, MSG_NOSIGNAL), hn);
+    size_t cap = 65536, len = 0;
+    char *out = calloc(1, cap + 1);
+    int uploaded = 0;
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 20000) <= 0)
+            fail_msg("the recorder's /execute answer stalled (got: %s)", out);
+        ssize_t n = recv(fd, out + len, cap - len, 0);
+        if (n <= 0 || (len += (size_t)n) >= cap)
+            break;
+        if (!uploaded && strstr(out, "rec-first")) {
+            /* the first line arrived while the execution still waits: streamed through */
+            assert_null(strstr(out, "end_of_execution"));
+            size_t got = 0;
+            char *up = sbx_exchange("POST", "/files?path=/home/user/go", 49983, id, tok,
+                                    "multipart/form-data; boundary=" MP_BOUNDARY, upload_mp,
+                                    sizeof upload_mp - 1, &got);
+            assert_non_null(strstr(up, "HTTP/1.1 200"));
+            free(up);
+            uploaded = 1;
+        }
+    }
+    close(fd);
+    assert_true(uploaded);
+    assert_non_null(strstr(out, "Transfer-Encoding: chunked"));
+    assert_non_null(strstr(out, "rec-second"));
+    assert_non_null(strstr(out, "end_of_execution"));
+    free(out);
+    size_t got = 0;
+    char *up = sbx_exchange("POST", "/files?path=/home/user/data.bin", 49983, id, tok,
+                            "application/octet-stream", upload_bin, sizeof upload_bin, &got);
+    assert_non_null(strstr(up, "HTTP/1.1 200"));
+    free(up);
+    *bin_answer = sbx_exchange("GET", "/files?path=/home/user/data.bin", 49983, id, tok,
+                               "application/json", NULL, 0, bin_len);
+    assert_non_null(strstr(*bin_answer, "HTTP/1.1 200"));
+    assert_true(*bin_len >= sizeof upload_bin);
+    assert_memory_equal(*bin_answer + *bin_len - sizeof upload_bin, upload_bin, sizeof upload_bin);
+}
+
 static void test_record_replay(void **state)
 {
     (void)state;
@@ -389,11 +508,25 @@ static void test_record_replay(void **state)
     snprintf(path, sizeof path, "/sandboxes/%s", id);
     char *r2 = http("GET", path, NULL, &rst, &n);
     assert_non_null(strstr(r2, "HTTP/1.1 200"));
-    /* the upstream really served both */
+    int py = access("/usr/bin/python3", X_OK) == 0;
+    char *ci = NULL, *ci_id = NULL, *ci_tok = NULL, *bin = NULL;
+    size_t bin_len = 0;
+    if (py) { /* a streamed /execute and uploads, through the recorder */
+        ci = http("POST", "/v2/sandboxes", "{\"templateID\":\"code-interpreter-v1\"}", &rst, &n);
+        ci_id = answer_field(ci, "sandboxID");
+        ci_tok = answer_field(ci, "envdAccessToken");
+        record_stream_and_uploads(ci_id, ci_tok, &bin, &bin_len);
+    }
+    /* the upstream really served all of them: create, get (+ create, execute, 2 uploads, get) */
     srv = up;
     char *cnt = http("GET", "/_mock/journal/count", NULL, &rst, &n);
-    assert_non_null(strstr(cnt, "{\"count\":2}"));
+    assert_non_null(strstr(cnt, py ? "{\"count\":7}" : "{\"count\":2}"));
     free(cnt);
+    if (py) {
+        cnt = http("GET", "/_mock/journal/count?method=POST&path=/files", NULL, &rst, &n);
+        assert_non_null(strstr(cnt, "{\"count\":2}"));
+        free(cnt);
+    }
     mock_server_free(rec);
     mock_server_free(up); /* the sandbox is gone: only the recording can answer now */
     setenv("E2B_MOCK_SCENARIOS", dir, 1);
@@ -409,6 +542,36 @@ static void test_record_replay(void **state)
     assert_non_null(strstr(p2, id));
     char *p3 = http("GET", path, NULL, &rst, &n); /* each recorded answer is used once */
     assert_non_null(strstr(p3, "HTTP/1.1 404"));
+    if (py) { /* the stream and the uploads replay as recorded */
+        char *c2 = http("POST", "/v2/sandboxes", "{\"templateID\":\"code-interpreter-v1\"}", &rst,
+                        &n);
+        assert_non_null(strstr(c2, ci_id));
+        free(c2);
+        size_t got = 0;
+        char *ex = sbx_exchange("POST", "/execute", 49999, ci_id, ci_tok, "application/json",
+                                EXEC_BODY, strlen(EXEC_BODY), &got);
+        assert_non_null(strstr(ex, "HTTP/1.1 200"));
+        char *a = strstr(ex, "rec-first"), *b = strstr(ex, "rec-second");
+        assert_true(a && b && a < b);
+        assert_non_null(strstr(ex, "end_of_execution"));
+        free(ex);
+        for (int i = 0; i < 2; i++) {
+            char *u = sbx_exchange("POST", "/files?path=/home/user/x", 49983, ci_id, ci_tok,
+                                   "application/octet-stream", "x", 1, &got);
+            assert_non_null(strstr(u, "HTTP/1.1 200"));
+            free(u);
+        }
+        char *g = sbx_exchange("GET", "/files?path=/home/user/data.bin", 49983, ci_id, ci_tok,
+                               "application/json", NULL, 0, &got);
+        assert_non_null(strstr(g, "HTTP/1.1 200"));
+        assert_true(got >= sizeof upload_bin);
+        assert_memory_equal(g + got - sizeof upload_bin, upload_bin, sizeof upload_bin);
+        free(g);
+    }
+    free(ci);
+    free(ci_id);
+    free(ci_tok);
+    free(bin);
     free(r1);
     free(r2);
     free(p1);

@@ -51,6 +51,7 @@ static void chat_usage(FILE *f)
             "  -T, --exec-timeout MS per code block (default 60000)\n"
             "  -k, --keep            leave the sandboxes running at exit (default: kill them)\n"
             "  -e, --echo            print each message before its reply (for transcripts)\n"
+            "      --no-progress     no progress line on stderr (also E2BC_NO_PROGRESS=1)\n"
             "  -h, --help            this help\n\n"
             "text input: a message ends at an empty line (unless a ``` fence is open), at a\n"
             "line with only \".\", or at the end of input. Commands: /status, /health, /quit.\n\n"
@@ -101,13 +102,44 @@ static void json_error(const char *code, const char *message)
     cJSON_Delete(o);
 }
 
+/* What the progress line says while a message is handled: the same routing as
+ * e2b_agent_handle_message (code first, then a sandbox request), decided up front. */
+static void progress_label(const char *text, size_t len, char *buf, size_t cap)
+{
+    e2b_agent_code code;
+    if (e2b_agent_extract_code((const uint8_t *)text, len, &code, NULL) == E2B_OK &&
+        code.count > 0) {
+        const char *lang = e2b_agent_lang_name(code.blocks[0].lang);
+        if (code.count == 1)
+            snprintf(buf, cap, "running %s...", lang);
+        else
+            snprintf(buf, cap, "running %zu code blocks...", code.count);
+        e2b_agent_code_free(&code);
+        return;
+    }
+    e2b_agent_code_free(&code);
+    e2b_agent_intent in;
+    if (e2b_agent_parse_intent((const uint8_t *)text, len, &in, NULL) != E2B_OK)
+        in.kind = E2B_INTENT_UNKNOWN;
+    snprintf(buf, cap, "%s",
+             in.kind == E2B_INTENT_CREATE ? "creating sandbox..."
+             : in.kind == E2B_INTENT_LIST ? "listing sandboxes..."
+             : in.kind == E2B_INTENT_KILL ? "killing sandbox..."
+                                          : "working...");
+}
+
 static void handle_message(chat *ch, const char *text, size_t len)
 {
     if (ch->echo && !ch->json)
         printf("you> %.*s\n\n", (int)len, text);
+    fflush(stdout);
+    char label[64];
+    progress_label(text, len, label, sizeof label);
     e2b_agent_reply r;
     e2b_error err;
+    e2bc_progress_begin(label);
     e2b_code rc = e2b_agent_handle_message(ch->svc, text, len, &r, &err);
+    e2bc_progress_end();
     if (rc != E2B_OK) {
         if (ch->json)
             json_error(e2b_code_name(rc), err.message);
@@ -136,7 +168,8 @@ static void do_status(chat *ch)
     char *text = NULL;
     cJSON *js = NULL;
     e2b_error err;
-    if (e2b_agent_service_status(ch->svc, &text, &js, &err) != E2B_OK) {
+    e2bc_progress_begin("asking for the status...");
+    if (e2bc_progress_done(e2b_agent_service_status(ch->svc, &text, &js, &err)) != E2B_OK) {
         e2bc_fail("status", &err);
         note_exit(ch, CHAT_EXIT_INFRA);
         return;
@@ -156,7 +189,8 @@ static void do_health(chat *ch)
 {
     e2b_agent_health h;
     e2b_error err;
-    e2b_code rc = e2b_agent_service_health(ch->svc, &h, &err);
+    e2bc_progress_begin("checking health...");
+    e2b_code rc = e2bc_progress_done(e2b_agent_service_health(ch->svc, &h, &err));
     if (rc != E2B_OK)
         note_exit(ch, CHAT_EXIT_INFRA);
     if (ch->json) {
@@ -365,6 +399,7 @@ int e2bc_cmd_chat(int argc, char **argv)
         {"keep", no_argument, NULL, 'k'},
         {"echo", no_argument, NULL, 'e'},
         {"help", no_argument, NULL, 'h'},
+        {"no-progress", no_argument, NULL, E2BC_OPT_NO_PROGRESS},
         {NULL, 0, NULL, 0},
     };
     const char *once = NULL;
@@ -403,6 +438,7 @@ int e2bc_cmd_chat(int argc, char **argv)
             break;
         case 'k': so.keep_sandboxes = true; break;
         case 'e': ch.echo = true; break;
+        case E2BC_OPT_NO_PROGRESS: e2bc_progress_disable(); break;
         case 'h': chat_usage(stdout); return 0;
         default: chat_usage(stderr); return CHAT_EXIT_INFRA;
         }
@@ -437,7 +473,9 @@ int e2bc_cmd_chat(int argc, char **argv)
     } else {
         rc = text_loop(&ch);
     }
+    e2bc_progress_begin(so.keep_sandboxes ? "closing..." : "killing the chat's sandboxes...");
     e2b_agent_service_free(ch.svc);
+    e2bc_progress_end();
     e2bc_close(&conn);
     return rc;
 

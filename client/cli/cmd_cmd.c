@@ -39,6 +39,7 @@ static void cmd_usage(FILE *f)
         "  -L, --list           list the sandbox's processes\n"
         "  -K, --kill PID       SIGKILL process PID\n"
         "  -j, --json           print the result as JSON instead of streaming\n"
+        "      --no-progress    no progress line on stderr (also E2BC_NO_PROGRESS=1)\n"
         "  -h, --help           this help\n\n"
         "exit status: the command's exit code (137 when killed), 255 when e2bc failed\n");
 }
@@ -46,15 +47,13 @@ static void cmd_usage(FILE *f)
 static void out_cb(void *ud, const char *d, size_t n)
 {
     (void)ud;
-    fwrite(d, 1, n, stdout);
-    fflush(stdout);
+    e2bc_progress_write(stdout, d, n);
 }
 
 static void err_cb(void *ud, const char *d, size_t n)
 {
     (void)ud;
-    fwrite(d, 1, n, stderr);
-    fflush(stderr);
+    e2bc_progress_write(stderr, d, n);
 }
 
 static void print_result_json(const e2b_command_result *r, e2b_code rc, const e2b_error *err)
@@ -113,12 +112,19 @@ static char *join_args(char **args, int n)
 int e2bc_cmd_cmd(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"sandbox", required_argument, NULL, 's'}, {"user", required_argument, NULL, 'u'},
-        {"cwd", required_argument, NULL, 'C'},     {"env", required_argument, NULL, 'e'},
-        {"timeout", required_argument, NULL, 'T'}, {"stdin", no_argument, NULL, 'i'},
-        {"background", no_argument, NULL, 'b'},    {"list", no_argument, NULL, 'L'},
-        {"kill", required_argument, NULL, 'K'},    {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+        {"sandbox", required_argument, NULL, 's'},
+        {"user", required_argument, NULL, 'u'},
+        {"cwd", required_argument, NULL, 'C'},
+        {"env", required_argument, NULL, 'e'},
+        {"timeout", required_argument, NULL, 'T'},
+        {"stdin", no_argument, NULL, 'i'},
+        {"background", no_argument, NULL, 'b'},
+        {"list", no_argument, NULL, 'L'},
+        {"kill", required_argument, NULL, 'K'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {"no-progress", no_argument, NULL, E2BC_OPT_NO_PROGRESS},
+        {NULL, 0, NULL, 0}};
     const char *sandbox_id = NULL;
     e2b_command_opts co = {0};
     e2b_kv *envs = NULL;
@@ -154,6 +160,7 @@ int e2bc_cmd_cmd(int argc, char **argv)
         case 'L': list = true; break;
         case 'K': kill_pid = strtol(optarg, NULL, 10); break;
         case 'j': json = true; break;
+        case E2BC_OPT_NO_PROGRESS: e2bc_progress_disable(); break;
         case 'h':
             cmd_usage(stdout);
             free(envs);
@@ -199,21 +206,28 @@ int e2bc_cmd_cmd(int argc, char **argv)
     e2b_sandbox *sbx = NULL;
     bool created = false;
     e2b_code rc;
+    e2bc_progress_begin(sandbox_id ? "connecting to the sandbox..." : "creating sandbox...");
     if (sandbox_id) {
         rc = e2b_sandbox_connect(conn.client, sandbox_id, 0, &sbx, NULL, &err);
     } else {
         rc = e2b_sandbox_create(conn.client, NULL, &sbx, &err);
         created = rc == E2B_OK;
     }
+    e2bc_progress_end();
     if (rc != E2B_OK) {
         e2bc_fail(sandbox_id ? "connecting to the sandbox" : "creating a sandbox", &err);
         goto out;
     }
+    e2bc_progress_begin(list            ? "listing processes..."
+                        : kill_pid >= 0 ? "killing the process..."
+                        : background    ? "starting the command..."
+                                        : "running the command...");
 
     if (list) {
         e2b_process_info *v = NULL;
         size_t n = 0;
         rc = e2b_commands_list(sbx, co.user, &v, &n, &err);
+        e2bc_progress_end();
         if (rc == E2B_OK) {
             for (size_t i = 0; i < n; i++) {
                 printf("%u", v[i].pid);
@@ -232,6 +246,7 @@ int e2bc_cmd_cmd(int argc, char **argv)
     } else if (kill_pid >= 0) {
         bool killed = false;
         rc = e2b_commands_kill(sbx, (uint32_t)kill_pid, &killed, &err);
+        e2bc_progress_end();
         if (rc != E2B_OK) {
             e2bc_fail("killing the process", &err);
         } else if (!killed) {
@@ -248,6 +263,8 @@ int e2bc_cmd_cmd(int argc, char **argv)
         co.stdin_open = use_stdin;
         e2b_command_handle *h = NULL;
         rc = e2b_commands_start(sbx, command, &co, &h, &err);
+        if (background || rc != E2B_OK)
+            e2bc_progress_end();
         if (rc != E2B_OK) {
             e2bc_fail("starting the command", &err);
         } else if (background) {
@@ -255,10 +272,16 @@ int e2bc_cmd_cmd(int argc, char **argv)
             exit_code = 0;
         } else {
             e2b_error serr;
+            bool typing = isatty(STDIN_FILENO); /* no line over what the user types */
+            if (typing)
+                e2bc_progress_end();
             if (pump_stdin(h, &serr) != E2B_OK)
                 e2bc_fail("sending stdin", &serr);
+            if (typing)
+                e2bc_progress_begin("running the command...");
             e2b_command_result r;
             rc = e2b_command_wait(h, &r, &err);
+            e2bc_progress_end();
             if (json)
                 print_result_json(&r, rc, &err);
             if (rc != E2B_OK)
@@ -276,6 +299,7 @@ int e2bc_cmd_cmd(int argc, char **argv)
         }
         e2b_command_result r;
         rc = e2b_commands_run(sbx, command, &co, &r, &err);
+        e2bc_progress_end();
         if (json)
             print_result_json(&r, rc, &err);
         if (rc != E2B_OK)
@@ -287,8 +311,10 @@ int e2bc_cmd_cmd(int argc, char **argv)
 
     if (created) {
         e2b_error kerr;
+        e2bc_progress_begin("killing the sandbox...");
         if (e2b_sandbox_kill(conn.client, e2b_sandbox_id(sbx), NULL, &kerr) != E2B_OK)
             e2bc_fail("killing the sandbox", &kerr);
+        e2bc_progress_end();
     }
 out:
     e2b_sandbox_free(sbx);

@@ -42,6 +42,7 @@ static void files_usage(FILE *f)
         "  -z, --gzip           put/get: gzip on the wire\n"
         "  -T, --timeout MS     request timeout in ms (default: the client's; 0 = none)\n"
         "  -j, --json           machine-readable output (ls, stat, put, mkdir)\n"
+        "      --no-progress    no progress line on stderr (also E2BC_NO_PROGRESS=1)\n"
         "  -h, --help           this help\n");
 }
 
@@ -97,10 +98,15 @@ int e2bc_cmd_files(int argc, char **argv)
     }
     const char *sub = argv[1];
     static const struct option longopts[] = {
-        {"sandbox", required_argument, NULL, 's'}, {"user", required_argument, NULL, 'u'},
-        {"depth", required_argument, NULL, 'd'},   {"gzip", no_argument, NULL, 'z'},
-        {"timeout", required_argument, NULL, 'T'}, {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+        {"sandbox", required_argument, NULL, 's'},
+        {"user", required_argument, NULL, 'u'},
+        {"depth", required_argument, NULL, 'd'},
+        {"gzip", no_argument, NULL, 'z'},
+        {"timeout", required_argument, NULL, 'T'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {"no-progress", no_argument, NULL, E2BC_OPT_NO_PROGRESS},
+        {NULL, 0, NULL, 0}};
     const char *sandbox_id = NULL;
     e2b_files_opts fo = {0};
     int depth = 1;
@@ -119,6 +125,7 @@ int e2bc_cmd_files(int argc, char **argv)
             break;
         }
         case 'j': json = true; break;
+        case E2BC_OPT_NO_PROGRESS: e2bc_progress_disable(); break;
         case 'h': files_usage(stdout); return 0;
         default: files_usage(stderr); return E2BC_EXIT_USAGE;
         }
@@ -186,10 +193,11 @@ int e2bc_cmd_files(int argc, char **argv)
     e2b_sandbox *sbx = NULL;
     bool created = false;
     e2b_code rc;
+    e2bc_progress_begin(sandbox_id ? "connecting to the sandbox..." : "creating sandbox...");
     if (sandbox_id) {
-        rc = e2b_sandbox_connect(conn.client, sandbox_id, 0, &sbx, NULL, &err);
+        rc = e2bc_progress_done(e2b_sandbox_connect(conn.client, sandbox_id, 0, &sbx, NULL, &err));
     } else {
-        rc = e2b_sandbox_create(conn.client, NULL, &sbx, &err);
+        rc = e2bc_progress_done(e2b_sandbox_create(conn.client, NULL, &sbx, &err));
         created = rc == E2B_OK;
         if (created)
             fprintf(stderr, "note: no --sandbox given; using a new sandbox %s for this command\n",
@@ -200,9 +208,19 @@ int e2bc_cmd_files(int argc, char **argv)
         goto out;
     }
 
+    /* no progress line over a download streaming onto the terminal or an upload typed there */
+    bool on_tty = (local == stdout && isatty(STDOUT_FILENO)) ||
+                  (local == stdin && isatty(STDIN_FILENO));
+    if (!on_tty)
+        e2bc_progress_begin(!strcmp(sub, "put")     ? "uploading..."
+                            : !strcmp(sub, "get")   ? "downloading..."
+                            : !strcmp(sub, "ls")    ? "listing files..."
+                            : !strcmp(sub, "rm")    ? "removing..."
+                            : !strcmp(sub, "mkdir") ? "making the directory..."
+                                                    : "asking for the file...");
     if (!strcmp(sub, "put")) {
         e2b_entry_info *info = NULL;
-        rc = e2b_files_write_from_file(sbx, args[1], local, &fo, &info, &err);
+        rc = e2bc_progress_done(e2b_files_write_from_file(sbx, args[1], local, &fo, &info, &err));
         if (rc == E2B_OK) {
             if (json)
                 print_json_and_free(entry_json(info));
@@ -211,14 +229,15 @@ int e2bc_cmd_files(int argc, char **argv)
         }
         e2b_entry_info_free(info);
     } else if (!strcmp(sub, "get")) {
-        rc = e2b_files_read_to_file(sbx, args[0], &fo, local, &err);
+        rc = e2bc_progress_done(e2b_files_read_to_file(sbx, args[0], &fo, local, &err));
         if (fflush(local) != 0 && rc == E2B_OK)
             rc = e2b_error_set(&err, E2B_ERR_IO, 0, "writing the output failed: %s",
                                strerror(errno));
     } else if (!strcmp(sub, "ls")) {
         e2b_entry_info *v = NULL;
         size_t n = 0;
-        rc = e2b_files_list(sbx, nargs ? args[0] : ".", depth, &fo, &v, &n, &err);
+        rc = e2bc_progress_done(
+            e2b_files_list(sbx, nargs ? args[0] : ".", depth, &fo, &v, &n, &err));
         if (rc == E2B_OK) {
             if (json) {
                 cJSON *arr = cJSON_CreateArray();
@@ -233,7 +252,7 @@ int e2bc_cmd_files(int argc, char **argv)
         e2b_entry_infos_free(v, n);
     } else if (!strcmp(sub, "stat")) {
         e2b_entry_info *e = NULL;
-        rc = e2b_files_stat(sbx, args[0], &fo, &e, &err);
+        rc = e2bc_progress_done(e2b_files_stat(sbx, args[0], &fo, &e, &err));
         if (rc == E2B_OK) {
             if (json)
                 print_json_and_free(entry_json(e));
@@ -242,10 +261,10 @@ int e2bc_cmd_files(int argc, char **argv)
         }
         e2b_entry_info_free(e);
     } else if (!strcmp(sub, "rm")) {
-        rc = e2b_files_remove(sbx, args[0], &fo, &err);
+        rc = e2bc_progress_done(e2b_files_remove(sbx, args[0], &fo, &err));
     } else { /* mkdir */
         bool made = false;
-        rc = e2b_files_make_dir(sbx, args[0], &fo, &made, &err);
+        rc = e2bc_progress_done(e2b_files_make_dir(sbx, args[0], &fo, &made, &err));
         if (rc == E2B_OK) {
             if (json)
                 printf("{\"created\":%s}\n", made ? "true" : "false");
@@ -263,7 +282,9 @@ int e2bc_cmd_files(int argc, char **argv)
 
     if (created) {
         e2b_error kerr;
-        if (e2b_sandbox_kill(conn.client, e2b_sandbox_id(sbx), NULL, &kerr) != E2B_OK)
+        e2bc_progress_begin("killing the sandbox...");
+        if (e2bc_progress_done(e2b_sandbox_kill(conn.client, e2b_sandbox_id(sbx), NULL, &kerr)) !=
+            E2B_OK)
             e2bc_fail("killing the sandbox", &kerr);
     }
 out:

@@ -36,6 +36,7 @@ static void run_usage(FILE *f)
            "  -T, --timeout MS     execution timeout in ms (default 60000; 0 = none)\n"
            "  -o, --out DIR        where png/jpeg/svg/pdf results are written (default ./e2b-out)\n"
            "  -j, --json           print the execution as one JSON object instead of streaming\n"
+           "      --no-progress    no progress line on stderr (also E2BC_NO_PROGRESS=1)\n"
            "  -h, --help           this help\n\n"
            "exit status: 0 ok, 1 the code raised an error, 2 usage or infrastructure error\n");
 }
@@ -72,16 +73,14 @@ static char *read_all(FILE *f)
 static int print_stdout(const e2b_log_chunk *c, void *ud)
 {
     (void)ud;
-    fwrite(c->text, 1, c->len, stdout);
-    fflush(stdout);
+    e2bc_progress_write(stdout, c->text, c->len);
     return 0;
 }
 
 static int print_stderr(const e2b_log_chunk *c, void *ud)
 {
     (void)ud;
-    fwrite(c->text, 1, c->len, stderr);
-    fflush(stderr);
+    e2bc_progress_write(stderr, c->text, c->len);
     return 0;
 }
 
@@ -92,10 +91,12 @@ static int print_result(const e2b_result *r, void *ud)
      * saved to files at the end */
     if (r->is_main_result && r->text) {
         size_t n = strlen(r->text);
+        e2bc_progress_hold();
         fputs(r->text, stdout);
         if (n == 0 || r->text[n - 1] != '\n')
             fputc('\n', stdout);
         fflush(stdout);
+        e2bc_progress_release();
     }
     return 0;
 }
@@ -141,12 +142,19 @@ static void print_json(const e2b_execution *ex, char **paths, size_t npaths, con
 int e2bc_cmd_run(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"code", required_argument, NULL, 'c'},     {"language", required_argument, NULL, 'l'},
-        {"context", required_argument, NULL, 'x'},  {"sandbox", required_argument, NULL, 's'},
-        {"template", required_argument, NULL, 't'}, {"keep", no_argument, NULL, 'k'},
-        {"env", required_argument, NULL, 'e'},      {"timeout", required_argument, NULL, 'T'},
-        {"out", required_argument, NULL, 'o'},      {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"code", required_argument, NULL, 'c'},
+        {"language", required_argument, NULL, 'l'},
+        {"context", required_argument, NULL, 'x'},
+        {"sandbox", required_argument, NULL, 's'},
+        {"template", required_argument, NULL, 't'},
+        {"keep", no_argument, NULL, 'k'},
+        {"env", required_argument, NULL, 'e'},
+        {"timeout", required_argument, NULL, 'T'},
+        {"out", required_argument, NULL, 'o'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {"no-progress", no_argument, NULL, E2BC_OPT_NO_PROGRESS},
+        {NULL, 0, NULL, 0},
     };
     const char *code_arg = NULL, *sandbox_id = NULL, *tmpl = "code-interpreter-v1";
     const char *out_dir = "./e2b-out";
@@ -169,6 +177,7 @@ int e2bc_cmd_run(int argc, char **argv)
         case 'k': keep = true; break;
         case 'o': out_dir = optarg; break;
         case 'j': json = true; break;
+        case E2BC_OPT_NO_PROGRESS: e2bc_progress_disable(); break;
         case 'e': {
             e2b_kv *ne = realloc(env, (nenv + 1) * sizeof *ne);
             if (!ne)
@@ -246,14 +255,17 @@ int e2bc_cmd_run(int argc, char **argv)
     bool created = false;
     e2b_code rc;
     if (sandbox_id) {
+        e2bc_progress_begin("connecting to the sandbox...");
         rc = e2b_sandbox_connect(conn.client, sandbox_id, 0, &sbx, NULL, &err);
     } else {
         e2b_create_opts co;
         e2b_create_opts_init(&co);
         co.template_id = tmpl;
+        e2bc_progress_begin("creating sandbox...");
         rc = e2b_sandbox_create(conn.client, &co, &sbx, &err);
         created = rc == E2B_OK;
     }
+    e2bc_progress_end();
     if (rc != E2B_OK) {
         e2bc_fail(sandbox_id ? "connecting to the sandbox" : "creating a sandbox", &err);
         if (json)
@@ -269,7 +281,14 @@ int e2bc_cmd_run(int argc, char **argv)
         o.on_result = print_result;
     }
     e2b_execution *ex = NULL;
+    char label[96];
+    if (o.context_id)
+        snprintf(label, sizeof label, "running code in context %.40s...", o.context_id);
+    else
+        snprintf(label, sizeof label, "running %.40s...", o.language ? o.language : "python");
+    e2bc_progress_begin(label);
     rc = e2b_run_code(sbx, code, &o, &ex, &err);
+    e2bc_progress_end();
     free(code);
     e2b_error run_err = err;
 
@@ -308,8 +327,10 @@ int e2bc_cmd_run(int argc, char **argv)
     if (created && keep) {
         fprintf(stderr, "e2bc: kept sandbox %s\n", e2b_sandbox_id(sbx));
     } else if (created) {
+        e2bc_progress_begin("killing the sandbox...");
         if (e2b_sandbox_kill(conn.client, e2b_sandbox_id(sbx), NULL, &err) != E2B_OK)
             e2bc_fail("killing the sandbox", &err);
+        e2bc_progress_end();
     }
     e2b_sandbox_free(sbx);
     e2bc_close(&conn);

@@ -106,7 +106,7 @@ static int run_create(e2bc_conn *c, int argc, char **argv, bool json)
     o.env_vars = env;
     e2b_sandbox *s;
     e2b_error err;
-    if (e2b_sandbox_create(c->client, &o, &s, &err) != E2B_OK)
+    if (e2bc_progress_done(e2b_sandbox_create(c->client, &o, &s, &err)) != E2B_OK)
         return e2bc_fail("create", &err);
     print_sandbox(s, json, false, false);
     e2b_sandbox_free(s);
@@ -131,7 +131,8 @@ static int run_connect(e2bc_conn *c, int argc, char **argv, bool json)
     e2b_sandbox *s;
     bool resumed = false;
     e2b_error err;
-    if (e2b_sandbox_connect(c->client, argv[optind], timeout, &s, &resumed, &err) != E2B_OK)
+    if (e2bc_progress_done(
+            e2b_sandbox_connect(c->client, argv[optind], timeout, &s, &resumed, &err)) != E2B_OK)
         return e2bc_fail("connect", &err);
     print_sandbox(s, json, resumed, true);
     e2b_sandbox_free(s);
@@ -158,7 +159,7 @@ static int run_info(e2bc_conn *c, int argc, char **argv, bool json)
         return -1;
     e2b_sandbox_info *info;
     e2b_error err;
-    if (e2b_sandbox_get_info(c->client, argv[i], &info, &err) != E2B_OK)
+    if (e2bc_progress_done(e2b_sandbox_get_info(c->client, argv[i], &info, &err)) != E2B_OK)
         return e2bc_fail("info", &err);
     if (json)
         e2bc_print_info_json(stdout, info);
@@ -217,7 +218,7 @@ static int run_list(e2bc_conn *c, int argc, char **argv, bool json)
     e2b_error err;
     for (;;) {
         e2b_sandbox_page *pg;
-        if (e2b_sandbox_list(c->client, &o, &pg, &err) != E2B_OK) {
+        if (e2bc_progress_done(e2b_sandbox_list(c->client, &o, &pg, &err)) != E2B_OK) {
             rc = e2bc_fail("list", &err);
             break;
         }
@@ -273,7 +274,7 @@ static int run_timeout(e2bc_conn *c, int argc, char **argv, bool json)
     if (parse_int(argv[i + 1], "SECONDS", &secs))
         return E2BC_EXIT_USAGE;
     e2b_error err;
-    if (e2b_sandbox_set_timeout(c->client, argv[i], secs, &err) != E2B_OK)
+    if (e2bc_progress_done(e2b_sandbox_set_timeout(c->client, argv[i], secs, &err)) != E2B_OK)
         return e2bc_fail("timeout", &err);
     char t[40];
     e2bc_fmt_time(time(NULL) + secs, t, sizeof t);
@@ -293,7 +294,7 @@ static int run_pause(e2bc_conn *c, int argc, char **argv, bool json)
         return -1;
     bool paused;
     e2b_error err;
-    if (e2b_sandbox_pause(c->client, argv[i], &paused, &err) != E2B_OK)
+    if (e2bc_progress_done(e2b_sandbox_pause(c->client, argv[i], &paused, &err)) != E2B_OK)
         return e2bc_fail("pause", &err);
     if (json)
         print_json_flag(argv[i], "paused", paused);
@@ -311,7 +312,7 @@ static int run_kill(e2bc_conn *c, int argc, char **argv, bool json)
         return -1;
     bool killed;
     e2b_error err;
-    if (e2b_sandbox_kill(c->client, argv[i], &killed, &err) != E2B_OK)
+    if (e2bc_progress_done(e2b_sandbox_kill(c->client, argv[i], &killed, &err)) != E2B_OK)
         return e2bc_fail("kill", &err);
     if (json)
         print_json_flag(argv[i], "killed", killed);
@@ -377,7 +378,18 @@ int e2bc_cmd_sandbox(int argc, char **argv)
     e2bc_conn c;
     if (!e2bc_open(&c, !json))
         return E2BC_EXIT_FAIL;
+    char label[64];
+    snprintf(label, sizeof label, "%s...",
+             !strcmp(s->name, "create")    ? "creating sandbox"
+             : !strcmp(s->name, "list")    ? "listing sandboxes"
+             : !strcmp(s->name, "connect") ? "connecting to the sandbox"
+             : !strcmp(s->name, "kill")    ? "killing the sandbox"
+             : !strcmp(s->name, "pause")   ? "pausing the sandbox"
+             : !strcmp(s->name, "timeout") ? "setting the timeout"
+                                           : "asking for the sandbox");
+    e2bc_progress_begin(label);
     int rc = s->run(&c, argc - 1, argv + 1, json);
+    e2bc_progress_end();
     e2bc_close(&c);
     if (rc == -1) {
         fprintf(stderr, "usage: e2bc sandbox %s\n", s->usage);

@@ -15,7 +15,10 @@ bool e2bc_open(e2bc_conn *c, bool announce)
     }
     if (!c->cfg.api_key && !c->cfg.api_url && !c->cfg.debug) {
         e2b_local_opts lo = {.quiet = true};
-        if (e2b_local_start(&lo, &c->local, &err) != E2B_OK) {
+        e2bc_progress_begin("starting the local e2b-mock...");
+        e2b_code lrc = e2b_local_start(&lo, &c->local, &err);
+        e2bc_progress_end();
+        if (lrc != E2B_OK) {
             e2bc_fail("starting the local e2b-mock", &err);
             fprintf(stderr, "hint: build it (make build) or set E2B_API_KEY to use E2B itself\n");
             return false;
@@ -42,12 +45,16 @@ void e2bc_close(e2bc_conn *c)
 {
     e2b_client_free(c->client);
     c->client = NULL;
+    if (c->local)
+        e2bc_progress_begin("stopping the local e2b-mock...");
     e2b_local_stop(c->local);
+    e2bc_progress_end();
     c->local = NULL;
 }
 
 int e2bc_fail(const char *what, const e2b_error *err)
 {
+    e2bc_progress_end();
     if (err && err->message[0])
         fprintf(stderr, "e2bc: %s: %s (%s)\n", what, err->message, e2b_code_name(err->code));
     else

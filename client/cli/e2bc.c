@@ -33,6 +33,11 @@ static void usage(FILE *f)
                "commands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fprintf(f, "\noptions: --no-progress (before or after the command) turns off the progress\n"
+               "  line e2bc draws on stderr when it is a terminal and a call takes longer than\n"
+               "  0.3 s (what it waits for and the seconds so far; erased before any output).\n"
+               "  E2BC_NO_PROGRESS=1 does the same; it is never drawn when stderr is not a\n"
+               "  terminal.\n");
     fprintf(f, "\nenvironment: E2B_API_KEY, E2B_API_URL, E2B_SANDBOX_URL, E2B_DOMAIN, "
                "E2B_DEBUG,\n  E2B_REQUEST_TIMEOUT_MS. With neither E2B_API_KEY nor "
                "E2B_API_URL set, e2bc starts a\n  local e2b-mock (found via E2B_MOCK_BIN, "
@@ -53,8 +58,32 @@ static int cmd_help(int argc, char **argv)
     return 0;
 }
 
-int main(int argc, char **argv)
+/* Removes argv[i] (argv stays NULL-terminated). */
+static void drop_arg(int *argc, char **argv, int i)
 {
+    memmove(&argv[i], &argv[i + 1], (size_t)(*argc - i) * sizeof *argv);
+    (*argc)--;
+}
+
+static int dispatch(int argc, char **argv)
+{
+    /* global options before the command */
+    while (argc >= 2 && !strcmp(argv[1], "--no-progress")) {
+        e2bc_progress_disable();
+        drop_arg(&argc, argv, 1);
+    }
+    /* `sandbox` and `demo` take no free text, so --no-progress may be anywhere; the others
+     * (run, files, cmd, chat) parse it with their own options */
+    if (argc >= 2 && (!strcmp(argv[1], "sandbox") || !strcmp(argv[1], "demo"))) {
+        for (int i = 2; i < argc;) {
+            if (!strcmp(argv[i], "--no-progress")) {
+                e2bc_progress_disable();
+                drop_arg(&argc, argv, i);
+            } else {
+                i++;
+            }
+        }
+    }
     if (argc < 2) {
         usage(stderr);
         return E2BC_EXIT_USAGE;
@@ -70,4 +99,12 @@ int main(int argc, char **argv)
     fprintf(stderr, "e2bc: unknown command \"%s\"\n\n", name);
     usage(stderr);
     return E2BC_EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    e2bc_progress_setup();
+    int rc = dispatch(argc, argv);
+    e2bc_progress_shutdown(); /* erases the line, joins the helper thread */
+    return rc;
 }

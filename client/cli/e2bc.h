@@ -49,6 +49,28 @@ void e2bc_print_info_block(FILE *f, const e2b_sandbox_info *info, int indent);
 void e2bc_print_info_table(FILE *f, const e2b_sandbox_info *const *items, size_t n, int indent);
 const char *e2bc_state_name(e2b_sandbox_state s);
 
+/* The progress indicator (progress.c): a line on stderr, only when stderr is a terminal,
+ * shown once a wait has lasted 300 ms ("e2bc: creating sandbox... 1.2s"), erased before
+ * any output and at the end. Off with --no-progress or E2BC_NO_PROGRESS=1.
+ *   setup      once in main (decides from isatty(2) and the environment)
+ *   disable    --no-progress
+ *   begin      a wait for `label` starts (or the label of the current wait changes)
+ *   end        the wait is over: the line is erased
+ *   write      fwrite+fflush to f with the line erased first (streamed output)
+ *   hold/release  bracket several writes (the line stays off until release)
+ *   shutdown   erase and join the helper thread (main, before exit) */
+void e2bc_progress_setup(void);
+void e2bc_progress_disable(void);
+void e2bc_progress_begin(const char *label);
+void e2bc_progress_end(void);
+void e2bc_progress_write(FILE *f, const void *data, size_t len);
+void e2bc_progress_hold(void);
+void e2bc_progress_release(void);
+void e2bc_progress_shutdown(void);
+/* e2bc_progress_end(), then returns rc: `if (e2bc_progress_done(e2b_x(...)) != E2B_OK)`. */
+e2b_code e2bc_progress_done(e2b_code rc);
+#define E2BC_OPT_NO_PROGRESS 0x100 /* getopt_long value of --no-progress */
+
 /* Commands. */
 int e2bc_cmd_demo(int argc, char **argv);
 int e2bc_cmd_sandbox(int argc, char **argv);

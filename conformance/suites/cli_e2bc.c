@@ -7,10 +7,14 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <pty.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -535,6 +539,162 @@ static void test_own_mock(void **state)
     assert_string_equal(out, "0 sandboxes (0 running)\n");
 }
 
+
+/* ---- the progress indicator (stderr on a terminal) ------------------------------- */
+
+/* Runs e2bc (argv, NULL-terminated) in tmpdir with stderr on a new pseudo-terminal and,
+ * when stdout_on_pty, stdout too (else stdout is a pipe). no_progress_env sets
+ * E2BC_NO_PROGRESS=1 for the child. Collects both until the child exits; returns its
+ * exit status. */
+static int run_on_pty(char *const *args, bool stdout_on_pty, bool no_progress_env, char *tty,
+                      size_t tty_cap, char *out, size_t out_cap)
+{
+    int master, slave;
+    struct winsize ws = {.ws_row = 24, .ws_col = 100};
+    assert_int_equal(openpty(&master, &slave, NULL, NULL, &ws), 0);
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        setsid();
+        ioctl(slave, TIOCSCTTY, 0);
+        int devnull = open("/dev/null", O_RDONLY);
+        dup2(devnull, STDIN_FILENO);
+        dup2(stdout_on_pty ? slave : pfd[1], STDOUT_FILENO);
+        dup2(slave, STDERR_FILENO);
+        close(master), close(slave), close(pfd[0]), close(pfd[1]), close(devnull);
+        if (no_progress_env)
+            setenv("E2BC_NO_PROGRESS", "1", 1);
+        else
+            unsetenv("E2BC_NO_PROGRESS");
+        if (chdir(tmpdir) != 0)
+            _exit(126);
+        execv(e2bc_path, args);
+        _exit(127);
+    }
+    close(slave);
+    close(pfd[1]);
+    size_t tn = 0, on = 0;
+    bool tty_open = true, out_open = true;
+    while (tty_open || out_open) {
+        struct pollfd fds[2] = {{.fd = tty_open ? master : -1, .events = POLLIN},
+                                {.fd = out_open ? pfd[0] : -1, .events = POLLIN}};
+        int r = poll(fds, 2, 30000);
+        assert_true(r > 0); /* 30 s without a byte: e2bc hangs */
+        if (fds[0].revents) {
+            char buf[4096];
+            ssize_t n = read(master, buf, sizeof buf);
+            if (n <= 0) { /* EIO once the last slave fd is closed */
+                tty_open = false;
+            } else {
+                size_t k = (size_t)n < tty_cap - 1 - tn ? (size_t)n : tty_cap - 1 - tn;
+                memcpy(tty + tn, buf, k);
+                tn += k;
+            }
+        }
+        if (fds[1].revents) {
+            char buf[4096];
+            ssize_t n = read(pfd[0], buf, sizeof buf);
+            if (n <= 0) {
+                out_open = false;
+            } else {
+                size_t k = (size_t)n < out_cap - 1 - on ? (size_t)n : out_cap - 1 - on;
+                memcpy(out + on, buf, k);
+                on += k;
+            }
+        }
+    }
+    tty[tn] = '\0';
+    out[on] = '\0';
+    close(master);
+    close(pfd[0]);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+#define PROGRESS_ERASE "\r\033[K"
+
+/* Every drawn indicator ("<spin> e2bc: <label> <s>.<d>s") is followed by an erase before
+ * anything else reaches the terminal; returns how many were drawn. */
+static int check_indicators(const char *tty, const char *label)
+{
+    char needle[128];
+    snprintf(needle, sizeof needle, " e2bc: %s ", label);
+    int drawn = 0;
+    for (const char *p = strstr(tty, needle); p; p = strstr(p + 1, needle)) {
+        /* it was drawn right after an erase */
+        if (p - tty < 5 || memcmp(p - 5, PROGRESS_ERASE, 3) != 0)
+            fail_msg("indicator not preceded by an erase:\n%s", tty);
+        const char *q = p + strlen(needle);
+        while (*q >= '0' && *q <= '9')
+            q++;
+        if (q[0] != '.' || q[1] < '0' || q[1] > '9' || q[2] != 's')
+            fail_msg("indicator without elapsed seconds at: %.60s", p);
+        if (strncmp(q + 3, PROGRESS_ERASE, 4) != 0)
+            fail_msg("indicator not erased before the next output: %.80s", p);
+        drawn++;
+    }
+    return drawn;
+}
+
+static void test_progress_indicator(void **state)
+{
+    (void)state;
+    setup_cli(NULL);
+    static char tty[65536], out[65536];
+    /* output, 1.5 s of silence, output on stderr, 1.5 s of silence, output */
+    char code[] = "import sys, time\n"
+                  "print('out-1', flush=True)\n"
+                  "time.sleep(1.5)\n"
+                  "print('err-1', file=sys.stderr, flush=True)\n"
+                  "time.sleep(1.5)\n"
+                  "print('out-2')\n";
+    char a0[] = "e2bc", a1[] = "run", a2[] = "-c", a3[] = "--no-progress";
+    char *args[] = {a0, a1, a2, code, NULL, NULL};
+
+    /* stderr on a terminal, stdout a pipe: the indicator appears on the terminal, stdout
+     * carries the program's output only */
+    assert_int_equal(run_on_pty(args, false, false, tty, sizeof tty, out, sizeof out), 0);
+    assert_string_equal(out, "out-1\nout-2\n");
+    int drawn = check_indicators(tty, "running python...");
+    if (drawn < 2) /* one per silent stretch at least */
+        fail_msg("expected the indicator in both silent stretches, drew %d:\n%s", drawn, tty);
+    assert_non_null(strstr(tty, "err-1"));
+    /* nothing of it is left at the end: the last thing it wrote is an erase */
+    const char *last = strstr(tty, "e2bc: running python...");
+    while (last && strstr(last + 1, "e2bc: running python..."))
+        last = strstr(last + 1, "e2bc: running python...");
+    assert_non_null(strstr(last, PROGRESS_ERASE));
+
+    /* stdout and stderr on the same terminal (what a user sees): still never mixed */
+    assert_int_equal(run_on_pty(args, true, false, tty, sizeof tty, out, sizeof out), 0);
+    assert_true(check_indicators(tty, "running python...") >= 2);
+    const char *o1 = strstr(tty, "out-1"), *e1 = strstr(tty, "err-1"), *o2 = strstr(tty, "out-2");
+    assert_true(o1 && e1 && o2 && o1 < e1 && e1 < o2);
+
+    /* --no-progress and E2BC_NO_PROGRESS=1 turn it off */
+    char *noargs[] = {a0, a1, a3, a2, code, NULL};
+    assert_int_equal(run_on_pty(noargs, false, false, tty, sizeof tty, out, sizeof out), 0);
+    assert_string_equal(out, "out-1\nout-2\n");
+    assert_null(strstr(tty, "e2bc: running"));
+    assert_null(strstr(tty, "\033[K"));
+    assert_int_equal(run_on_pty(args, false, true, tty, sizeof tty, out, sizeof out), 0);
+    assert_null(strstr(tty, "e2bc: running"));
+    assert_null(strstr(tty, "\033[K"));
+
+    /* stderr not a terminal: not a byte of it */
+    write_file("slow.py", code);
+    char sout[1024];
+    assert_int_equal(run_cli("run slow.py", sout, sizeof sout), 0);
+    assert_string_equal(sout, "out-1\nout-2\n");
+    assert_null(strstr(errbuf, "e2bc: running"));
+    assert_null(strstr(errbuf, "\033["));
+    assert_null(strstr(errbuf, "\r"));
+    assert_string_equal(errbuf, "err-1\n");
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -548,6 +708,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_sandbox_not_found_and_usage),
         cmocka_unit_test(test_top_level),
         cmocka_unit_test(test_own_mock),
+        cmocka_unit_test(test_progress_indicator),
     };
     return harness_run(argc, argv, "cli_e2bc", tests, sizeof tests / sizeof tests[0]);
 }

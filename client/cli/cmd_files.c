@@ -41,9 +41,14 @@ static void files_usage(FILE *f)
         "  -d, --depth N        ls: depth (default 1)\n"
         "  -z, --gzip           put/get: gzip on the wire\n"
         "  -T, --timeout MS     request timeout in ms (default: the client's; 0 = none)\n"
-        "  -j, --json           machine-readable output (ls, stat, put, mkdir)\n"
+        "  -j, --json           one JSON value on stdout: put/stat the entry, ls an array,\n"
+        "                       mkdir {\"created\"}, rm {\"path\",\"removed\"}, get\n"
+        "                       {\"path\",\"local\",\"bytes\"} (get --json needs LOCAL)\n"
         "      --no-progress    no progress line on stderr (also E2BC_NO_PROGRESS=1)\n"
-        "  -h, --help           this help\n");
+        "  -h, --help           this help\n\n"
+        "exit status: 0 ok; 1 the path or sandbox does not exist, the request was invalid, or\n"
+        "a local file could not be opened; 2 bad usage or an infrastructure error (network,\n"
+        "timeout, server)\n");
 }
 
 static cJSON *entry_json(const e2b_entry_info *e)
@@ -153,6 +158,10 @@ int e2bc_cmd_files(int argc, char **argv)
         fprintf(stderr, "e2bc files ls: depth must be >= 1\n");
         return E2BC_EXIT_USAGE;
     }
+    if (!strcmp(sub, "get") && json && (nargs < 2 || !strcmp(args[1], "-"))) {
+        fprintf(stderr, "e2bc files get: --json needs a LOCAL file (stdout carries the JSON)\n");
+        return E2BC_EXIT_USAGE;
+    }
 
     /* local files first, so a typo fails before any network call */
     FILE *local = NULL;
@@ -186,7 +195,7 @@ int e2bc_cmd_files(int argc, char **argv)
     if (!e2bc_open(&conn, !json && strcmp(sub, "get"))) {
         if (close_local)
             fclose(local);
-        return E2BC_EXIT_FAIL;
+        return E2BC_EXIT_INFRA;
     }
     e2b_error err;
     e2b_error_clear(&err);
@@ -204,7 +213,8 @@ int e2bc_cmd_files(int argc, char **argv)
                     e2b_sandbox_id(sbx));
     }
     if (rc != E2B_OK) {
-        e2bc_fail(sandbox_id ? "connecting to the sandbox" : "creating a sandbox", &err);
+        exit_code = e2bc_fail(sandbox_id ? "connecting to the sandbox" : "creating a sandbox",
+                              &err);
         goto out;
     }
 
@@ -233,6 +243,14 @@ int e2bc_cmd_files(int argc, char **argv)
         if (fflush(local) != 0 && rc == E2B_OK)
             rc = e2b_error_set(&err, E2B_ERR_IO, 0, "writing the output failed: %s",
                                strerror(errno));
+        if (rc == E2B_OK && json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "path", args[0]);
+            cJSON_AddStringToObject(o, "local", args[1]);
+            long pos = ftell(local);
+            cJSON_AddNumberToObject(o, "bytes", pos >= 0 ? (double)pos : -1);
+            print_json_and_free(o);
+        }
     } else if (!strcmp(sub, "ls")) {
         e2b_entry_info *v = NULL;
         size_t n = 0;
@@ -262,6 +280,12 @@ int e2bc_cmd_files(int argc, char **argv)
         e2b_entry_info_free(e);
     } else if (!strcmp(sub, "rm")) {
         rc = e2bc_progress_done(e2b_files_remove(sbx, args[0], &fo, &err));
+        if (rc == E2B_OK && json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "path", args[0]);
+            cJSON_AddBoolToObject(o, "removed", true);
+            print_json_and_free(o);
+        }
     } else { /* mkdir */
         bool made = false;
         rc = e2bc_progress_done(e2b_files_make_dir(sbx, args[0], &fo, &made, &err));
@@ -275,7 +299,7 @@ int e2bc_cmd_files(int argc, char **argv)
     if (rc != E2B_OK) {
         char what[64];
         snprintf(what, sizeof what, "files %s", sub);
-        e2bc_fail(what, &err);
+        exit_code = e2bc_fail(what, &err);
     } else {
         exit_code = 0;
     }

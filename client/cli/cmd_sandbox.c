@@ -231,7 +231,7 @@ static int run_list(e2bc_conn *c, int argc, char **argv, bool json)
         if (!np || !na) {
             e2b_sandbox_page_free(pg);
             fprintf(stderr, "e2bc: out of memory\n");
-            rc = E2BC_EXIT_FAIL;
+            rc = E2BC_EXIT_INFRA;
             break;
         }
         pages[npages++] = pg;
@@ -318,7 +318,7 @@ static int run_kill(e2bc_conn *c, int argc, char **argv, bool json)
         print_json_flag(argv[i], "killed", killed);
     else
         printf("sandbox %s %s\n", argv[i], killed ? "killed" : "did not exist (nothing to kill)");
-    return 0;
+    return killed ? 0 : E2BC_EXIT_FAIL; /* a script learns that the id was wrong */
 }
 
 static const sub SUBS[] = {
@@ -342,6 +342,10 @@ static void sandbox_usage(FILE *f)
     fprintf(f, "usage: e2bc sandbox <subcommand> ...\n\n");
     for (size_t i = 0; i < NSUBS; i++)
         fprintf(f, "  e2bc sandbox %s\n", SUBS[i].usage);
+    fprintf(f, "\n--no-progress: no progress line on stderr (also E2BC_NO_PROGRESS=1)\n"
+               "exit status: 0 ok; 1 the sandbox does not exist (kill: did not exist), or the\n"
+               "request was invalid or conflicts (pause of a paused sandbox); 2 bad usage or\n"
+               "an infrastructure error (network, timeout, server, authentication)\n");
 }
 
 int e2bc_cmd_sandbox(int argc, char **argv)
@@ -377,7 +381,7 @@ int e2bc_cmd_sandbox(int argc, char **argv)
     }
     e2bc_conn c;
     if (!e2bc_open(&c, !json))
-        return E2BC_EXIT_FAIL;
+        return E2BC_EXIT_INFRA;
     char label[64];
     snprintf(label, sizeof label, "%s...",
              !strcmp(s->name, "create")    ? "creating sandbox"

@@ -52,6 +52,18 @@ void e2bc_close(e2bc_conn *c)
     c->local = NULL;
 }
 
+int e2bc_exit_for(e2b_code code)
+{
+    switch (code) {
+    case E2B_ERR_SANDBOX_NOT_FOUND:
+    case E2B_ERR_FILE_NOT_FOUND:
+    case E2B_ERR_NOT_FOUND:
+    case E2B_ERR_INVALID_ARGUMENT:
+    case E2B_ERR_CONFLICT: return E2BC_EXIT_FAIL;
+    default: return E2BC_EXIT_INFRA;
+    }
+}
+
 int e2bc_fail(const char *what, const e2b_error *err)
 {
     e2bc_progress_end();
@@ -59,7 +71,7 @@ int e2bc_fail(const char *what, const e2b_error *err)
         fprintf(stderr, "e2bc: %s: %s (%s)\n", what, err->message, e2b_code_name(err->code));
     else
         fprintf(stderr, "e2bc: %s failed (%s)\n", what, err ? e2b_code_name(err->code) : "?");
-    return E2BC_EXIT_FAIL;
+    return err ? e2bc_exit_for(err->code) : E2BC_EXIT_INFRA;
 }
 
 bool e2bc_parse_kv(char *s, e2b_kv *kv)

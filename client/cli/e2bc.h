@@ -7,16 +7,26 @@
 #include <time.h>
 #include "e2b/e2b.h"
 
-/* One command: `e2bc <name> ...`. run gets argv with argv[0] = name; returns the exit code
- * (0 ok, 1 failure, 2 usage). To add a command, add a row to the table in e2bc.c. */
+/* One command: `e2bc <name> ...`. run gets argv with argv[0] = name; returns the exit code.
+ * To add a command, add a row to the table in e2bc.c.
+ * Exit codes (run, chat, sandbox, files, demo): 0 ok; 1 the user's side - the code raised,
+ * or the request named something missing or invalid (unknown sandbox/file/process, a 400,
+ * a 409 conflict); 2 bad usage or infrastructure (network, timeouts, 5xx, protocol,
+ * authentication, the local mock not starting). `cmd` passes the command's own exit code
+ * through and uses 255 for e2bc's own failures (like ssh). */
 typedef struct e2bc_cmd {
     const char *name;
     const char *summary; /* one line for `e2bc --help` */
     int (*run)(int argc, char **argv);
 } e2bc_cmd;
 
-#define E2BC_EXIT_FAIL 1
-#define E2BC_EXIT_USAGE 2
+#define E2BC_EXIT_FAIL 1  /* the user's side (see above) */
+#define E2BC_EXIT_USAGE 2 /* bad usage */
+#define E2BC_EXIT_INFRA 2 /* infrastructure */
+
+/* E2BC_EXIT_FAIL for errors of the user's request (not found, invalid argument, conflict),
+ * E2BC_EXIT_INFRA for everything else. */
+int e2bc_exit_for(e2b_code code);
 
 /* A client configured from the environment, or, when neither E2B_API_KEY nor E2B_API_URL
  * is set, pointed at a local e2b-mock child started for the duration of the command. */
@@ -31,7 +41,8 @@ typedef struct e2bc_conn {
 bool e2bc_open(e2bc_conn *c, bool announce);
 void e2bc_close(e2bc_conn *c);
 
-/* Prints "e2bc: <what>: <message> (<code name>)" to stderr; returns E2BC_EXIT_FAIL. */
+/* Prints "e2bc: <what>: <message> (<code name>)" to stderr (erasing the progress line
+ * first); returns e2bc_exit_for(err->code) (E2BC_EXIT_INFRA when err is NULL). */
 int e2bc_fail(const char *what, const e2b_error *err);
 
 /* Parses "key=value" into kv (pointing into s, which is modified). */

@@ -447,8 +447,14 @@ static void test_sandbox_lifecycle(void **state)
     assert_true(jbool(o, "killed"));
     cJSON_Delete(o);
     snprintf(args, sizeof args, "sandbox kill %s", id);
-    assert_int_equal(run_cli(args, out, sizeof out), 0);
+    assert_int_equal(run_cli(args, out, sizeof out), 1); /* the id was wrong: exit 1 */
     assert_non_null(strstr(out, "did not exist"));
+    snprintf(args, sizeof args, "sandbox kill --json %s", id);
+    assert_int_equal(run_cli(args, out, sizeof out), 1);
+    o = cJSON_Parse(out);
+    assert_non_null(o);
+    assert_false(jbool(o, "killed"));
+    cJSON_Delete(o);
 }
 
 static void test_sandbox_not_found_and_usage(void **state)
@@ -462,6 +468,16 @@ static void test_sandbox_not_found_and_usage(void **state)
     ASSERT_ERR_HAS("sandbox_not_found");
     assert_int_equal(run_cli("sandbox pause nosuch", out, sizeof out), 1);
     assert_int_equal(run_cli("sandbox timeout nosuch 10", out, sizeof out), 1);
+
+    /* an unreachable server is infrastructure: 2, not the user's 1 */
+    char saved_api[256];
+    snprintf(saved_api, sizeof saved_api, "%s", getenv("E2B_API_URL"));
+    setenv("E2B_API_URL", "http://127.0.0.1:1", 1); /* nothing listens on port 1 */
+    assert_int_equal(run_cli("sandbox list", out, sizeof out), 2);
+    ASSERT_ERR_HAS("(network)");
+    assert_int_equal(run_cli("sandbox info someid --json", out, sizeof out), 2);
+    assert_int_equal(run_cli("sandbox kill someid", out, sizeof out), 2);
+    setenv("E2B_API_URL", saved_api, 1);
 
     assert_int_equal(run_cli("sandbox", out, sizeof out), 2);
     ASSERT_ERR_HAS("usage: e2bc sandbox <subcommand>");

@@ -133,6 +133,23 @@ static void test_files_cli(void **state)
     assert_int_equal(run_cli(args, out, sizeof out), 0);
     assert_non_null(strstr(out, "\"type\":\"dir\""));
 
+    /* --json on get (a LOCAL file is needed: stdout carries the JSON) and rm */
+    snprintf(args, sizeof args, "files get -s %s -j /home/user/cli/in.bin j.bin", id);
+    assert_int_equal(run_cli(args, out, sizeof out), 0);
+    cJSON *g = cJSON_Parse(out);
+    assert_non_null(g);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(g, "path")->valuestring,
+                        "/home/user/cli/in.bin");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(g, "local")->valuestring, "j.bin");
+    assert_int_equal((int)cJSON_GetObjectItemCaseSensitive(g, "bytes")->valuedouble,
+                     3 * 1024 * 1024);
+    cJSON_Delete(g);
+    snprintf(args, sizeof args, "files get -s %s -j /home/user/cli/in.bin 2>/dev/null", id);
+    assert_int_equal(run_cli(args, out, sizeof out), 2);
+    assert_string_equal(out, "");
+    snprintf(args, sizeof args, "files rm -s %s -j /home/user/cli/sub", id);
+    assert_int_equal(run_cli(args, out, sizeof out), 0);
+    assert_string_equal(out, "{\"path\":\"/home/user/cli/sub\",\"removed\":true}\n");
     snprintf(args, sizeof args, "files rm -s %s /home/user/cli 2>/dev/null", id);
     assert_int_equal(run_cli(args, NULL, 0), 0);
     snprintf(args, sizeof args, "files get -s %s /home/user/cli/in.bin gone.bin 2>/dev/null", id);
@@ -141,6 +158,17 @@ static void test_files_cli(void **state)
     snprintf(gone, sizeof gone, "%s/gone.bin", tmpdir);
     assert_int_not_equal(access(gone, F_OK), 0); /* no partial file left behind */
     assert_int_equal(run_cli("files frobnicate 2>/dev/null", NULL, 0), 2);
+    /* an unknown sandbox is the user's error (1); an unreachable server is infrastructure
+     * (2) */
+    assert_int_equal(run_cli("files ls -s nosuchsandbox 2>/dev/null", NULL, 0), 1);
+    char saved_api[256], saved_sbx[256];
+    snprintf(saved_api, sizeof saved_api, "%s", getenv("E2B_API_URL"));
+    snprintf(saved_sbx, sizeof saved_sbx, "%s", getenv("E2B_SANDBOX_URL"));
+    setenv("E2B_API_URL", "http://127.0.0.1:1", 1); /* nothing listens on port 1 */
+    setenv("E2B_SANDBOX_URL", "http://127.0.0.1:1", 1);
+    assert_int_equal(run_cli("files ls -s x 2>/dev/null", NULL, 0), 2);
+    setenv("E2B_API_URL", saved_api, 1);
+    setenv("E2B_SANDBOX_URL", saved_sbx, 1);
 }
 
 static void test_cmd_cli(void **state)

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# The messages and patterns hold literal backticks and ${...} on purpose:
+# shellcheck disable=SC2016
 # chat-transcript.sh - a reproducible transcript of `e2bc chat` handling the seed README's
 # examples: the sine plot (its PNG saved and checked), "Create a new sandbox with 10 minute
 # timeout", "Show me all active sandboxes", "Kill sandbox <the id just created>", a

@@ -82,7 +82,10 @@ async function envdTests() {
     const h2 = await sbx.files.watchDir('/home/user/w', (e) => top.push(e));
     await sbx.files.write('w/top.txt', '1');
     await sbx.files.write('w/sub/deep.txt', '2');
-    for (let i = 0; i < 50 && !all.find((e) => e.name === 'sub/deep.txt'); i++) await new Promise((r) => setTimeout(r, 50));
+    // wait for both watchers: each has its own stream, and under load (coverage, valgrind) the
+    // second one's event can arrive after the first one's
+    for (let i = 0; i < 100 && !(all.find((e) => e.name === 'sub/deep.txt') && top.find((e) => e.name === 'top.txt')); i++)
+      await new Promise((r) => setTimeout(r, 50));
     await h1.stop();
     await h2.stop();
     assert.ok(all.find((e) => e.name === 'top.txt' && e.type === 'create'));

@@ -12,6 +12,13 @@
  *                 application/octet-stream (`path` required; Content-Encoding: gzip inflated
  *                 while streaming). Chunks are written as they arrive, never buffered whole.
  *                 200 [{"path","name","type":"file"}]; 400 duplicate/dir/bad input; 507 full.
+ *                 Disk quota (sbxpol_disk_quota, --limit-disk-mb): the sandbox directory's
+ *                 usage is measured once per request; an upload that would take it past the
+ *                 quota (usage + bytes written by this request) is refused with 507 envd's
+ *                 "not enough disk space available", before anything is written when the
+ *                 octet-stream's Content-Length already says so, else at the chunk that
+ *                 crosses it: the partial file is removed (files completed earlier in the same
+ *                 multipart request stay).
  *
  * Auth: X-Access-Token must match the sandbox token, or (both /files routes) a valid v1
  * signature for the operation ("read"/"write") must be given: 401 with envd's exact text.
@@ -33,6 +40,7 @@
 
 #include "envd_common.h"
 #include "fs_safe.h"
+#include "sbx_policy.h"
 #include "util.h"
 
 #define UPLOAD_PP_BUFFER 65536
@@ -284,6 +292,8 @@ typedef struct upload {
     /* X-Metadata-* headers (stored as xattrs on every written file, echoed in results) */
     cJSON *meta;
     size_t meta_bytes;
+    /* disk quota: usage of the sandbox dir at the request's start + bytes written since */
+    int64_t quota, used0, written;
     /* results */
     cJSON *results;
     char **seen; /* resolved destinations, for duplicate detection */
@@ -324,15 +334,40 @@ static void up_fail_errno(upload *u, int neg, const char *p)
     }
 }
 
+/* 507: close and remove the current (partial) file; the rest of the sandbox is untouched */
+static void drop_partial(upload *u)
+{
+    if (u->fd < 0)
+        return;
+    close(u->fd);
+    u->fd = -1;
+    if (!u->cur_rel)
+        return;
+    const char *leaf = NULL;
+    int dfd = fs_open_parent(u->rootfd, u->cur_rel, &leaf);
+    if (dfd >= 0) {
+        (void)unlinkat(dfd, leaf, 0);
+        close(dfd);
+    }
+}
+
 static int write_all(upload *u, const void *data, size_t len)
 {
     const char *p = data;
+    if (u->quota > 0 && u->used0 + u->written + (int64_t)len > u->quota) {
+        up_fail(u, 507, "not enough disk space available");
+        drop_partial(u);
+        return -1;
+    }
+    u->written += (int64_t)len;
     while (len > 0) {
         ssize_t w = write(u->fd, p, len);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
             up_fail_errno(u, -errno, u->cur_user);
+            if (u->status == 507)
+                drop_partial(u);
             return -1;
         }
         p += w;
@@ -595,6 +630,14 @@ static upload *upload_begin(mock_request *req)
         up_fail(u, 500, "sandbox directory unavailable");
         return u;
     }
+    u->quota = sbxpol_disk_quota();
+    if (u->quota > 0) {
+        u->used0 = sbxpol_disk_usage(u->rootfd);
+        if (u->used0 < 0 || u->used0 >= u->quota) { /* unmeasurable counts as full */
+            up_fail(u, 507, "not enough disk space available");
+            return u;
+        }
+    }
     const char *pq = mock_req_query(req, "path");
     u->path_q = (pq && *pq) ? pq : NULL;
     const char *ct = mock_req_header(req, "Content-Type");
@@ -622,6 +665,12 @@ static upload *upload_begin(mock_request *req)
                 return u;
             }
             u->z_init = true;
+        }
+        const char *cl = mock_req_header(req, "Content-Length");
+        long long n = cl && !u->gzip ? strtoll(cl, NULL, 10) : 0;
+        if (u->quota > 0 && n > 0 && u->used0 + n > u->quota) { /* refused before any write */
+            up_fail(u, 507, "not enough disk space available");
+            return u;
         }
         begin_file(u, u->path_q);
     } else {

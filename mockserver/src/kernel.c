@@ -782,6 +782,12 @@ int kernel_adopt(kernel *k, const char *dir, const cJSON *env_vars, char *err, s
     k->env = ne;
     free(k->dir);
     k->dir = nd;
+    /* a pooled kernel's cgroups carry its pool directory's name: give them the sandbox's, so
+     * the sandbox has one set of limits and its destroy hook sweeps the kernel too */
+    pthread_mutex_lock(&k->st_lock);
+    if (k->proc.pid > 0)
+        (void)sbxrt_move(&k->proc, nd);
+    pthread_mutex_unlock(&k->st_lock);
     int rc = 0;
     if (n && k->kind == KERNEL_PYTHON && k->alive && k->proc.req_fd >= 0) {
         /* a one-way request: the kernel updates os.environ / process.env and answers nothing */

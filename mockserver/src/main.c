@@ -39,6 +39,8 @@ static void usage(FILE *f)
           "  --limit-fsize-mb N       largest file a process may write, default 512\n"
           "  --limit-output-mb N      output kept per stream per execution/command,\n"
           "                           default 16 (see mockserver/ISOLATION.md)\n"
+          "  --limit-disk-mb N        disk use of one sandbox directory (files API and\n"
+          "                           sandbox processes), default 1024, 0 = none\n"
           "  --record URL             proxy to an upstream E2B-compatible URL and write each\n"
           "                           exchange as a replayable scenario rule\n"
           "  --record-dir DIR         where --record writes (default ./recorded)\n"
@@ -79,6 +81,7 @@ int main(int argc, char **argv)
         {"limit-cpu-s", required_argument, NULL, 1003},
         {"limit-fsize-mb", required_argument, NULL, 1004},
         {"limit-output-mb", required_argument, NULL, 1005},
+        {"limit-disk-mb", required_argument, NULL, 1006},
         {"warm-pool", required_argument, NULL, 'w'},
         {"scenarios", required_argument, NULL, 's'},
         {"record", required_argument, NULL, 'R'},
@@ -135,11 +138,12 @@ int main(int argc, char **argv)
         case 1002:
         case 1003:
         case 1004:
-        case 1005: {
+        case 1005:
+        case 1006: {
             /* read by sbx_policy.c (sbxpol_load_env) */
-            static const char *const names[] = {"E2B_MOCK_LIMIT_MEMORY_MB", "E2B_MOCK_LIMIT_PIDS",
-                                                "E2B_MOCK_LIMIT_CPU_S", "E2B_MOCK_LIMIT_FSIZE_MB",
-                                                "E2B_MOCK_LIMIT_OUTPUT_MB"};
+            static const char *const names[] = {
+                "E2B_MOCK_LIMIT_MEMORY_MB", "E2B_MOCK_LIMIT_PIDS",      "E2B_MOCK_LIMIT_CPU_S",
+                "E2B_MOCK_LIMIT_FSIZE_MB",  "E2B_MOCK_LIMIT_OUTPUT_MB", "E2B_MOCK_LIMIT_DISK_MB"};
             if (parse_uint(optarg, 1UL << 30, &v)) {
                 fprintf(stderr, "e2b-mock: bad limit (%s): %s\n", names[c - 1001], optarg);
                 goto out;

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -394,6 +396,417 @@ static int spawn_on_spawner(pid_t *pid, const char *path, const posix_spawn_file
     return r.rc;
 }
 
+/* ---------------------------------------------------------------- disk quota monitor */
+
+typedef struct dwatch {
+    unsigned id;
+    pid_t root; /* our direct child (bwrap) */
+    char *dir;
+    char cg[72];
+    struct dwatch *next;
+} dwatch;
+
+typedef struct dclamp { /* a directory over quota (kept until back under it or destroyed) */
+    char *dir;
+    pid_t *pids; /* the processes clamped by the last pass */
+    int npids;
+    struct dclamp *next;
+} dclamp;
+
+static pthread_mutex_t dw_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t dw_cond;
+static pthread_once_t dw_once = PTHREAD_ONCE_INIT;
+static dwatch *dw_head;
+static dclamp *dw_clamped;
+static unsigned dw_next_id;
+static int dw_kick;
+
+static void *disk_main(void *arg);
+
+static void dw_start(void)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&dw_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    pthread_t th;
+    if (pthread_create(&th, &at, disk_main, NULL) != 0)
+        mock_log(MOCK_LOG_ERROR, "sandboxrt: cannot start the disk quota monitor");
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&at);
+}
+
+static unsigned watch_add(const char *dir, const char *cg, pid_t root)
+{
+    pthread_once(&dw_once, dw_start);
+    dwatch *w = calloc(1, sizeof *w);
+    if (!w || !(w->dir = strdup(dir))) {
+        free(w);
+        return 0;
+    }
+    w->root = root;
+    snprintf(w->cg, sizeof w->cg, "%s", cg ? cg : "");
+    pthread_mutex_lock(&dw_lock);
+    if (++dw_next_id == 0)
+        dw_next_id = 1;
+    w->id = dw_next_id;
+    w->next = dw_head;
+    dw_head = w;
+    dw_kick = 1; /* measure the new directory at once */
+    pthread_cond_broadcast(&dw_cond);
+    pthread_mutex_unlock(&dw_lock);
+    return w->id;
+}
+
+static void watch_del(unsigned id)
+{
+    if (!id)
+        return;
+    pthread_mutex_lock(&dw_lock);
+    for (dwatch **pp = &dw_head; *pp; pp = &(*pp)->next) {
+        if ((*pp)->id == id) {
+            dwatch *w = *pp;
+            *pp = w->next;
+            free(w->dir);
+            free(w);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&dw_lock);
+}
+
+/* dw_lock held */
+static dclamp **clamp_find(const char *dir)
+{
+    dclamp **pp = &dw_clamped;
+    while (*pp && strcmp((*pp)->dir, dir))
+        pp = &(*pp)->next;
+    return pp;
+}
+
+static void clamp_set(const char *dir, int on)
+{
+    pthread_mutex_lock(&dw_lock);
+    dclamp **pp = clamp_find(dir);
+    if (on && !*pp) {
+        dclamp *c = calloc(1, sizeof *c);
+        if (c && (c->dir = strdup(dir)) != NULL) {
+            *pp = c;
+        } else {
+            free(c);
+        }
+    } else if (!on && *pp) {
+        dclamp *c = *pp;
+        *pp = c->next;
+        free(c->dir);
+        free(c->pids);
+        free(c);
+    }
+    pthread_mutex_unlock(&dw_lock);
+}
+
+/* remembers (or, pids NULL, copies out into *out) the pids clamped in dir */
+static int clamp_pids(const char *dir, const pid_t *pids, int n, pid_t **out)
+{
+    int r = 0;
+    pthread_mutex_lock(&dw_lock);
+    dclamp *c = *clamp_find(dir);
+    if (c && pids) {
+        pid_t *np = n > 0 ? malloc((size_t)n * sizeof *np) : NULL;
+        if (np || n == 0) {
+            if (n > 0)
+                memcpy(np, pids, (size_t)n * sizeof *np);
+            free(c->pids);
+            c->pids = np;
+            c->npids = n;
+        }
+    } else if (c && out && c->npids > 0 && (*out = malloc((size_t)c->npids * sizeof **out))) {
+        memcpy(*out, c->pids, (size_t)c->npids * sizeof **out);
+        r = c->npids;
+    }
+    pthread_mutex_unlock(&dw_lock);
+    return r;
+}
+
+int sbxrt_disk_clamped(const char *dir)
+{
+    if (!dir)
+        return 0;
+    pthread_mutex_lock(&dw_lock);
+    int r = *clamp_find(dir) != NULL;
+    pthread_mutex_unlock(&dw_lock);
+    return r;
+}
+
+/* pids of one sandbox: its pids cgroup, else every descendant of the given roots (a pid
+ * namespace's init reaps its orphans, so all of them stay below the outer bwrap) */
+static int sandbox_pids(const char *cg, const pid_t *roots, int nroots, pid_t *out, int cap)
+{
+    if (cg[0]) {
+        int n = sbxpol_cgroup_pids(cg, out, cap);
+        if (n >= 0)
+            return n;
+    }
+    int n = 0;
+    for (int i = 0; i < nroots && n < cap; i++)
+        out[n++] = roots[i];
+    DIR *d = opendir("/proc");
+    if (!d)
+        return n;
+    size_t np = 0, capp = 256;
+    pid_t(*pp)[2] = malloc(capp * sizeof *pp);
+    struct dirent *e;
+    while (pp && (e = readdir(d))) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        char path[64], buf[512];
+        snprintf(path, sizeof path, "/proc/%.20s/stat", e->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        ssize_t k = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (k <= 0)
+            continue;
+        buf[k] = '\0';
+        char *rp = strrchr(buf, ')');
+        char st;
+        int ppid;
+        if (!rp || sscanf(rp + 1, " %c %d", &st, &ppid) != 2)
+            continue;
+        if (np == capp) {
+            void *nw = realloc(pp, 2 * capp * sizeof *pp);
+            if (!nw)
+                break;
+            pp = nw;
+            capp *= 2;
+        }
+        pp[np][0] = (pid_t)atoi(e->d_name);
+        pp[np][1] = (pid_t)ppid;
+        np++;
+    }
+    closedir(d);
+    for (int i = 0; pp && i < n && n < cap; i++) /* breadth-first over the parent links */
+        for (size_t j = 0; j < np && n < cap; j++)
+            if (pp[j][1] == out[i])
+                out[n++] = pp[j][0];
+    free(pp);
+    return n;
+}
+
+/* Clamps (soft limit 0, hard limit kept) or restores (soft = the configured limit) one
+ * process's RLIMIT_FSIZE. Only the soft limit moves: raising a hard limit back needs
+ * CAP_SYS_RESOURCE, which a non-root server (or a container's root) lacks. A process that
+ * raised its own soft limit while clamped (again: was clamped on an earlier pass) loses its
+ * hard limit too, for good. Returns 1 when that happened. */
+static int set_fsize(pid_t pid, int clamp, int again, int64_t conf)
+{
+    struct rlimit cur, nl;
+    if (prlimit(pid, RLIMIT_FSIZE, NULL, &cur) != 0)
+        return 0;
+    rlim_t want = conf > 0 ? (rlim_t)conf : RLIM_INFINITY;
+    nl.rlim_max = cur.rlim_max;
+    int penal = 0;
+    if (clamp) {
+        nl.rlim_cur = 0;
+        if (again && cur.rlim_cur != 0) {
+            nl.rlim_max = 0;
+            penal = 1;
+        }
+    } else {
+        nl.rlim_cur = want < cur.rlim_max ? want : cur.rlim_max;
+    }
+    if (cur.rlim_cur != nl.rlim_cur || cur.rlim_max != nl.rlim_max)
+        (void)prlimit(pid, RLIMIT_FSIZE, &nl, NULL);
+    return penal;
+}
+
+typedef struct dsnap {
+    char *dir;
+    char cg[72];
+    pid_t roots[64];
+    int nroots;
+} dsnap;
+
+int sbxrt_disk_poll(void)
+{
+    sbxpol_limits lim;
+    sbxpol_get_limits(&lim);
+    /* snapshot: one entry per watched directory */
+    size_t n = 0, cap = 0;
+    dsnap *v = NULL;
+    pthread_mutex_lock(&dw_lock);
+    for (dwatch *w = dw_head; w; w = w->next) {
+        size_t i = 0;
+        while (i < n && strcmp(v[i].dir, w->dir))
+            i++;
+        if (i == n) {
+            if (n == cap) {
+                size_t nc = cap ? 2 * cap : 8;
+                dsnap *nv = realloc(v, nc * sizeof *nv);
+                if (!nv)
+                    break;
+                v = nv;
+                cap = nc;
+            }
+            memset(&v[n], 0, sizeof v[n]);
+            if (!(v[n].dir = strdup(w->dir)))
+                break;
+            n++;
+        }
+        if (w->cg[0])
+            snprintf(v[i].cg, sizeof v[i].cg, "%s", w->cg);
+        if (v[i].nroots < 64)
+            v[i].roots[v[i].nroots++] = w->root;
+    }
+    for (dclamp *c = dw_clamped; c; c = c->next) { /* clamped but idle: may be back under */
+        size_t i = 0;
+        while (i < n && strcmp(v[i].dir, c->dir))
+            i++;
+        if (i < n)
+            continue;
+        if (n == cap) {
+            size_t nc = cap ? 2 * cap : 8;
+            dsnap *nv = realloc(v, nc * sizeof *nv);
+            if (!nv)
+                break;
+            v = nv;
+            cap = nc;
+        }
+        memset(&v[n], 0, sizeof v[n]);
+        if (!(v[n].dir = strdup(c->dir)))
+            break;
+        n++;
+    }
+    pthread_mutex_unlock(&dw_lock);
+
+    int nclamped = 0;
+    pid_t *pids = malloc(4096 * sizeof *pids);
+    for (size_t i = 0; i < n; i++) {
+        int was = sbxrt_disk_clamped(v[i].dir);
+        int over = 0;
+        if (lim.disk_bytes > 0) {
+            int fd = open(v[i].dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (fd < 0) { /* gone: nothing to guard */
+                if (was)
+                    clamp_set(v[i].dir, 0);
+                free(v[i].dir);
+                continue;
+            }
+            int64_t used = sbxpol_disk_usage(fd);
+            close(fd);
+            over = used < 0 || used > lim.disk_bytes;
+            if (over && !was)
+                mock_log(MOCK_LOG_WARN,
+                         "sandboxrt: %s is over its disk quota (%lld of %lld bytes): file "
+                         "writes refused until files are removed",
+                         v[i].dir, (long long)used, (long long)lim.disk_bytes);
+        }
+        if (over || was) {
+            /* while over: every pass (new processes, a soft limit raised back) */
+            int np = pids && (v[i].nroots || v[i].cg[0])
+                         ? sandbox_pids(v[i].cg, v[i].roots, v[i].nroots, pids, 4096)
+                         : 0;
+            pid_t *prev = NULL;
+            int nprev = was && over ? clamp_pids(v[i].dir, NULL, 0, &prev) : 0;
+            for (int j = 0; j < np; j++) {
+                int again = 0; /* clamped by an earlier pass (not a new process) */
+                for (int k = 0; k < nprev && !again; k++)
+                    again = prev[k] == pids[j];
+                if (pids[j] > 1 && pids[j] != getpid() &&
+                    set_fsize(pids[j], over, again, lim.fsize_bytes))
+                    mock_log(MOCK_LOG_WARN,
+                             "sandboxrt: pid %d raised its file size limit over the disk "
+                             "quota of %s: its hard limit is now 0",
+                             (int)pids[j], v[i].dir);
+            }
+            free(prev);
+            if (over != was)
+                clamp_set(v[i].dir, over);
+            if (over)
+                (void)clamp_pids(v[i].dir, pids, np, NULL);
+        }
+        nclamped += over;
+        free(v[i].dir);
+    }
+    free(pids);
+    free(v);
+    return nclamped;
+}
+
+static void *disk_main(void *arg)
+{
+    (void)arg;
+    int64_t pause_ms = SBXRT_DISK_POLL_MS;
+    for (;;) {
+        pthread_mutex_lock(&dw_lock);
+        while (!dw_head && !dw_clamped)
+            pthread_cond_wait(&dw_cond, &dw_lock);
+        if (!dw_kick) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            ts.tv_sec += pause_ms / 1000;
+            ts.tv_nsec += (pause_ms % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&dw_cond, &dw_lock, &ts);
+        }
+        dw_kick = 0;
+        pthread_mutex_unlock(&dw_lock);
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        (void)sbxrt_disk_poll();
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        int64_t took = (int64_t)(b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+        pause_ms = 3 * took > SBXRT_DISK_POLL_MS ? 3 * took : SBXRT_DISK_POLL_MS;
+    }
+    return NULL;
+}
+
+int sbxrt_move(sbxrt_proc *p, const char *new_dir)
+{
+    if (!p || !new_dir)
+        return -1;
+    const char *b = strrchr(new_dir, '/');
+    const char *name = b ? b + 1 : new_dir;
+    int rc = 0;
+    if (p->cg[0] && strcmp(p->cg, name)) {
+        pthread_mutex_lock(&g_cg_lock);
+        rc = sbxpol_cgroup_rename(p->cg, name);
+        if (rc == 0)
+            snprintf(p->cg, sizeof p->cg, "%s", name);
+        pthread_mutex_unlock(&g_cg_lock);
+        if (rc != 0)
+            mock_log(MOCK_LOG_WARN, "sandboxrt: cannot rename cgroup %s to %s: %s", p->cg, name,
+                     strerror(errno));
+    }
+    if (p->watch) {
+        char *nd = strdup(new_dir);
+        pthread_mutex_lock(&dw_lock);
+        for (dwatch *w = dw_head; w && nd; w = w->next) {
+            if (w->id == p->watch) {
+                free(w->dir);
+                w->dir = nd;
+                nd = NULL;
+                snprintf(w->cg, sizeof w->cg, "%s", p->cg);
+                break;
+            }
+        }
+        pthread_mutex_unlock(&dw_lock);
+        free(nd);
+    }
+    return rc;
+}
+
 int sbxrt_spawn(const sbxrt_spec *spec, sbxrt_proc *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
@@ -507,7 +920,14 @@ int sbxrt_spawn(const sbxrt_spec *spec, sbxrt_proc *out, char *err, size_t errle
             snprintf(v, sizeof v, "--cpu=%d", lim.cpu_seconds);
             sv_push(&a, v);
         }
-        if (lim.fsize_bytes > 0) {
+        if (lim.disk_bytes > 0 && sbxrt_disk_clamped(spec->dir)) {
+            /* over the disk quota: start clamped (the monitor restores it) */
+            if (lim.fsize_bytes > 0)
+                snprintf(v, sizeof v, "--fsize=0:%lld", (long long)lim.fsize_bytes);
+            else
+                snprintf(v, sizeof v, "--fsize=0:unlimited");
+            sv_push(&a, v);
+        } else if (lim.fsize_bytes > 0) {
             snprintf(v, sizeof v, "--fsize=%lld", (long long)lim.fsize_bytes);
             sv_push(&a, v);
         }
@@ -614,6 +1034,7 @@ int sbxrt_spawn(const sbxrt_spec *spec, sbxrt_proc *out, char *err, size_t errle
             goto done;
         }
         out->pgid = child; /* bwrap's sandbox init: --new-session made it the group leader */
+        out->watch = watch_add(spec->dir, out->cg, out->pid);
     } else {
         out->pgid = pid; /* POSIX_SPAWN_SETSID */
     }
@@ -661,6 +1082,8 @@ void sbxrt_kill(sbxrt_proc *p)
 {
     if (!p)
         return;
+    watch_del(p->watch);
+    p->watch = 0;
     pid_t pgid = p->pid > 0 ? p->pgid : 0;
     if (p->pid > 0) {
         int reaped = 0;
@@ -711,6 +1134,10 @@ void sbxrt_reap(sbxrt_proc *p)
 {
     if (!p)
         return;
+    if (p->pid <= 0) {
+        watch_del(p->watch);
+        p->watch = 0;
+    }
     if (p->pid <= 0 && p->cg[0]) { /* reaped by the caller */
         pthread_mutex_lock(&g_cg_lock);
         sbxpol_cgroup_release(p->cg);
@@ -733,6 +1160,7 @@ int sbxrt_sandbox_destroy(const char *dir)
     pthread_mutex_lock(&g_cg_lock);
     int n = sbxpol_cgroup_destroy(b ? b + 1 : dir);
     pthread_mutex_unlock(&g_cg_lock);
+    clamp_set(dir, 0);
     return n;
 }
 

@@ -42,14 +42,15 @@ typedef struct sbxrt_spec {
 } sbxrt_spec;
 
 typedef struct sbxrt_proc {
-    pid_t pid;    /* our direct child (bwrap, or the program when unisolated); 0 = none */
-    pid_t pgid;   /* process group of the program: SIGINT target (0 until known) */
-    int req_fd;   /* write end of the child's fd 4 (O_CLOEXEC) */
-    int ev_fd;    /* read end of the child's fd 3 (O_CLOEXEC | O_NONBLOCK) */
-    int out_fd;   /* read end of the child's stdout (O_CLOEXEC | O_NONBLOCK) */
-    int err_fd;   /* read end of the child's stderr (O_CLOEXEC | O_NONBLOCK) */
-    int isolated; /* 1 when started under bwrap */
-    char cg[72];  /* the sandbox cgroup it runs in ("" = none): removed once empty */
+    pid_t pid;      /* our direct child (bwrap, or the program when unisolated); 0 = none */
+    pid_t pgid;     /* process group of the program: SIGINT target (0 until known) */
+    int req_fd;     /* write end of the child's fd 4 (O_CLOEXEC) */
+    int ev_fd;      /* read end of the child's fd 3 (O_CLOEXEC | O_NONBLOCK) */
+    int out_fd;     /* read end of the child's stdout (O_CLOEXEC | O_NONBLOCK) */
+    int err_fd;     /* read end of the child's stderr (O_CLOEXEC | O_NONBLOCK) */
+    int isolated;   /* 1 when started under bwrap */
+    char cg[72];    /* the sandbox cgroup it runs in ("" = none): removed once empty */
+    unsigned watch; /* disk-quota monitor registration (0 = none); dropped by kill/reap */
 } sbxrt_proc;
 
 /* Allows (1) or forbids (0) running without bubblewrap when it is unavailable. The default
@@ -80,6 +81,30 @@ int sbxrt_sandbox_destroy(const char *dir);
 /* store_on_destroy hook form of sbxrt_sandbox_destroy (sbx is a mock_sandbox *). */
 struct mock_sandbox;
 void sbxrt_destroy_hook(struct mock_sandbox *sbx, void *ud);
+
+/* A pooled process (started in directory old_dir) now belongs to the sandbox directory
+ * new_dir (renamed by the store): its cgroups are renamed to new_dir's last component (the
+ * sandbox id) so the sandbox has one set of limits and its destroy hook sweeps it, and the
+ * disk monitor watches new_dir. 0, or -1 (the process keeps its old cgroup). */
+int sbxrt_move(sbxrt_proc *p, const char *new_dir);
+
+/* Disk quota (sbxpol_disk_quota) of sandbox processes. While a sandbox directory has live
+ * sandboxed processes, a monitor thread measures its usage (sbxpol_disk_usage) every
+ * SBXRT_DISK_POLL_MS (3x the measurement's duration when that is longer: at most 25% of
+ * one CPU). Over the quota, it sets the SOFT RLIMIT_FSIZE of every process of the sandbox
+ * (its pids cgroup, else the descendants of its spawns) to 0 with prlimit(2): further writes
+ * that grow a file fail with EFBIG (SIGXFSZ when not ignored). Spawns meanwhile start with
+ * soft limit 0. Back under the quota, the configured soft limit is restored. The hard limit
+ * is left alone (raising it back needs CAP_SYS_RESOURCE, which a non-root server or a
+ * container's root lacks), so a process could raise its own soft limit: one found doing so
+ * while clamped gets hard limit 0 for good. See ISOLATION.md. */
+#define SBXRT_DISK_POLL_MS 50
+
+/* 1 if the directory is currently over the quota and its processes are clamped. */
+int sbxrt_disk_clamped(const char *dir);
+
+/* Runs one monitor pass now (tests). Returns how many directories are clamped. */
+int sbxrt_disk_poll(void);
 
 /* Sends sig to the program's process group (and its descendants in that group). Safe to call
  * with a stale proc (pid 0 -> no-op). Returns 0 or -1. */

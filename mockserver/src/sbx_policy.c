@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
@@ -26,8 +27,8 @@
 /* ------------------------------------------------------------------ limits */
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
-static sbxpol_limits g_limits = {(int64_t)512 << 20, 256, 3600, (int64_t)512 << 20,
-                                 (int64_t)16 << 20};
+static sbxpol_limits g_limits = {
+    (int64_t)512 << 20, 256, 3600, (int64_t)512 << 20, (int64_t)16 << 20, (int64_t)1024 << 20};
 
 void sbxpol_default_limits(sbxpol_limits *l)
 {
@@ -36,6 +37,7 @@ void sbxpol_default_limits(sbxpol_limits *l)
     l->cpu_seconds = 3600;
     l->fsize_bytes = (int64_t)512 << 20;
     l->output_bytes = (int64_t)16 << 20;
+    l->disk_bytes = (int64_t)1024 << 20;
 }
 
 static pthread_once_t g_env_once = PTHREAD_ONCE_INIT;
@@ -71,6 +73,8 @@ void sbxpol_load_env(void)
         l.fsize_bytes = x << 20;
     if (env_ll("E2B_MOCK_LIMIT_OUTPUT_MB", 1LL << 30, &x))
         l.output_bytes = x << 20;
+    if (env_ll("E2B_MOCK_LIMIT_DISK_MB", 1LL << 30, &x))
+        l.disk_bytes = x << 20;
     pthread_mutex_lock(&g_lock);
     g_limits = l;
     pthread_mutex_unlock(&g_lock);
@@ -86,6 +90,78 @@ int64_t sbxpol_output_cap(void)
     sbxpol_limits l;
     sbxpol_get_limits(&l);
     return l.output_bytes;
+}
+
+int64_t sbxpol_disk_quota(void)
+{
+    sbxpol_limits l;
+    sbxpol_get_limits(&l);
+    return l.disk_bytes;
+}
+
+/* ------------------------------------------------------------------ disk usage */
+
+#define DU_MAX_DEPTH 128
+
+/* adds the usage below the directory open at fd (consumed); -1 when incomplete */
+static int du_dir(int fd, dev_t dev, int depth, int64_t *sum)
+{
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return -1;
+    }
+    int rc = 0;
+    for (;;) {
+        errno = 0; /* readdir's end vs error */
+        struct dirent *e = readdir(d);
+        if (!e) {
+            if (errno != 0)
+                rc = -1;
+            break;
+        }
+        if (rc != 0)
+            break;
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno != ENOENT) /* removed meanwhile: nothing to count */
+                rc = -1;
+            continue;
+        }
+        *sum += (int64_t)st.st_blocks * 512;
+        if (!S_ISDIR(st.st_mode) || st.st_dev != dev)
+            continue;
+        if (depth >= DU_MAX_DEPTH) {
+            rc = -1;
+            break;
+        }
+        int cfd = openat(dirfd(d), e->d_name,
+                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        if (cfd < 0) {
+            if (errno != ENOENT)
+                rc = -1;
+            continue;
+        }
+        rc = du_dir(cfd, dev, depth + 1, sum);
+    }
+    closedir(d);
+    return rc;
+}
+
+int64_t sbxpol_disk_usage(int dirfd_in)
+{
+    int fd = openat(dirfd_in, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return -1;
+    }
+    int64_t sum = (int64_t)st.st_blocks * 512;
+    return du_dir(fd, st.st_dev, 1, &sum) == 0 ? sum : -1;
 }
 
 void sbxpol_set_limits(const sbxpol_limits *l)
@@ -443,6 +519,49 @@ int sbxpol_cgroup_count(const char *name)
         n++;
     fclose(fp);
     return n;
+}
+
+int sbxpol_cgroup_pids(const char *name, pid_t *out, int cap)
+{
+    if (!sbxpol_cgroup_available() || !valid_name(name))
+        return -1;
+    char d[1600], f[1700];
+    cg_dir(d, sizeof d, 1, name);
+    snprintf(f, sizeof f, "%s/cgroup.procs", d);
+    FILE *fp = fopen(f, "re");
+    if (!fp)
+        return -1;
+    int n = 0;
+    long pid;
+    while (n < cap && fscanf(fp, "%ld", &pid) == 1)
+        out[n++] = (pid_t)pid;
+    fclose(fp);
+    return n;
+}
+
+int sbxpol_cgroup_rename(const char *from, const char *to)
+{
+    if (!sbxpol_cgroup_available() || !valid_name(from) || !valid_name(to)) {
+        errno = EINVAL;
+        return -1;
+    }
+    char a[1600], b[1600];
+    struct stat sb;
+    for (int c = 0; c < 2; c++) {
+        cg_dir(b, sizeof b, c, to);
+        if (stat(b, &sb) == 0) {
+            errno = EEXIST;
+            return -1;
+        }
+    }
+    int rc = 0;
+    for (int c = 0; c < 2; c++) {
+        cg_dir(a, sizeof a, c, from);
+        cg_dir(b, sizeof b, c, to);
+        if (rename(a, b) != 0 && errno != ENOENT)
+            rc = -1;
+    }
+    return rc;
 }
 
 int sbxpol_cgroup_destroy(const char *name)

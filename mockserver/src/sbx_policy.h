@@ -23,9 +23,11 @@ typedef struct sbxpol_limits {
     int cpu_seconds;      /* RLIMIT_CPU per process; 0 = none */
     int64_t fsize_bytes;  /* RLIMIT_FSIZE per process (largest file); 0 = none */
     int64_t output_bytes; /* output kept per stream per execution/command; 0 = none */
+    int64_t disk_bytes;   /* disk use (st_blocks) of one sandbox directory; 0 = none */
 } sbxpol_limits;
 
-/* Defaults: 512 MiB, 256 pids, 3600 s CPU, 512 MiB file size, 16 MiB output per stream. */
+/* Defaults: 512 MiB, 256 pids, 3600 s CPU, 512 MiB file size, 16 MiB output per stream,
+ * 1024 MiB disk per sandbox directory. */
 void sbxpol_default_limits(sbxpol_limits *l);
 /* Sets / reads the limits used for later spawns (main.c options). */
 void sbxpol_set_limits(const sbxpol_limits *l);
@@ -34,8 +36,18 @@ void sbxpol_get_limits(sbxpol_limits *l);
 /* The current output cap per stream (bytes; 0 = none). */
 int64_t sbxpol_output_cap(void);
 
+/* The current disk quota per sandbox directory (bytes; 0 = none). */
+int64_t sbxpol_disk_quota(void);
+
+/* Disk use of the directory tree open at dirfd: the sum of st_blocks * 512 of every entry
+ * below it (the directory itself included), symlinks not followed, other filesystems not
+ * entered. dirfd is not consumed. Returns -1 when the tree cannot be measured completely
+ * (deeper than 128 levels, or an error other than an entry vanishing meanwhile): callers
+ * treat that as over quota. */
+int64_t sbxpol_disk_usage(int dirfd);
+
 /* Reads limits from the environment once (E2B_MOCK_LIMIT_MEMORY_MB, _PIDS, _CPU_S,
- * _FSIZE_MB, _OUTPUT_MB; main.c's options set them), over the defaults. Called lazily by
+ * _FSIZE_MB, _OUTPUT_MB, _DISK_MB; main.c's options set them), over the defaults. Called lazily by
  * the getters; call it explicitly after changing the environment to re-read. */
 void sbxpol_load_env(void);
 
@@ -64,6 +76,14 @@ void sbxpol_cgroup_release(const char *name);
 
 /* Pids currently in sandbox `name`'s pids cgroup (for tests/diagnostics); -1 when none. */
 int sbxpol_cgroup_count(const char *name);
+
+/* Up to cap pids of sandbox `name`'s pids cgroup into out; returns how many, -1 when none. */
+int sbxpol_cgroup_pids(const char *name, pid_t *out, int cap);
+
+/* Renames sandbox `from`'s cgroups to `to` in every hierarchy (cgroup v1 allows rename(2)
+ * within one parent; the processes stay in them, so nothing runs unlimited meanwhile).
+ * 0, or -1 with errno (EEXIST when `to` already exists; nothing renamed then). */
+int sbxpol_cgroup_rename(const char *from, const char *to);
 
 /* The server-private runtime directory (passwd, group, empty file/dir used as masks), created
  * once (mode 0755, removed at exit); NULL if it cannot be created. */

@@ -12,7 +12,10 @@
  * root). Bombs run only inside the sandbox, with small limits passed to the mock. */
 #include "harness.h"
 
+#include <curl/curl.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -36,7 +39,7 @@ typedef struct record {
     char exit_desc[64];
 } record;
 
-static record g_recs[64];
+static record g_recs[96];
 static size_t g_nrecs;
 static record *g_cur;
 static int64_t g_t0;
@@ -272,8 +275,16 @@ static void read_mem_cg(void)
     fclose(f);
 }
 
-/* A private mock with small limits and a known sandbox root. */
+/* A private mock with small limits and a known sandbox root; extra (NULL-terminated, may be
+ * NULL) are appended to its arguments. */
+static harness_target *start_with(const char *const *extra);
+
 static harness_target *start(void)
+{
+    return start_with(NULL);
+}
+
+static harness_target *start_with(const char *const *extra)
 {
     if (harness_live_requested()) { /* inspects the host: mock only */
         print_message("SKIP: security cases inspect the host running the sandbox (mock only)\n");
@@ -283,20 +294,24 @@ static harness_target *start(void)
     if (!mkdtemp(g_root))
         fail_msg("mkdtemp: %s", strerror(errno));
     harness_defer(rm_root, NULL);
-    static const char *args[] = {"--root",
-                                 NULL,
-                                 "--limit-memory-mb",
-                                 "128",
-                                 "--limit-pids",
-                                 "64",
-                                 "--limit-fsize-mb",
-                                 "16",
-                                 "--limit-output-mb",
-                                 "1",
-                                 "--limit-cpu-s",
-                                 "120",
-                                 NULL};
+    static const char *args[32] = {"--root",
+                                   NULL,
+                                   "--limit-memory-mb",
+                                   "128",
+                                   "--limit-pids",
+                                   "64",
+                                   "--limit-fsize-mb",
+                                   "16",
+                                   "--limit-output-mb",
+                                   "1",
+                                   "--limit-cpu-s",
+                                   "120",
+                                   NULL};
     args[1] = g_root;
+    size_t na = 12; /* the fixed arguments above */
+    for (size_t i = 0; extra && extra[i] && na + 1 < sizeof args / sizeof args[0]; i++)
+        args[na++] = extra[i];
+    args[na] = NULL;
     harness_target_opts o = {.mock_args = args};
     harness_target *t = harness_target_start(&o);
     g_mock_pid = find_mock_pid();
@@ -1031,6 +1046,365 @@ static void test_privileges_dropped(void **state)
     rec_ok();
 }
 
+/* ------------------------------------------------------------------ disk quota */
+
+#define QUOTA_MB 32
+/* generous bound on what the monitor lets through past the quota (one poll interval of
+ * writes at page-cache speed, plus the file in flight) */
+#define QUOTA_SLACK_MB 256
+
+static long long g_du;
+static int du_one(const char *p, const struct stat *sb, int type, struct FTW *f)
+{
+    (void)p;
+    (void)type;
+    (void)f;
+    g_du += (long long)sb->st_blocks * 512;
+    return 0;
+}
+
+/* disk use of a host directory (st_blocks), -1 when it does not exist */
+static long long host_du(const char *dir)
+{
+    g_du = 0;
+    if (nftw(dir, du_one, 16, FTW_PHYS | FTW_MOUNT) != 0)
+        return -1;
+    return g_du;
+}
+
+static harness_target *start_quota(void)
+{
+    static const char *const extra[] = {"--limit-disk-mb", "32", NULL};
+    return start_with(extra);
+}
+
+/* after deleting files the sandbox writes again (the monitor lifts the clamp) */
+static void assert_writes_again(e2b_sandbox *sbx)
+{
+    out *o = cmd(sbx, "rm -rf /home/user/fill; echo removed", 60000);
+    assert_has(o, "removed");
+    out *w = NULL;
+    for (int i = 0; i < 50; i++) { /* generous: up to ~10 s for the next poll */
+        w = code(sbx, "python",
+                 "try:\n    open('after.txt','w').write('x' * 100000); print('WROTE-AGAIN')\n"
+                 "except OSError as e:\n    print('still refused', e.errno)",
+                 30000);
+        if (strstr(w->text, "WROTE-AGAIN"))
+            break;
+        usleep(200 * 1000);
+    }
+    assert_has(w, "WROTE-AGAIN");
+}
+
+static void test_disk_quota_many_files(void **state)
+{
+    (void)state;
+    harness_target *t = start_quota();
+    rec_begin("disk_fill_many_files");
+    e2b_sandbox *sbx = new_sbx(t, -1);
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/%s", g_root, e2b_sandbox_id(sbx));
+    /* python: 1 MiB files (each below RLIMIT_FSIZE) until refused, up to 2 GiB */
+    out *p = code(sbx, "python",
+                  "import os\nos.makedirs('fill', exist_ok=True)\nn = 0\ntry:\n"
+                  "    for n in range(2048):\n"
+                  "        with open('fill/p%d' % n, 'wb') as f:\n"
+                  "            f.write(b'\\1' * (1 << 20))\n"
+                  "    print('WROTE-ALL')\nexcept OSError as e:\n"
+                  "    print('refused after', n, 'files errno', e.errno)",
+                  120000);
+    assert_no(p, "WROTE-ALL");
+    assert_has(p, "errno 27"); /* EFBIG: RLIMIT_FSIZE clamped to 0 */
+    long long used = host_du(dir);
+    printf("[ DISK     ] python fill: sandbox dir %lld bytes (quota %d MiB)\n", used, QUOTA_MB);
+    assert_true(used > 0 && used <= ((long long)QUOTA_MB + QUOTA_SLACK_MB) << 20);
+    /* the kernel survives (Python ignores SIGXFSZ) */
+    out *k = code(sbx, "python", "print('kernel', 6 * 7)", 30000);
+    assert_has(k, "kernel 42");
+    assert_writes_again(sbx);
+    /* bash: head is killed by SIGXFSZ (or fails with EFBIG) once clamped */
+    out *b = cmd(sbx,
+                 "mkdir -p fill; for i in $(seq 2048); do head -c 1048576 /dev/zero > fill/b$i "
+                 "|| { echo REFUSED-AT $i; break; }; done; echo done",
+                 120000);
+    assert_has(b, "REFUSED-AT");
+    used = host_du(dir);
+    printf("[ DISK     ] bash fill: sandbox dir %lld bytes\n", used);
+    assert_true(used <= ((long long)QUOTA_MB + QUOTA_SLACK_MB) << 20);
+    /* the bash kernel too */
+    out *bk = code(sbx, "bash",
+                   "mkdir -p fill; for i in $(seq 2048); do head -c 1048576 /dev/zero > fill/k$i "
+                   "|| { echo REFUSED-AT $i; break; }; done",
+                   120000);
+    assert_has(bk, "REFUSED-AT");
+    assert_writes_again(sbx);
+    rec_exit("%s", "EFBIG/SIGXFSZ past quota, writable after rm");
+    rec_ok();
+}
+
+typedef struct zsrc {
+    size_t left;
+} zsrc;
+
+static size_t zeros(void *ud, char *buf, size_t max)
+{
+    zsrc *z = ud;
+    size_t n = max < z->left ? max : z->left;
+    memset(buf, 7, n);
+    z->left -= n;
+    return n;
+}
+
+static void test_disk_quota_upload(void **state)
+{
+    (void)state;
+    harness_target *t = start_quota();
+    rec_begin("disk_fill_upload");
+    e2b_sandbox *sbx = new_sbx(t, -1);
+    e2b_error err;
+    char dir[300], host[400];
+    snprintf(dir, sizeof dir, "%s/%s", g_root, e2b_sandbox_id(sbx));
+    harness_assert_ok(e2b_files_write_text(sbx, "/home/user/keep.txt", "keep me", &err), &err,
+                      "small write");
+    /* multipart (e2b_files_write): 48 MiB in one file */
+    size_t big = (size_t)48 << 20;
+    char *buf = malloc(big);
+    assert_non_null(buf);
+    memset(buf, 'z', big);
+    e2b_code rc = e2b_files_write(sbx, "/home/user/big.bin", buf, big, NULL, NULL, &err);
+    assert_int_equal(rc, E2B_ERR_NOT_ENOUGH_SPACE);
+    assert_non_null(strstr(err.message, "not enough disk space"));
+    snprintf(host, sizeof host, "%s/big.bin", dir);
+    assert_false(host_exists(host)); /* the partial file is removed */
+    /* streamed octet-stream (chunked, no length known in advance) */
+    zsrc z = {(size_t)48 << 20};
+    rc = e2b_files_write_stream(sbx, "/home/user/big2.bin", zeros, &z, NULL, NULL, &err);
+    assert_int_equal(rc, E2B_ERR_NOT_ENOUGH_SPACE);
+    snprintf(host, sizeof host, "%s/big2.bin", dir);
+    assert_false(host_exists(host));
+    /* many files, each small: the total is what counts */
+    rc = E2B_OK;
+    int i;
+    for (i = 0; i < 64 && rc == E2B_OK; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/home/user/fill/u%d", i);
+        rc = e2b_files_write(sbx, path, buf, (size_t)1 << 20, NULL, NULL, &err);
+    }
+    free(buf);
+    assert_int_equal(rc, E2B_ERR_NOT_ENOUGH_SPACE);
+    assert_true(i > 8); /* earlier files were accepted */
+    long long used = host_du(dir);
+    printf("[ DISK     ] uploads: refused at file %d, sandbox dir %lld bytes (quota %d MiB)\n", i,
+           used, QUOTA_MB);
+    assert_true(used <= (long long)QUOTA_MB << 20); /* the server's own writes never overshoot */
+    char *data = NULL;
+    size_t len = 0;
+    harness_assert_ok(e2b_files_read(sbx, "/home/user/keep.txt", NULL, &data, &len, &err), &err,
+                      "nothing else lost");
+    assert_true(len == 7 && !memcmp(data, "keep me", 7));
+    free(data);
+    assert_writes_again(sbx);
+    harness_assert_ok(e2b_files_write_text(sbx, "/home/user/after-upload.txt", "ok", &err), &err,
+                      "upload after deleting");
+    rec_exit("%s", "507 not enough disk space");
+    rec_ok();
+}
+
+/* ------------------------------------------------------------------ access tokens */
+
+static size_t sink(char *p, size_t sz, size_t n, void *ud)
+{
+    (void)p;
+    (void)ud;
+    return sz * n;
+}
+
+/* one request to sandbox `id`'s port with token (NULL = none); returns the HTTP status */
+static long raw_req(harness_target *t, const char *id, int port, const char *token,
+                    const char *method, const char *path, const char *ctype, const char *body)
+{
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    char url[600], hid[128], hport[64], tok[200], ct[128];
+    snprintf(url, sizeof url, "%s%s", t->url, path);
+    snprintf(hid, sizeof hid, "E2b-Sandbox-Id: %s", id);
+    snprintf(hport, sizeof hport, "E2b-Sandbox-Port: %d", port);
+    struct curl_slist *h = curl_slist_append(NULL, hid);
+    h = curl_slist_append(h, hport);
+    if (token) {
+        snprintf(tok, sizeof tok, "X-Access-Token: %s", token);
+        h = curl_slist_append(h, tok);
+    }
+    if (ctype) {
+        snprintf(ct, sizeof ct, "Content-Type: %s", ctype);
+        h = curl_slist_append(h, ct);
+        h = curl_slist_append(h, "Connect-Protocol-Version: 1");
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (body)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
+    long status = 0;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return status;
+}
+
+static void test_token_isolation(void **state)
+{
+    (void)state;
+    harness_target *t = start();
+    rec_begin("token_a_cannot_touch_b");
+    e2b_sandbox *a = new_sbx(t, -1);
+    e2b_sandbox *b = new_sbx(t, -1);
+    e2b_error err;
+    harness_assert_ok(e2b_files_write_text(b, "/home/user/b.txt", "secret-of-b", &err), &err,
+                      "write b");
+    const char *ta = e2b_sandbox_envd_access_token(a), *tb = e2b_sandbox_envd_access_token(b);
+    assert_non_null(ta);
+    assert_non_null(tb);
+    assert_int_equal(strlen(ta), 32); /* 128-bit */
+    assert_string_not_equal(ta, tb);
+    const char *idb = e2b_sandbox_id(b);
+    /* positive control: B's own token works */
+    assert_int_equal(raw_req(t, idb, 49983, tb, "GET", "/files?path=/home/user/b.txt", NULL, NULL),
+                     200);
+    const char *const toks[] = {ta, NULL, "", "00000000000000000000000000000000"};
+    for (size_t i = 0; i < sizeof toks / sizeof toks[0]; i++) {
+        const char *tk = toks[i];
+        assert_int_equal(
+            raw_req(t, idb, 49983, tk, "GET", "/files?path=/home/user/b.txt", NULL, NULL), 401);
+        assert_int_equal(raw_req(t, idb, 49983, tk, "POST", "/files?path=/home/user/b.txt",
+                                 "application/octet-stream", "overwritten"),
+                         401);
+        assert_int_equal(raw_req(t, idb, 49983, tk, "POST", "/filesystem.Filesystem/ListDir",
+                                 "application/json", "{\"path\":\"/home/user\"}"),
+                         401);
+        assert_int_equal(raw_req(t, idb, 49983, tk, "POST", "/filesystem.Filesystem/Remove",
+                                 "application/json", "{\"path\":\"/home/user/b.txt\"}"),
+                         401);
+        assert_int_equal(
+            raw_req(t, idb, 49983, tk, "POST", "/process.Process/List", "application/json", "{}"),
+            401);
+        assert_int_equal(raw_req(t, idb, 49983, tk, "GET", "/envs", NULL, NULL), 401);
+        assert_int_equal(raw_req(t, idb, 49999, tk, "POST", "/execute", "application/json",
+                                 "{\"code\":\"open('/home/user/b.txt','w').write('x')\"}"),
+                         401);
+    }
+    /* B is untouched */
+    char *data = NULL;
+    size_t len = 0;
+    harness_assert_ok(e2b_files_read(b, "/home/user/b.txt", NULL, &data, &len, &err), &err,
+                      "read b");
+    assert_true(len == 11 && !memcmp(data, "secret-of-b", 11));
+    free(data);
+    rec_exit("%s", "401 on files, RPCs, /envs, /execute");
+    rec_ok();
+}
+
+/* ------------------------------------------------------------------ warm pool */
+
+static int count_warm_cgroups(const char *ctrl, int *with_id, const char *id)
+{
+    char d[700];
+    snprintf(d, sizeof d, "/sys/fs/cgroup/%s%s/e2b-mock", ctrl, g_mem_cg);
+    DIR *dp = opendir(d);
+    if (!dp)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    *with_id = 0;
+    while ((e = readdir(dp))) {
+        if (!strncmp(e->d_name, "warm-", 5))
+            n++;
+        if (!strcmp(e->d_name, id))
+            *with_id = 1;
+    }
+    closedir(dp);
+    return n;
+}
+
+static int warm_available(harness_target *t)
+{
+    CURL *c = curl_easy_init();
+    char url[300];
+    snprintf(url, sizeof url, "%s/_mock/warm-pool", t->url);
+    char body[512] = "";
+    FILE *f = fmemopen(body, sizeof body - 1, "w");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+    CURLcode rc = curl_easy_perform(c);
+    fclose(f);
+    curl_easy_cleanup(c);
+    const char *a = rc == CURLE_OK ? strstr(body, "\"available\":") : NULL;
+    return a ? atoi(a + 12) : -1;
+}
+
+static void test_warm_pool_claim_kill(void **state)
+{
+    (void)state;
+    static const char *const extra[] = {"--warm-pool", "1", NULL};
+    harness_target *t = start_with(extra);
+    rec_begin("warm_pool_claim_kill");
+    int avail = 0;
+    for (int i = 0; i < 300 && (avail = warm_available(t)) < 1; i++) /* generous: 30 s */
+        usleep(100 * 1000);
+    assert_int_equal(avail, 1);
+    e2b_sandbox *sbx = new_sbx(t, -1);
+    char id[64];
+    snprintf(id, sizeof id, "%s", e2b_sandbox_id(sbx));
+    out *o = code(sbx, "python",
+                  "import os, subprocess\n"
+                  "subprocess.Popen(['setsid', 'sleep', '987681'], start_new_session=True)\n"
+                  "print('kernel', os.getpid())",
+                  60000);
+    assert_has(o, "kernel");
+    assert_true(wait_host_procs("sleep 987681") >= 1);
+    /* the pooled kernel now lives in the sandbox's cgroup (one set of limits) */
+    int with_id = 0;
+    if (count_warm_cgroups("pids", &with_id, id) >= 0) {
+        assert_true(with_id);
+        char p[800];
+        snprintf(p, sizeof p, "/sys/fs/cgroup/pids%s/e2b-mock/%s/cgroup.procs", g_mem_cg, id);
+        FILE *f = fopen(p, "re");
+        assert_non_null(f);
+        int n = 0;
+        long pid;
+        while (fscanf(f, "%ld", &pid) == 1)
+            n++;
+        fclose(f);
+        assert_true(n >= 2); /* the kernel (+ bwrap) and the daemon */
+    }
+    e2b_error err;
+    bool killed = false;
+    rec_peak_now();
+    harness_assert_ok(e2b_sandbox_kill(t->client, id, &killed, &err), &err, "kill");
+    int left = -1;
+    for (int i = 0; i < 100 && (left = count_host_procs("sleep 987681")) != 0; i++)
+        usleep(50 * 1000);
+    assert_int_equal(left, 0);
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/%s", g_root, id);
+    assert_false(host_exists(dir));
+    for (int i = 0; i < 100; i++) {
+        int w1 = count_warm_cgroups("pids", &with_id, id);
+        int w2 = 0, with2 = 0;
+        w2 = count_warm_cgroups("memory", &with2, id);
+        if (w1 < 0 || (!with_id && !with2 && w1 <= 1 && w2 <= 1))
+            break;
+        usleep(50 * 1000);
+    }
+    assert_false(with_id); /* no cgroup dir of the sandbox is left */
+    rec_exit("%s", "claimed + killed, 0 survivors, no cgroup left");
+    rec_ok();
+}
+
 static void test_refuses_without_bwrap(void **state)
 {
     (void)state;
@@ -1067,6 +1441,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_host_env_not_visible),
         cmocka_unit_test(test_signals_and_ptrace_host),
         cmocka_unit_test(test_privileges_dropped),
+        cmocka_unit_test(test_disk_quota_many_files),
+        cmocka_unit_test(test_disk_quota_upload),
+        cmocka_unit_test(test_token_isolation),
+        cmocka_unit_test(test_warm_pool_claim_kill),
         cmocka_unit_test(test_refuses_without_bwrap),
     };
     return harness_run(argc, argv, "security", tests, sizeof tests / sizeof tests[0]);

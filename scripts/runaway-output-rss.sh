@@ -15,7 +15,10 @@ BUILD=${1:-build}
 DUR=${2:-10}
 MOCK=$BUILD/bin/e2b-mock
 E2BC=$BUILD/bin/e2bc
-[ -x "$MOCK" ] && [ -x "$E2BC" ] || { echo "need $MOCK and $E2BC (build first)" >&2; exit 2; }
+if [ ! -x "$MOCK" ] || [ ! -x "$E2BC" ]; then
+    echo "need $MOCK and $E2BC (build first)" >&2
+    exit 2
+fi
 
 work=$(mktemp -d /tmp/e2b-rss-XXXXXX)
 mock_pid=
@@ -44,7 +47,7 @@ hwm0=$(status VmHWM)
 
 # the sandbox and its kernel first, so the window measures the output alone
 sbx=$("$E2BC" sandbox create 2>/dev/null | awk '$1 == "sandbox" || $1 == "id" { print $NF; exit }')
-[ -n "$sbx" ] || sbx=$(ls "$work/root" | head -1)
+[ -n "$sbx" ] || { echo "could not create a sandbox" >&2; exit 2; }
 "$E2BC" run -s "$sbx" -c "print('warm')" >/dev/null
 rss1=$(status VmRSS)
 

@@ -10,11 +10,8 @@
 
 #include <cmocka.h>
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,39 +24,17 @@
 
 #include "e2b/code.h"
 #include "e2b/e2b.h"
+#include "wire_server.h"
 
 /* ---- the scripted server ------------------------------------------------------------- */
 
-typedef struct req {
-    char method[16];
-    char path[256];
-    char headers[4096]; /* raw header block, "Name: value\r\n"... */
-    char *body;
-    size_t body_len;
-} req;
-
-#define MAX_REQS 64
-#define MAX_CONNS 64
 /* Request timeout of the short-timeout fixture (test_timeouts_and_cancel): long enough for
  * create under valgrind on a loaded machine, shorter than the "long" / "slow_headers"
  * scenarios' server pauses. */
 #define SHORT_REQUEST_TIMEOUT_MS 3000
 
-static struct {
-    int lfd;
-    int port;
-    pthread_t acceptor;
-    pthread_t conns[MAX_CONNS];
-    int nconns;
-    pthread_mutex_t mu;
-    req reqs[MAX_REQS];
-    int nreqs;
-    atomic_int stopping;
-    /* scenario of the next /execute */
-    char scenario[32];
-    /* monotonic ms at which the server started writing each stream line */
-    double line_sent_ms[8];
-} S;
+/* monotonic ms at which the server started writing each stream line ("stream") */
+static double line_sent_ms[8];
 
 static double now_ms(void)
 {
@@ -68,53 +43,9 @@ static double now_ms(void)
     return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
 }
 
-static bool send_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w <= 0) {
-            if (w < 0 && errno == EINTR)
-                continue;
-            return false;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
-
-static bool send_str(int fd, const char *s)
-{
-    return send_all(fd, s, strlen(s));
-}
-
-static bool send_chunk(int fd, const char *s)
-{
-    char hdr[32];
-    snprintf(hdr, sizeof hdr, "%zx\r\n", strlen(s));
-    return send_str(fd, hdr) && send_str(fd, s) && send_str(fd, "\r\n");
-}
-
 static void send_simple(int fd, int status, const char *ctype, const char *body)
 {
-    char hdr[256];
-    snprintf(hdr, sizeof hdr, "HTTP/1.1 %d X\r\nContent-Type: %s\r\nContent-Length: %zu\r\n\r\n",
-             status, ctype, strlen(body));
-    send_str(fd, hdr);
-    send_str(fd, body);
-}
-
-/* Sleeps up to ms, returning early (false) when the peer closed the connection. */
-static bool sleep_while_connected(int fd, int ms)
-{
-    for (int waited = 0; waited < ms; waited += 10) {
-        char c;
-        ssize_t r = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
-            return false;
-        usleep(10000);
-    }
-    return true;
+    wire_send_reply(fd, status, ctype, NULL, body, strlen(body));
 }
 
 static const char *L_COUNT = "{\"type\":\"number_of_executions\",\"execution_count\":1}\n";
@@ -129,71 +60,69 @@ static const char *STREAM_HDR = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r
 /* Returns false when the connection must be closed. */
 static bool handle_execute(int fd)
 {
-    char sc[32];
-    pthread_mutex_lock(&S.mu);
-    snprintf(sc, sizeof sc, "%s", S.scenario);
-    pthread_mutex_unlock(&S.mu);
+    const char *sc = wire_scenario();
 
     if (!strcmp(sc, "stream")) {
         /* count, first line, a pause, then the rest: the client must see "first" before
          * the pause ends */
-        send_str(fd, STREAM_HDR);
-        S.line_sent_ms[0] = now_ms();
-        send_chunk(fd, L_COUNT);
-        send_chunk(fd, L_OUT1);
-        sleep_while_connected(fd, 400);
-        S.line_sent_ms[1] = now_ms();
+        wire_send_str(fd, STREAM_HDR);
+        line_sent_ms[0] = now_ms();
+        wire_send_chunk_str(fd, L_COUNT);
+        wire_send_chunk_str(fd, L_OUT1);
+        wire_sleep_while_connected(fd, 400);
+        line_sent_ms[1] = now_ms();
         /* one line split across two chunks, two lines in one chunk */
-        send_chunk(fd, "{\"type\":\"stdout\",\"te");
-        send_chunk(fd, "xt\":\"second\\n\",\"timestamp\":\"t2\"}\n{\"type\":\"keepalive\"}\n");
+        wire_send_chunk_str(fd, "{\"type\":\"stdout\",\"te");
+        wire_send_chunk_str(fd,
+                            "xt\":\"second\\n\",\"timestamp\":\"t2\"}\n{\"type\":\"keepalive\"}\n");
         char both[512];
         snprintf(both, sizeof both, "%s%s%s", L_RES, L_ERR, L_END);
-        send_chunk(fd, both);
-        send_str(fd, "0\r\n\r\n");
+        wire_send_chunk_str(fd, both);
+        wire_send_str(fd, "0\r\n\r\n");
         return true;
     }
     if (!strcmp(sc, "long")) { /* outlives the short fixture's request timeout */
-        send_str(fd, STREAM_HDR);
-        send_chunk(fd, L_OUT1);
-        if (!sleep_while_connected(fd, SHORT_REQUEST_TIMEOUT_MS + 1500))
+        wire_send_str(fd, STREAM_HDR);
+        wire_send_chunk_str(fd, L_OUT1);
+        if (!wire_sleep_while_connected(fd, SHORT_REQUEST_TIMEOUT_MS + 1500))
             return false;
-        send_chunk(fd, L_END);
-        send_str(fd, "0\r\n\r\n");
+        wire_send_chunk_str(fd, L_END);
+        wire_send_str(fd, "0\r\n\r\n");
         return true;
     }
     if (!strcmp(sc, "truncated")) { /* a clean end of body without end_of_execution */
-        send_str(fd, STREAM_HDR);
-        send_chunk(fd, L_OUT1);
-        send_str(fd, "0\r\n\r\n");
+        wire_send_str(fd, STREAM_HDR);
+        wire_send_chunk_str(fd, L_OUT1);
+        wire_send_str(fd, "0\r\n\r\n");
         return true;
     }
     if (!strcmp(sc, "cut")) { /* the connection dies mid-stream */
-        send_str(fd, STREAM_HDR);
-        send_chunk(fd, L_OUT1);
+        wire_send_str(fd, STREAM_HDR);
+        wire_send_chunk_str(fd, L_OUT1);
         usleep(50000);
         return false;
     }
     if (!strcmp(sc, "hang")) { /* one line, then silence until the client gives up */
-        send_str(fd, STREAM_HDR);
-        send_chunk(fd, L_OUT1);
-        sleep_while_connected(fd, 15000);
+        wire_send_str(fd, STREAM_HDR);
+        wire_send_chunk_str(fd, L_OUT1);
+        wire_sleep_while_connected(fd, 15000);
         return false;
     }
     if (!strcmp(sc, "slow_headers")) {
-        sleep_while_connected(fd, 15000);
+        wire_sleep_while_connected(fd, 15000);
         return false;
     }
     if (!strcmp(sc, "badline")) {
-        send_str(fd, STREAM_HDR);
-        send_chunk(fd, L_OUT1);
-        send_chunk(fd, "{\"type\":\"stdout\",\"text\":}\n");
-        sleep_while_connected(fd, 2000);
+        wire_send_str(fd, STREAM_HDR);
+        wire_send_chunk_str(fd, L_OUT1);
+        wire_send_chunk_str(fd, "{\"type\":\"stdout\",\"text\":}\n");
+        wire_sleep_while_connected(fd, 2000);
         return false;
     }
     if (!strcmp(sc, "close_delimited")) { /* no length, no chunking: body ends at close */
-        send_str(fd, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
-        send_str(fd, L_OUT1);
-        send_str(fd, L_END);
+        wire_send_str(fd, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+        wire_send_str(fd, L_OUT1);
+        wire_send_str(fd, L_END);
         return false;
     }
     if (!strcmp(sc, "404")) {
@@ -218,7 +147,7 @@ static bool handle_execute(int fd)
     return true;
 }
 
-static bool handle(int fd, const req *r)
+static bool handle(int fd, const wire_req *r)
 {
     if (!strcmp(r->path, "/v2/sandboxes") && !strcmp(r->method, "POST")) {
         send_simple(fd, 201, "application/json",
@@ -253,181 +182,6 @@ static bool handle(int fd, const req *r)
     return true;
 }
 
-/* Reads one request (Content-Length bodies only: what libcurl sends for these calls). */
-static bool read_request(int fd, char *buf, size_t cap, size_t *have, req *r)
-{
-    char *end;
-    while (!(end = memmem(buf, *have, "\r\n\r\n", 4))) {
-        if (*have == cap)
-            return false;
-        ssize_t n = recv(fd, buf + *have, cap - *have, 0);
-        if (n <= 0)
-            return false;
-        *have += (size_t)n;
-    }
-    size_t hlen = (size_t)(end - buf) + 4;
-    memset(r, 0, sizeof *r);
-    if (sscanf(buf, "%15s %255s", r->method, r->path) != 2)
-        return false;
-    char *eol = memchr(buf, '\n', hlen);
-    size_t hstart = (size_t)(eol - buf) + 1;
-    size_t hl = hlen - hstart < sizeof r->headers - 1 ? hlen - hstart : sizeof r->headers - 1;
-    memcpy(r->headers, buf + hstart, hl);
-    size_t clen = 0;
-    char *cl = strcasestr(r->headers, "\r\ncontent-length:");
-    if (!cl && !strncasecmp(r->headers, "content-length:", 15))
-        cl = r->headers - 2;
-    if (cl)
-        clen = strtoul(cl + 17, NULL, 10);
-    while (*have < hlen + clen) {
-        if (*have == cap)
-            return false;
-        ssize_t n = recv(fd, buf + *have, cap - *have, 0);
-        if (n <= 0)
-            return false;
-        *have += (size_t)n;
-    }
-    r->body = malloc(clen + 1);
-    if (!r->body)
-        return false;
-    memcpy(r->body, buf + hlen, clen);
-    r->body[clen] = '\0';
-    r->body_len = clen;
-    memmove(buf, buf + hlen + clen, *have - hlen - clen);
-    *have -= hlen + clen;
-    return true;
-}
-
-static void *conn_main(void *arg)
-{
-    int fd = (int)(intptr_t)arg;
-    size_t cap = 1 << 20, have = 0;
-    char *buf = malloc(cap);
-    req r;
-    while (read_request(fd, buf, cap, &have, &r)) {
-        pthread_mutex_lock(&S.mu);
-        if (S.nreqs < MAX_REQS)
-            S.reqs[S.nreqs++] = r;
-        else
-            free(r.body);
-        pthread_mutex_unlock(&S.mu);
-        if (!handle(fd, &r))
-            break;
-    }
-    free(buf);
-    close(fd);
-    return NULL;
-}
-
-static void *accept_main(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        int fd = accept(S.lfd, NULL, NULL);
-        if (fd < 0) {
-            if (atomic_load(&S.stopping))
-                return NULL;
-            if (errno == EINTR)
-                continue;
-            return NULL;
-        }
-        if (atomic_load(&S.stopping) || S.nconns == MAX_CONNS) {
-            close(fd);
-            if (atomic_load(&S.stopping))
-                return NULL;
-            continue;
-        }
-        pthread_create(&S.conns[S.nconns++], NULL, conn_main, (void *)(intptr_t)fd);
-    }
-}
-
-static void server_start(void)
-{
-    memset(&S, 0, sizeof S);
-    pthread_mutex_init(&S.mu, NULL);
-    S.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(bind(S.lfd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(S.lfd, 16), 0);
-    socklen_t al = sizeof a;
-    getsockname(S.lfd, (struct sockaddr *)&a, &al);
-    S.port = ntohs(a.sin_port);
-    pthread_create(&S.acceptor, NULL, accept_main, NULL);
-}
-
-/* After every client is freed (its connections closed): stop and join everything. */
-static void server_stop(void)
-{
-    atomic_store(&S.stopping, 1);
-    shutdown(S.lfd, SHUT_RDWR);
-    pthread_join(S.acceptor, NULL);
-    close(S.lfd);
-    for (int i = 0; i < S.nconns; i++)
-        pthread_join(S.conns[i], NULL);
-    for (int i = 0; i < S.nreqs; i++)
-        free(S.reqs[i].body);
-    pthread_mutex_destroy(&S.mu);
-}
-
-static void set_scenario(const char *sc)
-{
-    pthread_mutex_lock(&S.mu);
-    snprintf(S.scenario, sizeof S.scenario, "%s", sc);
-    pthread_mutex_unlock(&S.mu);
-}
-
-/* The last recorded request to path (copy), or fails. */
-static req last_req(const char *path)
-{
-    req r;
-    memset(&r, 0, sizeof r);
-    pthread_mutex_lock(&S.mu);
-    for (int i = S.nreqs - 1; i >= 0; i--) {
-        if (!strcmp(S.reqs[i].path, path)) {
-            r = S.reqs[i];
-            break;
-        }
-    }
-    pthread_mutex_unlock(&S.mu);
-    if (!r.method[0])
-        fail_msg("no request to %s", path);
-    return r;
-}
-
-static int count_reqs(const char *path)
-{
-    int n = 0;
-    pthread_mutex_lock(&S.mu);
-    for (int i = 0; i < S.nreqs; i++)
-        n += !strcmp(S.reqs[i].path, path);
-    pthread_mutex_unlock(&S.mu);
-    return n;
-}
-
-/* "Name: value" present in the header block (name case-insensitive, value exact). */
-static bool has_header(const req *r, const char *name, const char *value)
-{
-    char want[512];
-    snprintf(want, sizeof want, "%s: %s\r\n", name, value);
-    const char *p = r->headers;
-    while (p && *p) {
-        const char *eol = strstr(p, "\r\n");
-        size_t n = eol ? (size_t)(eol - p) + 2 : strlen(p);
-        if (n == strlen(want) && !strncasecmp(p, want, strlen(name)) &&
-            !strncmp(p + strlen(name), want + strlen(name), n - strlen(name)))
-            return true;
-        p = eol ? eol + 2 : NULL;
-    }
-    return false;
-}
-
-static bool has_header_name(const req *r, const char *name)
-{
-    char want[128];
-    snprintf(want, sizeof want, "\r\n%s:", name);
-    return strcasestr(r->headers, want) || !strncasecmp(r->headers, want + 2, strlen(want) - 2);
-}
-
 /* ---- fixtures ------------------------------------------------------------------------ */
 
 typedef struct fx {
@@ -437,10 +191,10 @@ typedef struct fx {
 
 static int setup_with(void **state, int request_timeout_ms)
 {
-    server_start();
+    wire_start(handle);
     fx *f = calloc(1, sizeof *f);
     char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d", S.port);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", wire_port());
     e2b_config cfg;
     e2b_config_init(&cfg);
     cfg.api_key = "e2b_test";
@@ -450,7 +204,7 @@ static int setup_with(void **state, int request_timeout_ms)
     e2b_error err;
     const char *step = "client";
     if (!f) {
-        server_stop();
+        wire_stop();
         print_error("setup: out of memory\n");
         return -1;
     }
@@ -463,7 +217,7 @@ static int setup_with(void **state, int request_timeout_ms)
     print_error("setup: %s: %s\n", step, err.message);
     e2b_client_free(f->client);
     free(f);
-    server_stop();
+    wire_stop();
     return -1;
 }
 
@@ -483,7 +237,7 @@ static int teardown(void **state)
     e2b_sandbox_free(f->sbx);
     e2b_client_free(f->client);
     free(f);
-    server_stop();
+    wire_stop();
     return 0;
 }
 
@@ -523,7 +277,7 @@ static int on_err(const e2b_exec_error *e, void *ud)
 static void test_streams_and_sends_the_right_request(void **state)
 {
     fx *f = *state;
-    set_scenario("stream");
+    wire_set_scenario("stream");
     seen s;
     memset(&s, 0, sizeof s);
     e2b_kv env[] = {{"A", "1"}, {"B", "two"}};
@@ -553,17 +307,17 @@ static void test_streams_and_sends_the_right_request(void **state)
     assert_string_equal(ex->error->name, "ValueError");
     assert_string_equal(s.log, "out:first\nout:second\nres:42|error:ValueError");
     /* the first callback ran while the server was still pausing, not after the body */
-    assert_true(s.first_stdout_ms < S.line_sent_ms[1]);
+    assert_true(s.first_stdout_ms < line_sent_ms[1]);
     e2b_execution_free(ex);
 
-    req r = last_req("/execute");
+    wire_req r = wire_last_req("/execute");
     assert_string_equal(r.method, "POST");
-    assert_true(has_header(&r, "Content-Type", "application/json"));
-    assert_true(has_header(&r, "E2b-Sandbox-Id", "sbx1"));
-    assert_true(has_header(&r, "E2b-Sandbox-Port", "49999"));
-    assert_true(has_header(&r, "X-Access-Token", "envd-tok"));
-    assert_true(has_header(&r, "E2B-Traffic-Access-Token", "traffic-tok"));
-    assert_false(has_header_name(&r, "X-API-Key"));
+    assert_true(wire_has_header(&r, "Content-Type", "application/json"));
+    assert_true(wire_has_header(&r, "E2b-Sandbox-Id", "sbx1"));
+    assert_true(wire_has_header(&r, "E2b-Sandbox-Port", "49999"));
+    assert_true(wire_has_header(&r, "X-Access-Token", "envd-tok"));
+    assert_true(wire_has_header(&r, "E2B-Traffic-Access-Token", "traffic-tok"));
+    assert_false(wire_has_header_name(&r, "X-API-Key"));
     cJSON *b = cJSON_Parse(r.body);
     assert_non_null(b);
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(b, "code")->valuestring,
@@ -579,14 +333,14 @@ static void test_streams_and_sends_the_right_request(void **state)
     rc = e2b_run_code(f->sbx, "1+1", NULL, &ex, &err);
     assert_int_equal(rc, E2B_OK);
     e2b_execution_free(ex);
-    r = last_req("/execute");
+    r = wire_last_req("/execute");
     assert_string_equal(r.body, "{\"code\":\"1+1\"}");
 }
 
 static void test_language_and_context_is_refused_locally(void **state)
 {
     fx *f = *state;
-    int before = count_reqs("/execute");
+    int before = wire_count_reqs("/execute");
     e2b_run_opts o;
     e2b_run_opts_init(&o);
     o.language = "python";
@@ -596,7 +350,7 @@ static void test_language_and_context_is_refused_locally(void **state)
     assert_int_equal(e2b_run_code(f->sbx, "1", &o, &ex, &err), E2B_ERR_INVALID_ARGUMENT);
     assert_null(ex);
     assert_non_null(strstr(err.message, "only one of"));
-    assert_int_equal(count_reqs("/execute"), before); /* nothing was sent */
+    assert_int_equal(wire_count_reqs("/execute"), before); /* nothing was sent */
     assert_int_equal(e2b_run_code(f->sbx, NULL, NULL, &ex, &err), E2B_ERR_INVALID_ARGUMENT);
     assert_int_equal(e2b_run_code(NULL, "1", NULL, &ex, &err), E2B_ERR_INVALID_ARGUMENT);
     o.context_id = NULL;
@@ -618,7 +372,7 @@ static void test_status_mapping(void **state)
         {"500", E2B_ERR_INTERNAL, NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        set_scenario(cases[i].sc);
+        wire_set_scenario(cases[i].sc);
         e2b_execution *ex = NULL;
         e2b_error err;
         e2b_code rc = e2b_run_code(f->sbx, "x", NULL, &ex, &err);
@@ -634,7 +388,7 @@ static void test_status_mapping(void **state)
 static void test_truncated_stream_returns_partial(void **state)
 {
     fx *f = *state;
-    set_scenario("truncated");
+    wire_set_scenario("truncated");
     e2b_execution *ex = NULL;
     e2b_error err;
     assert_int_equal(e2b_run_code(f->sbx, "x", NULL, &ex, &err), E2B_ERR_PROTOCOL);
@@ -645,7 +399,7 @@ static void test_truncated_stream_returns_partial(void **state)
     assert_string_equal(ex->logs[0].text, "first\n");
     e2b_execution_free(ex);
 
-    set_scenario("cut");
+    wire_set_scenario("cut");
     ex = NULL;
     e2b_code rc = e2b_run_code(f->sbx, "x", NULL, &ex, &err);
     if (rc != E2B_ERR_NETWORK && rc != E2B_ERR_PROTOCOL)
@@ -655,7 +409,7 @@ static void test_truncated_stream_returns_partial(void **state)
     e2b_execution_free(ex);
 
     /* a bad line aborts the request at once (the server keeps the connection open) */
-    set_scenario("badline");
+    wire_set_scenario("badline");
     ex = NULL;
     assert_int_equal(e2b_run_code(f->sbx, "x", NULL, &ex, &err), E2B_ERR_PROTOCOL);
     assert_non_null(strstr(err.message, "line 2"));
@@ -664,7 +418,7 @@ static void test_truncated_stream_returns_partial(void **state)
     e2b_execution_free(ex);
 
     /* a line over the configured limit */
-    set_scenario("stream");
+    wire_set_scenario("stream");
     e2b_run_opts o;
     e2b_run_opts_init(&o);
     o.max_line_bytes = 40;
@@ -675,7 +429,7 @@ static void test_truncated_stream_returns_partial(void **state)
     e2b_execution_free(ex);
 
     /* a close-delimited body works like a chunked one */
-    set_scenario("close_delimited");
+    wire_set_scenario("close_delimited");
     ex = NULL;
     assert_int_equal(e2b_run_code(f->sbx, "x", NULL, &ex, &err), E2B_OK);
     assert_true(ex->completed);
@@ -694,7 +448,7 @@ static void test_timeouts_and_cancel(void **state)
 {
     fx *f = *state;
     /* execution timeout after the headers: OPERATION_TIMEOUT with the partial output */
-    set_scenario("hang");
+    wire_set_scenario("hang");
     e2b_run_opts o;
     e2b_run_opts_init(&o);
     o.timeout_ms = 300;
@@ -710,14 +464,14 @@ static void test_timeouts_and_cancel(void **state)
 
     /* timeout_ms 0 = none: the client's request timeout (3 s) only bounds the headers, so
      * a stream that outlives it is fine ("long" stays silent for 4.5 s after them) */
-    set_scenario("long");
+    wire_set_scenario("long");
     o.timeout_ms = 0;
     assert_int_equal(e2b_run_code(f->sbx, "x", &o, &ex, &err), E2B_OK);
     assert_true(ex->completed);
     e2b_execution_free(ex);
 
     /* no headers within the request timeout (3 s) and no execution timeout */
-    set_scenario("slow_headers");
+    wire_set_scenario("slow_headers");
     ex = NULL;
     assert_int_equal(e2b_run_code(f->sbx, "x", &o, &ex, &err), E2B_ERR_REQUEST_TIMEOUT);
     assert_null(ex);
@@ -728,7 +482,7 @@ static void test_timeouts_and_cancel(void **state)
     assert_null(ex);
 
     /* a callback that stops the execution */
-    set_scenario("hang");
+    wire_set_scenario("hang");
     o.timeout_ms = 0;
     o.on_stdout = cancel_on_first;
     ex = NULL;
@@ -749,18 +503,18 @@ static void test_contexts(void **state)
     assert_string_equal(c->id, "ctx-1");
     assert_string_equal(c->language, "javascript");
     assert_string_equal(c->cwd, "/tmp");
-    req r = last_req("/contexts");
+    wire_req r = wire_last_req("/contexts");
     assert_string_equal(r.method, "POST");
     assert_string_equal(r.body, "{\"language\":\"javascript\",\"cwd\":\"/tmp\"}");
-    assert_true(has_header(&r, "Content-Type", "application/json"));
-    assert_true(has_header(&r, "E2b-Sandbox-Id", "sbx1"));
-    assert_true(has_header(&r, "E2b-Sandbox-Port", "49999"));
-    assert_true(has_header(&r, "E2B-Traffic-Access-Token", "traffic-tok"));
-    assert_false(has_header_name(&r, "X-Access-Token")); /* as the official SDK */
+    assert_true(wire_has_header(&r, "Content-Type", "application/json"));
+    assert_true(wire_has_header(&r, "E2b-Sandbox-Id", "sbx1"));
+    assert_true(wire_has_header(&r, "E2b-Sandbox-Port", "49999"));
+    assert_true(wire_has_header(&r, "E2B-Traffic-Access-Token", "traffic-tok"));
+    assert_false(wire_has_header_name(&r, "X-Access-Token")); /* as the official SDK */
 
     e2b_context *c2 = NULL;
     assert_int_equal(e2b_context_create(f->sbx, NULL, NULL, &c2, &err), E2B_OK);
-    r = last_req("/contexts");
+    r = wire_last_req("/contexts");
     assert_string_equal(r.body, "{}");
     e2b_context_free(c2);
     e2b_context_free(c);
@@ -774,22 +528,22 @@ static void test_contexts(void **state)
     assert_string_equal(list[1].id, "js");
     assert_null(list[1].cwd);
     e2b_context_list_free(list, n);
-    r = last_req("/contexts");
+    r = wire_last_req("/contexts");
     assert_string_equal(r.method, "GET");
 
     assert_int_equal(e2b_context_restart(f->sbx, "ctx-1", &err), E2B_OK);
-    r = last_req("/contexts/ctx-1/restart");
+    r = wire_last_req("/contexts/ctx-1/restart");
     assert_string_equal(r.method, "POST");
     assert_int_equal(r.body_len, 0);
-    assert_false(has_header_name(&r, "X-Access-Token"));
+    assert_false(wire_has_header_name(&r, "X-Access-Token"));
     assert_int_equal(e2b_context_remove(f->sbx, "ctx-1", &err), E2B_OK);
-    r = last_req("/contexts/ctx-1");
+    r = wire_last_req("/contexts/ctx-1");
     assert_string_equal(r.method, "DELETE");
 
     assert_int_equal(e2b_context_remove(f->sbx, "nope", &err), E2B_ERR_NOT_FOUND);
     assert_non_null(strstr(err.message, "Context nope not found"));
     assert_int_equal(e2b_context_restart(f->sbx, "a b/c", &err), E2B_ERR_NOT_FOUND);
-    last_req("/contexts/a%20b%2Fc/restart"); /* the id is escaped */
+    wire_last_req("/contexts/a%20b%2Fc/restart"); /* the id is escaped */
     assert_int_equal(e2b_context_restart(f->sbx, "", &err), E2B_ERR_INVALID_ARGUMENT);
 }
 

@@ -9,11 +9,8 @@
 
 #include <cmocka.h>
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,118 +26,22 @@
 #include "e2b/e2b.h"
 #include "http.h"
 #include "sandbox_internal.h"
+#include "wire_server.h"
 
 /* ---- the scripted server ------------------------------------------------------------- */
-
-typedef struct req {
-    char method[16];
-    char target[512]; /* path + query as sent */
-    char path[256];   /* without the query */
-    char headers[4096];
-    char *body;
-    size_t body_len;
-} req;
-
-#define MAX_REQS 128
-#define MAX_CONNS 128
-
-static struct {
-    int lfd, port;
-    pthread_t acceptor;
-    pthread_t conns[MAX_CONNS];
-    int nconns;
-    pthread_mutex_t mu;
-    req reqs[MAX_REQS];
-    int nreqs;
-    atomic_int stopping;
-    char scenario[32];
-} S;
-
-static bool send_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n) {
-        ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
-        if (w <= 0) {
-            if (w < 0 && errno == EINTR)
-                continue;
-            return false;
-        }
-        c += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
-
-static bool send_str(int fd, const char *s)
-{
-    return send_all(fd, s, strlen(s));
-}
-
-static bool send_chunk(int fd, const void *p, size_t n)
-{
-    char hdr[32];
-    snprintf(hdr, sizeof hdr, "%zx\r\n", n);
-    return send_str(fd, hdr) && send_all(fd, p, n) && send_str(fd, "\r\n");
-}
-
-static void send_reply(int fd, int status, const char *ctype, const char *extra, const void *body,
-                       size_t len)
-{
-    char hdr[512];
-    snprintf(hdr, sizeof hdr, "HTTP/1.1 %d X\r\nContent-Type: %s\r\n%sContent-Length: %zu\r\n\r\n",
-             status, ctype, extra ? extra : "", len);
-    send_str(fd, hdr);
-    send_all(fd, body, len);
-}
-
-static void send_json(int fd, int status, const char *body)
-{
-    send_reply(fd, status, "application/json", NULL, body, strlen(body));
-}
-
-static bool sleep_while_connected(int fd, int ms)
-{
-    for (int waited = 0; waited < ms; waited += 10) {
-        char c;
-        ssize_t r = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
-            return false;
-        if (atomic_load(&S.stopping))
-            return false;
-        usleep(10000);
-    }
-    return true;
-}
-
-static const char *scenario(void)
-{
-    static __thread char sc[32];
-    pthread_mutex_lock(&S.mu);
-    memcpy(sc, S.scenario, sizeof sc);
-    pthread_mutex_unlock(&S.mu);
-    return sc;
-}
-
-static void set_scenario(const char *sc)
-{
-    pthread_mutex_lock(&S.mu);
-    snprintf(S.scenario, sizeof S.scenario, "%s", sc);
-    pthread_mutex_unlock(&S.mu);
-}
 
 /* Stream helpers: start a connect+json stream, send envelopes as chunks. */
 static void stream_begin(int fd)
 {
-    send_str(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/connect+json\r\n"
-                 "Transfer-Encoding: chunked\r\n\r\n");
+    wire_send_str(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/connect+json\r\n"
+                      "Transfer-Encoding: chunked\r\n\r\n");
 }
 
 static void stream_msg(int fd, unsigned char flags, const char *json)
 {
     size_t n;
     char *env = e2b_connect_envelope(flags, json, strlen(json), &n);
-    send_chunk(fd, env, n);
+    wire_send_chunk(fd, env, n);
     free(env);
 }
 
@@ -150,7 +51,7 @@ static void stream_msg_bytewise(int fd, const char *json)
     size_t n;
     char *env = e2b_connect_envelope(0, json, strlen(json), &n);
     for (size_t i = 0; i < n; i++)
-        send_chunk(fd, env + i, 1);
+        wire_send_chunk(fd, env + i, 1);
     free(env);
 }
 
@@ -158,39 +59,40 @@ static void stream_end(int fd, const char *end_json)
 {
     if (end_json)
         stream_msg(fd, E2B_CONNECT_FLAG_END_STREAM, end_json);
-    send_str(fd, "0\r\n\r\n");
+    wire_send_str(fd, "0\r\n\r\n");
 }
 
-static bool handle(int fd, const req *r)
+static bool handle(int fd, const wire_req *r)
 {
-    const char *sc = scenario();
+    const char *sc = wire_scenario();
     const char *p = r->path;
     if (!strcmp(p, "/health")) {
         if (!strncmp(sc, "gone_", 5))
-            send_reply(fd, 502, "application/json", NULL, "{\"code\":502}", 12);
+            wire_send_reply(fd, 502, "application/json", NULL, "{\"code\":502}", 12);
         else
-            send_str(fd, "HTTP/1.1 204 No Content\r\n\r\n");
+            wire_send_str(fd, "HTTP/1.1 204 No Content\r\n\r\n");
         return true;
     }
     if (!strcmp(sc, "rl429") && (!strncmp(p, "/filesystem.", 12) || !strncmp(p, "/process.", 9))) {
         /* envd's edge rate-limits every RPC, unary and stream alike */
-        send_reply(fd, 429, "application/json", "Retry-After: 7\r\n",
-                   "{\"code\":429,\"message\":\"rate limit exceeded\"}", 44);
+        wire_send_reply(fd, 429, "application/json", "Retry-After: 7\r\n",
+                        "{\"code\":429,\"message\":\"rate limit exceeded\"}", 44);
         return true;
     }
     if (!strcmp(p, "/files") && !strcmp(r->method, "GET") && strstr(sc, "drop")) {
         /* promise 1000 bytes, send 10, drop the connection */
-        send_str(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: "
-                     "1000\r\n\r\n0123456789");
+        wire_send_str(
+            fd, "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: "
+                "1000\r\n\r\n0123456789");
         return false;
     }
     if (!strcmp(p, "/files") && !strcmp(r->method, "GET")) {
         if (!strcmp(sc, "404")) {
-            send_json(fd, 404, "{\"code\":404,\"message\":\"path '/nope' does not exist\"}");
+            wire_send_json(fd, 404, "{\"code\":404,\"message\":\"path '/nope' does not exist\"}");
         } else if (!strcmp(sc, "502")) {
             const char *b =
                 "{\"sandboxId\":\"sbx1\",\"message\":\"The sandbox was not found\",\"code\":502}";
-            send_reply(fd, 502, "application/json; charset=utf-8", NULL, b, strlen(b));
+            wire_send_reply(fd, 502, "application/json; charset=utf-8", NULL, b, strlen(b));
         } else if (!strcmp(sc, "gzip")) {
             /* gzip the content on the fly */
             static const char text[] = "compressed hello\n";
@@ -204,58 +106,62 @@ static bool handle(int fd, const req *r)
             deflate(&zs, Z_FINISH);
             size_t zn = sizeof z - zs.avail_out;
             deflateEnd(&zs);
-            send_reply(fd, 200, "text/plain", "Content-Encoding: gzip\r\n", z, zn);
+            wire_send_reply(fd, 200, "text/plain", "Content-Encoding: gzip\r\n", z, zn);
         } else {
-            send_reply(fd, 200, "application/octet-stream", NULL, "a\0b", 3);
+            wire_send_reply(fd, 200, "application/octet-stream", NULL, "a\0b", 3);
         }
         return true;
     }
     if (!strcmp(p, "/files") && !strcmp(r->method, "POST")) {
         if (!strcmp(sc, "empty_array"))
-            send_json(fd, 200, "[]");
+            wire_send_json(fd, 200, "[]");
         else if (!strcmp(sc, "507"))
-            send_json(fd, 507, "{\"code\":507,\"message\":\"no space\"}");
+            wire_send_json(fd, 507, "{\"code\":507,\"message\":\"no space\"}");
         else
-            send_json(fd, 200,
-                      "[{\"path\":\"/home/user/a.txt\",\"name\":\"a.txt\",\"type\":\"file\"},"
-                      "{\"path\":\"/home/user/b.txt\",\"name\":\"b.txt\",\"type\":\"file\"}]");
+            wire_send_json(fd, 200,
+                           "[{\"path\":\"/home/user/a.txt\",\"name\":\"a.txt\",\"type\":\"file\"},"
+                           "{\"path\":\"/home/user/b.txt\",\"name\":\"b.txt\",\"type\":\"file\"}]");
         return true;
     }
     if (!strcmp(p, "/filesystem.Filesystem/ListDir")) {
         if (!strcmp(sc, "plain404")) {
-            send_reply(fd, 404, "text/plain", NULL, "404 page not found", 18);
+            wire_send_reply(fd, 404, "text/plain", NULL, "404 page not found", 18);
             return true;
         }
-        send_json(fd, 200,
-                  "{\"entries\":[{\"name\":\"a.txt\",\"type\":\"FILE_TYPE_FILE\",\"path\":\"/home/"
-                  "user/a.txt\","
-                  "\"size\":\"5\",\"mode\":420,\"permissions\":\"-rw-r--r--\",\"owner\":\"user\","
-                  "\"group\":\"user\","
-                  "\"modifiedTime\":\"2024-01-01T00:00:00Z\"},{\"name\":\"weird\",\"type\":\"FILE_"
-                  "TYPE_UNSPECIFIED\"},"
-                  "{\"name\":\"d\",\"type\":\"FILE_TYPE_DIRECTORY\",\"path\":\"/home/user/"
-                  "d\",\"size\":4096}]}");
+        wire_send_json(
+            fd, 200,
+            "{\"entries\":[{\"name\":\"a.txt\",\"type\":\"FILE_TYPE_FILE\",\"path\":\"/home/"
+            "user/a.txt\","
+            "\"size\":\"5\",\"mode\":420,\"permissions\":\"-rw-r--r--\",\"owner\":\"user\","
+            "\"group\":\"user\","
+            "\"modifiedTime\":\"2024-01-01T00:00:00Z\"},{\"name\":\"weird\",\"type\":\"FILE_"
+            "TYPE_UNSPECIFIED\"},"
+            "{\"name\":\"d\",\"type\":\"FILE_TYPE_DIRECTORY\",\"path\":\"/home/user/"
+            "d\",\"size\":4096}]}");
         return true;
     }
     if (!strcmp(p, "/filesystem.Filesystem/Stat")) {
         if (strstr(r->body, "missing"))
-            send_json(fd, 404, "{\"code\":\"not_found\",\"message\":\"file not found\"}");
+            wire_send_json(fd, 404, "{\"code\":\"not_found\",\"message\":\"file not found\"}");
         else if (!strcmp(sc, "wrong_ctype"))
-            send_reply(fd, 200, "text/plain", NULL, "{}", 2);
+            wire_send_reply(fd, 200, "text/plain", NULL, "{}", 2);
         else
-            send_json(fd, 200,
-                      "{\"entry\":{\"name\":\"x\",\"type\":\"FILE_TYPE_FILE\",\"size\":\"12\"}}");
+            wire_send_json(
+                fd, 200,
+                "{\"entry\":{\"name\":\"x\",\"type\":\"FILE_TYPE_FILE\",\"size\":\"12\"}}");
         return true;
     }
     if (!strcmp(p, "/filesystem.Filesystem/MakeDir")) {
         if (!strcmp(sc, "exists"))
-            send_json(fd, 409, "{\"code\":\"already_exists\",\"message\":\"directory exists\"}");
+            wire_send_json(fd, 409,
+                           "{\"code\":\"already_exists\",\"message\":\"directory exists\"}");
         else
-            send_json(fd, 200, "{\"entry\":{\"name\":\"d\",\"type\":\"FILE_TYPE_DIRECTORY\"}}");
+            wire_send_json(fd, 200,
+                           "{\"entry\":{\"name\":\"d\",\"type\":\"FILE_TYPE_DIRECTORY\"}}");
         return true;
     }
     if (!strcmp(p, "/filesystem.Filesystem/Move") || !strcmp(p, "/filesystem.Filesystem/Remove")) {
-        send_json(fd, 200, "{\"entry\":{\"name\":\"b\",\"path\":\"/b\",\"type\":1}}");
+        wire_send_json(fd, 200, "{\"entry\":{\"name\":\"b\",\"path\":\"/b\",\"type\":1}}");
         return true;
     }
     if (!strcmp(p, "/filesystem.Filesystem/WatchDir")) {
@@ -266,21 +172,21 @@ static bool handle(int fd, const req *r)
             return true;
         }
         stream_msg(fd, 0, "{\"start\":{}}");
-        if (!sleep_while_connected(fd, 100))
+        if (!wire_sleep_while_connected(fd, 100))
             return false;
         stream_msg(fd, 0, "{\"filesystem\":{\"name\":\"a.txt\",\"type\":\"EVENT_TYPE_CREATE\"}}");
         stream_msg(fd, 0, "{\"keepalive\":{}}");
         stream_msg(fd, 0,
                    "{\"filesystem\":{\"name\":\"a.txt\",\"type\":\"EVENT_TYPE_WRITE\","
                    "\"entry\":{\"name\":\"a.txt\",\"type\":\"FILE_TYPE_FILE\",\"size\":\"3\"}}}");
-        while (sleep_while_connected(fd, 50)) { /* hang until the client stops */
+        while (wire_sleep_while_connected(fd, 50)) { /* hang until the client stops */
         }
         return false;
     }
     if (!strcmp(p, "/process.Process/Start") || !strcmp(p, "/process.Process/Connect")) {
         if (!strcmp(sc, "start502")) {
             const char *b = "{\"code\":502,\"message\":\"gone\"}";
-            send_reply(fd, 502, "application/json", NULL, b, strlen(b));
+            wire_send_reply(fd, 502, "application/json", NULL, b, strlen(b));
             return true;
         }
         if (!strcmp(sc, "connect_unknown")) {
@@ -291,7 +197,7 @@ static bool handle(int fd, const req *r)
         }
         stream_begin(fd);
         stream_msg_bytewise(fd, "{\"event\":{\"start\":{\"pid\":42}}}");
-        if (!sleep_while_connected(fd, 30))
+        if (!wire_sleep_while_connected(fd, 30))
             return false;
         stream_msg(fd, 0, "{\"event\":{\"keepalive\":{}}}");
         stream_msg_bytewise(fd, "{\"event\":{\"data\":{\"stdout\":\"aGVsbG8K\"}}}");
@@ -300,11 +206,12 @@ static bool handle(int fd, const req *r)
             return false; /* connection closed abruptly: no terminating chunk */
         }
         if (strstr(sc, "cleanclose")) {
-            send_str(fd, "0\r\n\r\n"); /* clean end, but neither end event nor EndStreamResponse */
+            wire_send_str(fd,
+                          "0\r\n\r\n"); /* clean end, but neither end event nor EndStreamResponse */
             return true;
         }
         if (!strcmp(sc, "hang")) {
-            while (sleep_while_connected(fd, 50)) {
+            while (wire_sleep_while_connected(fd, 50)) {
             }
             return false;
         }
@@ -318,13 +225,10 @@ static bool handle(int fd, const req *r)
             /* end only after a SendInput arrived */
             for (int i = 0; i < 300; i++) {
                 bool got = false;
-                pthread_mutex_lock(&S.mu);
-                for (int k = 0; k < S.nreqs; k++)
-                    got |= !strcmp(S.reqs[k].path, "/process.Process/SendInput");
-                pthread_mutex_unlock(&S.mu);
+                got = wire_count_reqs("/process.Process/SendInput") > 0;
                 if (got)
                     break;
-                if (!sleep_while_connected(fd, 10))
+                if (!wire_sleep_while_connected(fd, 10))
                     return false;
             }
         }
@@ -333,7 +237,7 @@ static bool handle(int fd, const req *r)
             "{\"event\":{\"end\":{\"exitCode\":2,\"exited\":true,\"status\":\"exit status 2\","
             "\"error\":\"exit status 2\"}}}");
         if (!strcmp(sc, "noend")) {
-            send_str(fd, "0\r\n\r\n"); /* clean close without the end-stream envelope */
+            wire_send_str(fd, "0\r\n\r\n"); /* clean close without the end-stream envelope */
             return true;
         }
         stream_end(fd, "{}");
@@ -341,251 +245,31 @@ static bool handle(int fd, const req *r)
     }
     if (!strcmp(p, "/process.Process/SendSignal")) {
         if (strstr(r->body, "\"pid\":99"))
-            send_json(fd, 404,
-                      "{\"code\":\"not_found\",\"message\":\"process with pid 99 not found\"}");
+            wire_send_json(
+                fd, 404, "{\"code\":\"not_found\",\"message\":\"process with pid 99 not found\"}");
         else
-            send_json(fd, 200, "{}");
+            wire_send_json(fd, 200, "{}");
         return true;
     }
     if (!strcmp(p, "/process.Process/SendInput") || !strcmp(p, "/process.Process/CloseStdin")) {
-        send_json(fd, 200, "{}");
+        wire_send_json(fd, 200, "{}");
         return true;
     }
     if (!strcmp(p, "/process.Process/List")) {
-        send_json(fd, 200,
-                  "{\"processes\":[{\"config\":{\"cmd\":\"/bin/"
-                  "bash\",\"args\":[\"-l\",\"-c\",\"sleep 10\"]},\"pid\":42}]}");
+        wire_send_json(fd, 200,
+                       "{\"processes\":[{\"config\":{\"cmd\":\"/bin/"
+                       "bash\",\"args\":[\"-l\",\"-c\",\"sleep 10\"]},\"pid\":42}]}");
         return true;
     }
-    send_reply(fd, 404, "text/plain", NULL, "nope", 4);
+    wire_send_reply(fd, 404, "text/plain", NULL, "nope", 4);
     return true;
 }
 
-/* Reads one request; de-chunks a chunked body. */
-static bool read_request_body(int fd, char **bufp, size_t *cap, size_t *have, req *r);
-
-static bool read_request(int fd, char **bufp, size_t *cap, size_t *have, req *r)
+static void assert_envd_headers(const wire_req *r)
 {
-    memset(r, 0, sizeof *r);
-    if (read_request_body(fd, bufp, cap, have, r))
-        return true;
-    free(r->body);
-    r->body = NULL;
-    return false;
-}
-
-static bool read_request_body(int fd, char **bufp, size_t *cap, size_t *have, req *r)
-{
-    char *end;
-    while (!(end = memmem(*bufp, *have, "\r\n\r\n", 4))) {
-        if (*have == *cap)
-            return false;
-        ssize_t n = recv(fd, *bufp + *have, *cap - *have, 0);
-        if (n <= 0)
-            return false;
-        *have += (size_t)n;
-    }
-    char *buf = *bufp;
-    size_t hlen = (size_t)(end - buf) + 4;
-    if (sscanf(buf, "%15s %511s", r->method, r->target) != 2)
-        return false;
-    snprintf(r->path, sizeof r->path, "%.*s", (int)strcspn(r->target, "?"), r->target);
-    char *eol = memchr(buf, '\n', hlen);
-    size_t hstart = (size_t)(eol - buf) + 1;
-    size_t hl = hlen - hstart < sizeof r->headers - 1 ? hlen - hstart : sizeof r->headers - 1;
-    memcpy(r->headers, buf + hstart, hl);
-    bool chunked = strcasestr(r->headers, "transfer-encoding: chunked") != NULL;
-    size_t clen = 0;
-    char *cl = strcasestr(r->headers, "content-length:");
-    if (cl)
-        clen = strtoul(cl + 15, NULL, 10);
-    size_t pos = hlen;
-    r->body = malloc(1);
-    r->body_len = 0;
-    for (;;) {
-        if (chunked) {
-            char *le;
-            while (!(le = memmem(*bufp + pos, *have - pos, "\r\n", 2))) {
-                if (*have == *cap) {
-                    *cap *= 2;
-                    *bufp = realloc(*bufp, *cap);
-                }
-                ssize_t n = recv(fd, *bufp + *have, *cap - *have, 0);
-                if (n <= 0)
-                    return false;
-                *have += (size_t)n;
-            }
-            size_t csz = strtoul(*bufp + pos, NULL, 16);
-            size_t need = (size_t)(le - (*bufp + pos)) + 2 + csz + 2;
-            while (*have - pos < need) {
-                if (*have == *cap) {
-                    *cap *= 2;
-                    *bufp = realloc(*bufp, *cap);
-                }
-                ssize_t n = recv(fd, *bufp + *have, *cap - *have, 0);
-                if (n <= 0)
-                    return false;
-                *have += (size_t)n;
-            }
-            le = memmem(*bufp + pos, *have - pos, "\r\n", 2);
-            r->body = realloc(r->body, r->body_len + csz + 1);
-            memcpy(r->body + r->body_len, le + 2, csz);
-            r->body_len += csz;
-            pos += need;
-            if (csz == 0)
-                break;
-        } else {
-            while (*have - pos < clen) {
-                if (*have == *cap) {
-                    *cap *= 2;
-                    *bufp = realloc(*bufp, *cap);
-                }
-                ssize_t n = recv(fd, *bufp + *have, *cap - *have, 0);
-                if (n <= 0)
-                    return false;
-                *have += (size_t)n;
-            }
-            r->body = realloc(r->body, clen + 1);
-            memcpy(r->body, *bufp + pos, clen);
-            r->body_len = clen;
-            pos += clen;
-            break;
-        }
-    }
-    r->body[r->body_len] = '\0';
-    memmove(*bufp, *bufp + pos, *have - pos);
-    *have -= pos;
-    return true;
-}
-
-static void *conn_main(void *arg)
-{
-    int fd = (int)(intptr_t)arg;
-    size_t cap = 1 << 16, have = 0;
-    char *buf = malloc(cap);
-    req r;
-    while (read_request(fd, &buf, &cap, &have, &r)) {
-        bool stored = false;
-        pthread_mutex_lock(&S.mu);
-        if (S.nreqs < MAX_REQS) {
-            S.reqs[S.nreqs++] = r;
-            stored = true;
-        }
-        pthread_mutex_unlock(&S.mu);
-        bool keep = handle(fd, &r);
-        if (!stored)
-            free(r.body);
-        if (!keep)
-            break;
-    }
-    free(buf);
-    close(fd);
-    return NULL;
-}
-
-static void *accept_main(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        int fd = accept(S.lfd, NULL, NULL);
-        if (fd < 0) {
-            if (atomic_load(&S.stopping))
-                return NULL;
-            if (errno == EINTR)
-                continue;
-            return NULL;
-        }
-        if (atomic_load(&S.stopping) || S.nconns == MAX_CONNS) {
-            close(fd);
-            if (atomic_load(&S.stopping))
-                return NULL;
-            continue;
-        }
-        pthread_create(&S.conns[S.nconns++], NULL, conn_main, (void *)(intptr_t)fd);
-    }
-}
-
-static void server_start(void)
-{
-    memset(&S, 0, sizeof S);
-    pthread_mutex_init(&S.mu, NULL);
-    S.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(bind(S.lfd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(S.lfd, 16), 0);
-    socklen_t al = sizeof a;
-    getsockname(S.lfd, (struct sockaddr *)&a, &al);
-    S.port = ntohs(a.sin_port);
-    pthread_create(&S.acceptor, NULL, accept_main, NULL);
-}
-
-static void server_stop(void)
-{
-    atomic_store(&S.stopping, 1);
-    shutdown(S.lfd, SHUT_RDWR);
-    pthread_join(S.acceptor, NULL);
-    close(S.lfd);
-    for (int i = 0; i < S.nconns; i++)
-        pthread_join(S.conns[i], NULL);
-    for (int i = 0; i < S.nreqs; i++)
-        free(S.reqs[i].body);
-    pthread_mutex_destroy(&S.mu);
-}
-
-/* The last recorded request to path (a copy sharing the body), or fails. */
-static req last_req(const char *path)
-{
-    req r;
-    memset(&r, 0, sizeof r);
-    pthread_mutex_lock(&S.mu);
-    for (int i = S.nreqs - 1; i >= 0; i--) {
-        if (!strcmp(S.reqs[i].path, path)) {
-            r = S.reqs[i];
-            break;
-        }
-    }
-    pthread_mutex_unlock(&S.mu);
-    if (!r.method[0])
-        fail_msg("no request to %s", path);
-    return r;
-}
-
-static int nreqs(void)
-{
-    pthread_mutex_lock(&S.mu);
-    int n = S.nreqs;
-    pthread_mutex_unlock(&S.mu);
-    return n;
-}
-
-static bool has_header(const req *r, const char *name, const char *value)
-{
-    char want[512];
-    snprintf(want, sizeof want, "%s: %s\r\n", name, value);
-    const char *p = r->headers;
-    while (p && *p) {
-        const char *eol = strstr(p, "\r\n");
-        size_t n = eol ? (size_t)(eol - p) + 2 : strlen(p);
-        if (n == strlen(want) && !strncasecmp(p, want, strlen(name)) &&
-            !strncmp(p + strlen(name), want + strlen(name), n - strlen(name)))
-            return true;
-        p = eol ? eol + 2 : NULL;
-    }
-    return false;
-}
-
-static bool has_header_name(const req *r, const char *name)
-{
-    char want[128];
-    snprintf(want, sizeof want, "\r\n%s:", name);
-    return strcasestr(r->headers, want) || !strncasecmp(r->headers, want + 2, strlen(want) - 2);
-}
-
-static void assert_envd_headers(const req *r)
-{
-    assert_true(has_header(r, "E2b-Sandbox-Id", "sbx1"));
-    assert_true(has_header(r, "E2b-Sandbox-Port", "49983"));
-    assert_true(has_header(r, "X-Access-Token", "tok123"));
+    assert_true(wire_has_header(r, "E2b-Sandbox-Id", "sbx1"));
+    assert_true(wire_has_header(r, "E2b-Sandbox-Port", "49983"));
+    assert_true(wire_has_header(r, "X-Access-Token", "tok123"));
 }
 
 /* ---- fixtures ------------------------------------------------------------------------ */
@@ -597,10 +281,10 @@ typedef struct fx {
 
 static int setup(void **state)
 {
-    server_start();
+    wire_start(handle);
     fx *f = calloc(1, sizeof *f);
     char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d", S.port);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", wire_port());
     e2b_config cfg;
     e2b_config_init(&cfg);
     cfg.api_key = "e2b_test";
@@ -615,7 +299,7 @@ static int setup(void **state)
     if (e2b_sandbox_from_json(f->client, o, &f->sbx, &err) != E2B_OK)
         fail_msg("sbx: %s", err.message);
     cJSON_Delete(o);
-    set_scenario("");
+    wire_set_scenario("");
     *state = f;
     return 0;
 }
@@ -626,7 +310,7 @@ static int teardown(void **state)
     e2b_sandbox_free(f->sbx);
     e2b_client_free(f->client);
     free(f);
-    server_stop();
+    wire_stop();
     return 0;
 }
 
@@ -643,33 +327,34 @@ static void test_read_bytes_and_errors(void **state)
     assert_int_equal(len, 3);
     assert_memory_equal(data, "a\0b", 4); /* NUL-terminated too */
     free(data);
-    req r = last_req("/files");
+    wire_req r = wire_last_req("/files");
     assert_string_equal(r.method, "GET");
     assert_string_equal(r.target, "/files?path=%2Fhome%2Fuser%2Fa%20b.txt&username=root");
     assert_envd_headers(&r);
-    assert_false(has_header_name(&r, "Authorization")); /* the user goes in the query on /files */
+    assert_false(
+        wire_has_header_name(&r, "Authorization")); /* the user goes in the query on /files */
 
-    set_scenario("404");
+    wire_set_scenario("404");
     assert_int_equal(e2b_files_read(f->sbx, "/nope", NULL, &data, &len, &err),
                      E2B_ERR_FILE_NOT_FOUND);
     assert_null(data);
     assert_non_null(strstr(err.message, "does not exist"));
-    set_scenario("502");
+    wire_set_scenario("502");
     assert_int_equal(e2b_files_read(f->sbx, "/nope", NULL, &data, &len, &err),
                      E2B_ERR_SANDBOX_GONE);
     assert_int_equal(err.http_status, 502);
 
-    set_scenario("gzip");
+    wire_set_scenario("gzip");
     o.gzip = true;
     assert_int_equal(e2b_files_read(f->sbx, "/z", &o, &data, &len, &err), E2B_OK);
     assert_string_equal(data, "compressed hello\n");
     free(data);
-    assert_true(has_header(&(req){0}, "x", "y") == false);
-    r = last_req("/files");
-    assert_true(has_header(&r, "Accept-Encoding", "gzip"));
+    assert_true(wire_has_header(&(wire_req){0}, "x", "y") == false);
+    r = wire_last_req("/files");
+    assert_true(wire_has_header(&r, "Accept-Encoding", "gzip"));
 
     /* size limit */
-    set_scenario("");
+    wire_set_scenario("");
     o = (e2b_files_opts){.max_size = 2};
     assert_int_equal(e2b_files_read(f->sbx, "/a", &o, &data, &len, &err), E2B_ERR_PROTOCOL);
     assert_null(data);
@@ -686,7 +371,7 @@ static void test_write_multipart_and_stream(void **state)
     assert_string_equal(info->path, "/home/user/a.txt");
     assert_int_equal(info->type, E2B_FILE_TYPE_FILE);
     e2b_entry_info_free(info);
-    req r = last_req("/files");
+    wire_req r = wire_last_req("/files");
     assert_string_equal(r.method, "POST");
     assert_string_equal(r.target, "/files?path=%2Fhome%2Fuser%2Fa.txt");
     assert_envd_headers(&r);
@@ -702,7 +387,7 @@ static void test_write_multipart_and_stream(void **state)
     assert_int_equal(n, 2);
     assert_string_equal(v[1].name, "b.txt");
     e2b_entry_infos_free(v, n);
-    r = last_req("/files");
+    r = wire_last_req("/files");
     assert_string_equal(r.target, "/files"); /* no path query for several files */
     assert_non_null(strstr(r.body, "filename=\"/home/user/a.txt\""));
     assert_non_null(strstr(r.body, "filename=\"rel/b.txt\""));
@@ -718,10 +403,10 @@ static void test_write_multipart_and_stream(void **state)
     e2b_files_opts o = {.gzip = true};
     assert_int_equal(e2b_files_write_from_file(f->sbx, "/big.txt", tmp, &o, NULL, &err), E2B_OK);
     fclose(tmp);
-    r = last_req("/files");
-    assert_true(has_header(&r, "Content-Type", "application/octet-stream"));
-    assert_true(has_header(&r, "Content-Encoding", "gzip"));
-    assert_true(has_header(&r, "Transfer-Encoding", "chunked"));
+    r = wire_last_req("/files");
+    assert_true(wire_has_header(&r, "Content-Type", "application/octet-stream"));
+    assert_true(wire_has_header(&r, "Content-Encoding", "gzip"));
+    assert_true(wire_has_header(&r, "Transfer-Encoding", "chunked"));
     assert_string_equal(r.target, "/files?path=%2Fbig.txt");
     /* the body inflates back to the file */
     unsigned char *plain = malloc(20000 * 13 + 16);
@@ -742,10 +427,10 @@ static void test_write_multipart_and_stream(void **state)
     e2b_kv md[] = {{"Owner", "team a"}, {"build-id", "42"}};
     e2b_files_opts mo = {.metadata = md, .metadata_len = 2};
     assert_int_equal(e2b_files_write(f->sbx, "/m.txt", "m", 1, &mo, NULL, &err), E2B_OK);
-    r = last_req("/files");
-    assert_true(has_header(&r, "X-Metadata-Owner", "team a"));
-    assert_true(has_header(&r, "X-Metadata-build-id", "42"));
-    int before = nreqs();
+    r = wire_last_req("/files");
+    assert_true(wire_has_header(&r, "X-Metadata-Owner", "team a"));
+    assert_true(wire_has_header(&r, "X-Metadata-build-id", "42"));
+    int before = wire_nreqs();
     e2b_kv bad1[] = {{"sp ace", "v"}};
     e2b_kv bad2[] = {{"k", "caf\xc3\xa9"}};
     e2b_kv bad3[] = {{"", "v"}};
@@ -762,11 +447,11 @@ static void test_write_multipart_and_stream(void **state)
     mo = (e2b_files_opts){.metadata = bad4, .metadata_len = 1};
     assert_int_equal(e2b_files_write(f->sbx, "/m.txt", "m", 1, &mo, NULL, &err),
                      E2B_ERR_INVALID_ARGUMENT);
-    assert_int_equal(nreqs(), before);
+    assert_int_equal(wire_nreqs(), before);
 
-    set_scenario("empty_array");
+    wire_set_scenario("empty_array");
     assert_int_equal(e2b_files_write_text(f->sbx, "/a", "x", &err), E2B_ERR_PROTOCOL);
-    set_scenario("507");
+    wire_set_scenario("507");
     assert_int_equal(e2b_files_write_text(f->sbx, "/a", "x", &err), E2B_ERR_NOT_ENOUGH_SPACE);
 }
 
@@ -777,7 +462,7 @@ static void test_presigned_urls(void **state)
     char *url = NULL;
     char want[256];
     /* the sandbox_url override is the envd direct URL; the token signs; no network call */
-    int before = nreqs();
+    int before = wire_nreqs();
     assert_int_equal(e2b_files_download_url(f->sbx, "/home/user/a.txt", "user", 0, &url, &err),
                      E2B_OK);
     char sig[64];
@@ -786,7 +471,7 @@ static void test_presigned_urls(void **state)
     char *esc = e2b_http_escape(sig, (size_t)-1);
     snprintf(want, sizeof want,
              "http://127.0.0.1:%d/files?username=user&path=%%2Fhome%%2Fuser%%2Fa.txt&signature=%s",
-             S.port, esc);
+             wire_port(), esc);
     assert_string_equal(url, want);
     free(esc);
     free(url);
@@ -795,7 +480,7 @@ static void test_presigned_urls(void **state)
     assert_non_null(strstr(url, "&signature_expiration="));
     assert_null(strstr(url, "username="));
     free(url);
-    assert_int_equal(nreqs(), before);
+    assert_int_equal(wire_nreqs(), before);
     assert_int_equal(e2b_files_download_url(f->sbx, NULL, NULL, 0, &url, &err),
                      E2B_ERR_INVALID_ARGUMENT);
 }
@@ -814,17 +499,17 @@ static void test_rpcs(void **state)
     assert_int_equal(v[1].type, E2B_FILE_TYPE_DIR);
     assert_int_equal(v[1].size, 4096);
     e2b_entry_infos_free(v, n);
-    req r = last_req("/filesystem.Filesystem/ListDir");
+    wire_req r = wire_last_req("/filesystem.Filesystem/ListDir");
     assert_string_equal(r.method, "POST");
     assert_string_equal(r.body, "{\"path\":\"/home/user\",\"depth\":2}");
-    assert_true(has_header(&r, "Content-Type", "application/json"));
-    assert_true(has_header(&r, "Connect-Protocol-Version", "1"));
-    assert_true(has_header(&r, "Authorization", "Basic dXNlcjo="));
+    assert_true(wire_has_header(&r, "Content-Type", "application/json"));
+    assert_true(wire_has_header(&r, "Connect-Protocol-Version", "1"));
+    assert_true(wire_has_header(&r, "Authorization", "Basic dXNlcjo="));
     assert_envd_headers(&r);
     assert_int_equal(e2b_files_list(f->sbx, "/", 0, NULL, &v, &n, &err), E2B_ERR_INVALID_ARGUMENT);
-    set_scenario("plain404");
+    wire_set_scenario("plain404");
     assert_int_equal(e2b_files_list(f->sbx, "/", 1, NULL, &v, &n, &err), E2B_ERR_UNSUPPORTED);
-    set_scenario("");
+    wire_set_scenario("");
 
     bool b = true;
     assert_int_equal(e2b_files_exists(f->sbx, "/missing", NULL, &b, &err), E2B_OK);
@@ -837,24 +522,24 @@ static void test_rpcs(void **state)
     assert_int_equal(e2b_files_stat(f->sbx, "/there", NULL, &e, &err), E2B_OK);
     assert_int_equal(e->size, 12);
     e2b_entry_info_free(e);
-    set_scenario("wrong_ctype");
+    wire_set_scenario("wrong_ctype");
     assert_int_equal(e2b_files_stat(f->sbx, "/there", NULL, &e, &err), E2B_ERR_PROTOCOL);
     assert_non_null(strstr(err.message, "unsupported content type"));
 
-    set_scenario("");
+    wire_set_scenario("");
     assert_int_equal(e2b_files_make_dir(f->sbx, "/d", NULL, &b, &err), E2B_OK);
     assert_true(b);
-    set_scenario("exists");
+    wire_set_scenario("exists");
     assert_int_equal(e2b_files_make_dir(f->sbx, "/d", NULL, &b, &err), E2B_OK);
     assert_false(b);
-    set_scenario("");
+    wire_set_scenario("");
     assert_int_equal(e2b_files_rename(f->sbx, "/a", "/b", NULL, &e, &err), E2B_OK);
     assert_string_equal(e->path, "/b");
     e2b_entry_info_free(e);
-    r = last_req("/filesystem.Filesystem/Move");
+    r = wire_last_req("/filesystem.Filesystem/Move");
     assert_string_equal(r.body, "{\"source\":\"/a\",\"destination\":\"/b\"}");
     assert_int_equal(e2b_files_remove(f->sbx, "/b", NULL, &err), E2B_OK);
-    r = last_req("/filesystem.Filesystem/Remove");
+    r = wire_last_req("/filesystem.Filesystem/Remove");
     assert_string_equal(r.body, "{\"path\":\"/b\"}");
 }
 
@@ -904,14 +589,14 @@ static void test_watch_dir(void **state)
     e2b_watch_stop(w);
     assert_int_equal(e2b_watch_wait(w, &err), E2B_OK);
     e2b_watch_free(w);
-    req r = last_req("/filesystem.Filesystem/WatchDir");
-    assert_true(has_header(&r, "Content-Type", "application/connect+json"));
-    assert_true(has_header(&r, "Keepalive-Ping-Interval", "50"));
-    assert_false(has_header_name(&r, "Connect-Timeout-Ms")); /* no limit by default */
+    wire_req r = wire_last_req("/filesystem.Filesystem/WatchDir");
+    assert_true(wire_has_header(&r, "Content-Type", "application/connect+json"));
+    assert_true(wire_has_header(&r, "Keepalive-Ping-Interval", "50"));
+    assert_false(wire_has_header_name(&r, "Connect-Timeout-Ms")); /* no limit by default */
     assert_int_equal((unsigned char)r.body[0], 0);
     assert_string_equal(r.body + 5, "{\"path\":\"/home/user\",\"recursive\":true}");
 
-    set_scenario("watch_nostart");
+    wire_set_scenario("watch_nostart");
     w = NULL;
     assert_int_equal(e2b_files_watch_dir(f->sbx, "/home/user", &o, &w, &err), E2B_ERR_PROTOCOL);
     assert_null(w);
@@ -961,11 +646,11 @@ static void test_run_foreground(void **state)
     assert_int_equal(s.nout, 6);
     assert_int_equal(s.nerr, 5);
     e2b_command_result_free(&r);
-    req q = last_req("/process.Process/Start");
-    assert_true(has_header(&q, "Content-Type", "application/connect+json"));
-    assert_true(has_header(&q, "Connect-Protocol-Version", "1"));
-    assert_true(has_header(&q, "Connect-Timeout-Ms", "60000"));
-    assert_true(has_header(&q, "Keepalive-Ping-Interval", "50"));
+    wire_req q = wire_last_req("/process.Process/Start");
+    assert_true(wire_has_header(&q, "Content-Type", "application/connect+json"));
+    assert_true(wire_has_header(&q, "Connect-Protocol-Version", "1"));
+    assert_true(wire_has_header(&q, "Connect-Timeout-Ms", "60000"));
+    assert_true(wire_has_header(&q, "Keepalive-Ping-Interval", "50"));
     assert_envd_headers(&q);
     const char *want =
         "{\"process\":{\"cmd\":\"/bin/bash\",\"args\":[\"-l\",\"-c\",\"echo hello\"],"
@@ -981,29 +666,29 @@ static void test_run_failures_keep_partial_output(void **state)
     fx *f = *state;
     e2b_error err;
     e2b_command_result r;
-    set_scenario("noend");
+    wire_set_scenario("noend");
     assert_int_equal(e2b_commands_run(f->sbx, "x", NULL, &r, &err), E2B_ERR_PROTOCOL);
     assert_non_null(strstr(err.message, "missing EndStreamResponse"));
     assert_string_equal(r.stdout_data, "hello\n");
     e2b_command_result_free(&r);
 
-    set_scenario("deadline");
+    wire_set_scenario("deadline");
     assert_int_equal(e2b_commands_run(f->sbx, "x", NULL, &r, &err), E2B_ERR_OPERATION_TIMEOUT);
     assert_string_equal(r.stdout_data, "hello\n");
     assert_false(r.finished);
     e2b_command_result_free(&r);
 
     /* the client's own deadline: the server hangs after some output */
-    set_scenario("hang");
+    wire_set_scenario("hang");
     e2b_command_opts o = {.timeout_ms = 400};
     assert_int_equal(e2b_commands_run(f->sbx, "x", &o, &r, &err), E2B_ERR_OPERATION_TIMEOUT);
     assert_string_equal(r.stdout_data, "hello\n");
     assert_string_equal(r.stderr_data, "warn\n");
     e2b_command_result_free(&r);
-    req q = last_req("/process.Process/Start");
-    assert_true(has_header(&q, "Connect-Timeout-Ms", "400"));
+    wire_req q = wire_last_req("/process.Process/Start");
+    assert_true(wire_has_header(&q, "Connect-Timeout-Ms", "400"));
 
-    set_scenario("start502");
+    wire_set_scenario("start502");
     assert_int_equal(e2b_commands_run(f->sbx, "x", NULL, &r, &err), E2B_ERR_SANDBOX_GONE);
     assert_int_equal(r.pid, 0);
     e2b_command_result_free(&r);
@@ -1015,33 +700,33 @@ static void test_dropped_connection_probes_health(void **state)
     e2b_error err;
     e2b_command_result r;
     /* the sandbox is alive: the drop stays a network/protocol error */
-    set_scenario("drop");
+    wire_set_scenario("drop");
     e2b_code rc = e2b_commands_run(f->sbx, "x", NULL, &r, &err);
     assert_true(rc == E2B_ERR_NETWORK || rc == E2B_ERR_PROTOCOL);
     assert_string_equal(r.stdout_data, "hello\n");
     e2b_command_result_free(&r);
     /* /health answers 502: the sandbox is gone */
-    set_scenario("gone_drop");
+    wire_set_scenario("gone_drop");
     assert_int_equal(e2b_commands_run(f->sbx, "x", NULL, &r, &err), E2B_ERR_SANDBOX_GONE);
     assert_non_null(strstr(err.message, "health check"));
     assert_string_equal(r.stdout_data, "hello\n");
     e2b_command_result_free(&r);
-    req q = last_req("/health");
+    wire_req q = wire_last_req("/health");
     assert_string_equal(q.method, "GET");
     assert_envd_headers(&q);
-    set_scenario("gone_cleanclose");
+    wire_set_scenario("gone_cleanclose");
     assert_int_equal(e2b_commands_run(f->sbx, "x", NULL, &r, &err), E2B_ERR_SANDBOX_GONE);
     e2b_command_result_free(&r);
-    set_scenario("cleanclose");
+    wire_set_scenario("cleanclose");
     assert_int_equal(e2b_commands_run(f->sbx, "x", NULL, &r, &err), E2B_ERR_PROTOCOL);
     assert_non_null(strstr(err.message, "missing EndStreamResponse"));
     e2b_command_result_free(&r);
     /* downloads too */
     char *data = NULL;
     size_t len;
-    set_scenario("drop");
+    wire_set_scenario("drop");
     assert_int_equal(e2b_files_read(f->sbx, "/a", NULL, &data, &len, &err), E2B_ERR_NETWORK);
-    set_scenario("gone_drop");
+    wire_set_scenario("gone_drop");
     assert_int_equal(e2b_files_read(f->sbx, "/a", NULL, &data, &len, &err), E2B_ERR_SANDBOX_GONE);
     assert_null(data);
 }
@@ -1050,7 +735,7 @@ static void test_rate_limited_keeps_retry_after(void **state)
 {
     fx *f = *state;
     e2b_error err;
-    set_scenario("rl429");
+    wire_set_scenario("rl429");
     /* unary RPC */
     e2b_entry_info *e = NULL;
     assert_int_equal(e2b_files_stat(f->sbx, "/there", NULL, &e, &err), E2B_ERR_RATE_LIMITED);
@@ -1063,25 +748,25 @@ static void test_rate_limited_keeps_retry_after(void **state)
     assert_int_equal(err.http_status, 429);
     assert_int_equal(err.retry_after_s, 7);
     e2b_command_result_free(&r);
-    set_scenario("");
+    wire_set_scenario("");
 }
 
 static void test_background_handle(void **state)
 {
     fx *f = *state;
     e2b_error err;
-    set_scenario("wait_stdin");
+    wire_set_scenario("wait_stdin");
     out_seen s = {0};
     e2b_command_opts o = {.stdin_open = true, .on_stdout = cb_out, .ud = &s, .user = "root"};
     e2b_command_handle *h = NULL;
     assert_int_equal(e2b_commands_start(f->sbx, "cat", &o, &h, &err), E2B_OK);
     assert_int_equal(e2b_command_handle_pid(h), 42);
     assert_int_equal(e2b_command_send_stdin(h, "hi\n", 3, &err), E2B_OK);
-    req q = last_req("/process.Process/SendInput");
+    wire_req q = wire_last_req("/process.Process/SendInput");
     assert_string_equal(q.body, "{\"process\":{\"pid\":42},\"input\":{\"stdin\":\"aGkK\"}}");
-    assert_true(has_header(&q, "Authorization", "Basic cm9vdDo="));
+    assert_true(wire_has_header(&q, "Authorization", "Basic cm9vdDo="));
     assert_int_equal(e2b_command_close_stdin(h, &err), E2B_OK);
-    q = last_req("/process.Process/CloseStdin");
+    q = wire_last_req("/process.Process/CloseStdin");
     assert_string_equal(q.body, "{\"process\":{\"pid\":42}}");
     e2b_command_result r;
     assert_int_equal(e2b_command_wait(h, &r, &err), E2B_OK);
@@ -1092,31 +777,31 @@ static void test_background_handle(void **state)
     assert_int_equal(e2b_command_wait(h, &r, &err), E2B_OK);
     assert_int_equal(r.exit_code, 2);
     e2b_command_result_free(&r);
-    q = last_req("/process.Process/Start");
+    q = wire_last_req("/process.Process/Start");
     assert_string_equal(
         q.body + 5,
         "{\"process\":{\"cmd\":\"/bin/bash\",\"args\":[\"-l\",\"-c\",\"cat\"]},\"stdin\":true}");
     bool killed = false;
     assert_int_equal(e2b_command_kill(h, &killed, &err), E2B_OK);
     assert_true(killed);
-    q = last_req("/process.Process/SendSignal");
+    q = wire_last_req("/process.Process/SendSignal");
     assert_string_equal(q.body, "{\"process\":{\"pid\":42},\"signal\":\"SIGNAL_SIGKILL\"}");
     e2b_command_handle_free(h);
     assert_int_equal(s.nout, 6);
 
     /* free while the stream is still open returns promptly (disconnect) */
-    set_scenario("hang");
+    wire_set_scenario("hang");
     assert_int_equal(e2b_commands_start(f->sbx, "sleep 100", NULL, &h, &err), E2B_OK);
     e2b_command_disconnect(h);
     assert_int_equal(e2b_command_wait(h, &r, &err), E2B_ERR_CANCELLED);
     e2b_command_result_free(&r);
     e2b_command_handle_free(h);
 
-    set_scenario("connect_unknown");
+    wire_set_scenario("connect_unknown");
     h = NULL;
     assert_int_equal(e2b_commands_connect(f->sbx, 99, NULL, &h, &err), E2B_ERR_NOT_FOUND);
     assert_null(h);
-    q = last_req("/process.Process/Connect");
+    q = wire_last_req("/process.Process/Connect");
     assert_string_equal(q.body + 5, "{\"process\":{\"pid\":99}}");
 }
 
@@ -1136,7 +821,7 @@ static void test_by_pid(void **state)
     assert_int_equal(v[0].pid, 42);
     assert_string_equal(v[0].args[2], "sleep 10");
     e2b_process_infos_free(v, n);
-    req q = last_req("/process.Process/List");
+    wire_req q = wire_last_req("/process.Process/List");
     assert_string_equal(q.body, "{}");
 }
 

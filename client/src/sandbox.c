@@ -537,13 +537,18 @@ char *e2b_metadata_query_value(const e2b_kv *md, size_t len)
     for (size_t i = 0; i < len; i++) {
         if (i)
             e2b_strbuf_puts(&inner, "&");
+        /* an allocation failure in once must fail inner too, not drop the key or value */
         e2b_strbuf_pct(&once, md[i].key, E2B_PCT_URI_COMPONENT);
-        if (once.p)
+        if (once.oom)
+            inner.oom = true;
+        else if (once.p)
             e2b_strbuf_pct(&inner, once.p, E2B_PCT_FORM);
         e2b_strbuf_free(&once);
         e2b_strbuf_puts(&inner, "=");
         e2b_strbuf_pct(&once, md[i].value, E2B_PCT_URI_COMPONENT);
-        if (once.p)
+        if (once.oom)
+            inner.oom = true;
+        else if (once.p)
             e2b_strbuf_pct(&inner, once.p, E2B_PCT_FORM);
         e2b_strbuf_free(&once);
     }

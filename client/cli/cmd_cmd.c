@@ -38,7 +38,8 @@ static void cmd_usage(FILE *f)
         "                       no timeout unless -T is given)\n"
         "  -L, --list           list the sandbox's processes\n"
         "  -K, --kill PID       SIGKILL process PID\n"
-        "  -j, --json           print the result as JSON instead of streaming\n"
+        "  -j, --json           print the result as JSON instead of streaming ({pid, exitCode,\n"
+        "                       stdout, stderr}; -b {pid}; -L an array; -K {pid, killed})\n"
         "      --no-progress    no progress line on stderr (also E2BC_NO_PROGRESS=1)\n"
         "  -h, --help           this help\n\n"
         "exit status: the command's exit code (137 when killed), 255 when e2bc failed\n");
@@ -54,6 +55,15 @@ static void err_cb(void *ud, const char *d, size_t n)
 {
     (void)ud;
     e2bc_progress_write(stderr, d, n);
+}
+
+static void print_json_and_free(cJSON *o)
+{
+    char *s = cJSON_PrintUnformatted(o);
+    if (s)
+        printf("%s\n", s);
+    cJSON_free(s);
+    cJSON_Delete(o);
 }
 
 static void print_result_json(const e2b_command_result *r, e2b_code rc, const e2b_error *err)
@@ -228,7 +238,22 @@ int e2bc_cmd_cmd(int argc, char **argv)
         size_t n = 0;
         rc = e2b_commands_list(sbx, co.user, &v, &n, &err);
         e2bc_progress_end();
-        if (rc == E2B_OK) {
+        if (rc == E2B_OK && json) {
+            cJSON *arr = cJSON_CreateArray();
+            for (size_t i = 0; i < n; i++) {
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddNumberToObject(o, "pid", v[i].pid);
+                if (v[i].tag)
+                    cJSON_AddStringToObject(o, "tag", v[i].tag);
+                cJSON_AddStringToObject(o, "cmd", v[i].cmd ? v[i].cmd : "");
+                cJSON *args = cJSON_AddArrayToObject(o, "args");
+                for (size_t j = 0; j < v[i].args_len; j++)
+                    cJSON_AddItemToArray(args, cJSON_CreateString(v[i].args[j]));
+                cJSON_AddItemToArray(arr, o);
+            }
+            print_json_and_free(arr);
+            exit_code = 0;
+        } else if (rc == E2B_OK) {
             for (size_t i = 0; i < n; i++) {
                 printf("%u", v[i].pid);
                 if (v[i].tag)
@@ -249,11 +274,16 @@ int e2bc_cmd_cmd(int argc, char **argv)
         e2bc_progress_end();
         if (rc != E2B_OK) {
             e2bc_fail("killing the process", &err);
-        } else if (!killed) {
-            fprintf(stderr, "e2bc cmd: no process %ld\n", kill_pid);
-            exit_code = 1;
         } else {
-            exit_code = 0;
+            if (json) {
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddNumberToObject(o, "pid", (double)kill_pid);
+                cJSON_AddBoolToObject(o, "killed", killed);
+                print_json_and_free(o);
+            }
+            if (!killed)
+                fprintf(stderr, "e2bc cmd: no process %ld\n", kill_pid);
+            exit_code = killed ? 0 : 1;
         }
     } else if (background || use_stdin) {
         if (!json) {
@@ -268,7 +298,10 @@ int e2bc_cmd_cmd(int argc, char **argv)
         if (rc != E2B_OK) {
             e2bc_fail("starting the command", &err);
         } else if (background) {
-            printf("%u\n", e2b_command_handle_pid(h));
+            if (json)
+                printf("{\"pid\":%u}\n", e2b_command_handle_pid(h));
+            else
+                printf("%u\n", e2b_command_handle_pid(h));
             exit_code = 0;
         } else {
             e2b_error serr;

@@ -5,6 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* http(s)://127.x.x.x, localhost or [::1]: a server on this machine. */
+static bool is_loopback_url(const char *url)
+{
+    const char *h = strstr(url, "://");
+    h = h ? h + 3 : url;
+    return !strncmp(h, "127.", 4) || !strncmp(h, "localhost", 9) || !strncmp(h, "[::1]", 5);
+}
+
 bool e2bc_open(e2bc_conn *c, bool announce)
 {
     memset(c, 0, sizeof *c);
@@ -12,6 +20,13 @@ bool e2bc_open(e2bc_conn *c, bool announce)
     if (e2b_config_from_env(&c->cfg, &err) != E2B_OK) {
         e2bc_fail("configuration", &err);
         return false;
+    }
+    /* E2B_API_URL pointing at a server on this machine and no key: reuse that e2b-mock
+     * (it takes any key), for sandbox traffic too unless E2B_SANDBOX_URL says otherwise */
+    if (!c->cfg.api_key && c->cfg.api_url && is_loopback_url(c->cfg.api_url)) {
+        c->cfg.api_key = "e2b_local_mock";
+        if (!c->cfg.sandbox_url)
+            c->cfg.sandbox_url = c->cfg.api_url;
     }
     if (!c->cfg.api_key && !c->cfg.api_url && !c->cfg.debug) {
         e2b_local_opts lo = {.quiet = true};

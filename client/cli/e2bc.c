@@ -46,7 +46,15 @@ static void usage(FILE *f)
 
 static int cmd_version(int argc, char **argv)
 {
-    (void)argc, (void)argv;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j")) {
+            printf("{\"version\":\"%s\"}\n", e2b_version()); /* a plain x.y.z string */
+            return 0;
+        }
+        bool help = !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
+        fprintf(help ? stdout : stderr, "usage: e2bc version [--json]\n");
+        return help ? 0 : E2BC_EXIT_USAGE;
+    }
     printf("e2bc (libe2b) %s\n", e2b_version());
     return 0;
 }

@@ -519,6 +519,26 @@ static void test_top_level(void **state)
     assert_non_null(strstr(out, "\n  sandbox "));
     assert_int_equal(run_cli("help", out, sizeof out), 0);
     assert_non_null(strstr(out, "E2B_API_KEY"));
+    assert_int_equal(run_cli("version --json", out, sizeof out), 0);
+    snprintf(ver, sizeof ver, "{\"version\":\"%s\"}\n", e2b_version());
+    assert_string_equal(out, ver);
+    assert_int_equal(run_cli("version --bogus", out, sizeof out), 2);
+    /* every command has --help: usage on stdout, exit 0, nothing started */
+    static const char *const cmds[] = {"run", "sandbox", "files", "cmd", "chat", "demo", "version"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        char args[64], want[64];
+        snprintf(args, sizeof args, "%s --help", cmds[i]);
+        assert_int_equal(run_cli(args, out, sizeof out), 0);
+        snprintf(want, sizeof want, "usage: e2bc %s", cmds[i]);
+        if (strncmp(out, want, strlen(want)) != 0)
+            fail_msg("`e2bc %s` printed:\n%s", args, out);
+        assert_null(strstr(errbuf, "e2b-mock"));
+    }
+    /* --no-progress is accepted before the command and by the commands */
+    assert_int_equal(run_cli("--no-progress version", out, sizeof out), 0);
+    assert_int_equal(run_cli("--no-progress run --no-progress -c 'print(3)'", out, sizeof out), 0);
+    assert_string_equal(out, "3\n");
+    assert_int_equal(run_cli("sandbox list --no-progress --json", out, sizeof out), 0);
     assert_int_equal(run_cli("", out, sizeof out), 2);
     assert_string_equal(out, "");
     ASSERT_ERR_HAS("usage: e2bc <command>");
@@ -553,6 +573,35 @@ static void test_own_mock(void **state)
     /* each invocation has its own mock: nothing survives from the previous one */
     assert_int_equal(run_cli("sandbox list", out, sizeof out), 0);
     assert_string_equal(out, "0 sandboxes (0 running)\n");
+}
+
+/* E2B_API_URL pointing at a mock on this machine, no key and no E2B_SANDBOX_URL: e2bc
+ * reuses that mock (control plane and sandbox traffic) instead of starting its own */
+static void test_reuse_pointed_at_mock(void **state)
+{
+    (void)state;
+    harness_target *t = setup_cli(NULL);
+    unsetenv("E2B_API_KEY");
+    unsetenv("E2B_SANDBOX_URL");
+    char out[8192];
+    assert_int_equal(run_cli("sandbox create --json -t code-interpreter-v1", out, sizeof out), 0);
+    cJSON *o = cJSON_Parse(out);
+    assert_non_null(o);
+    char id[128];
+    snprintf(id, sizeof id, "%s", jstr(o, "sandboxID"));
+    cJSON_Delete(o);
+    /* the sandbox is on the harness's mock */
+    e2b_sandbox_info *info = NULL;
+    e2b_error err;
+    harness_assert_ok(e2b_sandbox_get_info(t->client, id, &info, &err), &err, "info");
+    e2b_sandbox_info_free(info);
+    char args[256];
+    snprintf(args, sizeof args, "run -s %s -c 'print(\"reused\")'", id);
+    assert_int_equal(run_cli(args, out, sizeof out), 0);
+    assert_string_equal(out, "reused\n");
+    assert_null(strstr(errbuf, "using a local e2b-mock"));
+    snprintf(args, sizeof args, "sandbox kill %s", id);
+    assert_int_equal(run_cli(args, out, sizeof out), 0);
 }
 
 
@@ -724,6 +773,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_sandbox_not_found_and_usage),
         cmocka_unit_test(test_top_level),
         cmocka_unit_test(test_own_mock),
+        cmocka_unit_test(test_reuse_pointed_at_mock),
         cmocka_unit_test(test_progress_indicator),
     };
     return harness_run(argc, argv, "cli_e2bc", tests, sizeof tests / sizeof tests[0]);

@@ -201,10 +201,42 @@ static void test_cmd_cli(void **state)
     char want[64];
     snprintf(want, sizeof want, "%ld /bin/bash -l -c sleep 60", pid);
     assert_non_null(strstr(out, want));
-    snprintf(args, sizeof args, "cmd -s %s -K %ld", id, pid);
-    assert_int_equal(run_cli(args, NULL, 0), 0);
+    /* the same with --json */
+    snprintf(args, sizeof args, "cmd -s %s -L -j", id);
+    assert_int_equal(run_cli(args, out, sizeof out), 0);
+    cJSON *list = cJSON_Parse(out);
+    assert_true(cJSON_IsArray(list));
+    bool listed = false;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, list)
+    {
+        if (cJSON_GetObjectItemCaseSensitive(it, "pid")->valuedouble == (double)pid) {
+            listed = true;
+            assert_string_equal(cJSON_GetObjectItemCaseSensitive(it, "cmd")->valuestring,
+                                "/bin/bash");
+            const cJSON *av = cJSON_GetObjectItemCaseSensitive(it, "args");
+            assert_string_equal(cJSON_GetArrayItem(av, cJSON_GetArraySize(av) - 1)->valuestring,
+                                "sleep 60");
+        }
+    }
+    assert_true(listed);
+    cJSON_Delete(list);
+    snprintf(args, sizeof args, "cmd -s %s -K %ld -j", id, pid);
+    assert_int_equal(run_cli(args, out, sizeof out), 0);
+    snprintf(want, sizeof want, "{\"pid\":%ld,\"killed\":true}\n", pid);
+    assert_string_equal(out, want);
+    snprintf(args, sizeof args, "cmd -s %s -K %ld -j 2>/dev/null", id, pid);
+    assert_int_equal(run_cli(args, out, sizeof out), 1);
+    snprintf(want, sizeof want, "{\"pid\":%ld,\"killed\":false}\n", pid);
+    assert_string_equal(out, want);
     snprintf(args, sizeof args, "cmd -s %s -K %ld 2>/dev/null", id, pid);
     assert_int_equal(run_cli(args, NULL, 0), 1);
+    snprintf(args, sizeof args, "cmd -s %s -b -j 'sleep 60'", id);
+    assert_int_equal(run_cli(args, out, sizeof out), 0);
+    cJSON *bg = cJSON_Parse(out);
+    assert_non_null(bg);
+    assert_true(cJSON_GetObjectItemCaseSensitive(bg, "pid")->valuedouble > 0);
+    cJSON_Delete(bg);
     snprintf(args, sizeof args, "cmd -s %s -T 2000 'sleep 30' 2>/dev/null", id);
     assert_int_equal(run_cli(args, NULL, 0), 255);
 }

@@ -489,6 +489,18 @@ static void test_read_etc_shadow(void **state)
     assert_no(o, "root:");
     files_read_refused(sbx, "/etc/shadow", "root:");
     files_read_refused(sbx, "/home/user/../../etc/shadow", "root:");
+    /* filesystem RPCs: the host /etc is neither listed nor stat'ed */
+    e2b_error err;
+    e2b_entry_info *ents = NULL;
+    size_t n = 0;
+    if (e2b_files_list(sbx, "/home/user/../../etc", 1, NULL, &ents, &n, &err) == E2B_OK)
+        for (size_t i = 0; i < n; i++)
+            if (ents[i].name && !strcmp(ents[i].name, "shadow"))
+                fail_msg("ListDir showed the host /etc");
+    e2b_entry_infos_free(ents, n);
+    e2b_entry_info *info = NULL;
+    assert_int_not_equal(e2b_files_stat(sbx, "/etc/shadow", NULL, &info, &err), E2B_OK);
+    e2b_entry_info_free(info);
     rec_ok();
 }
 
@@ -573,6 +585,19 @@ static void test_write_outside_home(void **state)
         e2b_code rc = e2b_files_write(sbx, bad[i], "x", 1, NULL, NULL, &err);
         (void)rc; /* may be refused or land inside the home; the host must be untouched */
     }
+    /* filesystem RPCs: MakeDir and Move (of a file the sandbox owns) outside the home */
+    (void)e2b_files_make_dir(sbx, "/tmp/e2b-sec-mkdir", NULL, NULL, &err);
+    (void)e2b_files_make_dir(sbx, "/home/user/../../../tmp/e2b-sec-mkdir", NULL, NULL, &err);
+    harness_assert_ok(e2b_files_write_text(sbx, "/home/user/mine.txt", "x", &err), &err, "mine");
+    e2b_entry_info *moved = NULL;
+    (void)e2b_files_rename(sbx, "/home/user/mine.txt", "/home/user/../../../tmp/e2b-sec-moved",
+                           NULL, &moved, &err);
+    e2b_entry_info_free(moved);
+    moved = NULL;
+    (void)e2b_files_rename(sbx, "/home/user/mine.txt", "/tmp/e2b-sec-moved", NULL, &moved, &err);
+    e2b_entry_info_free(moved);
+    assert_false(host_exists("/tmp/e2b-sec-mkdir"));
+    assert_false(host_exists("/tmp/e2b-sec-moved"));
     assert_false(host_exists("/etc/e2b-sec-x"));
     assert_false(host_exists("/usr/e2b-sec-x"));
     assert_false(host_exists("/e2b-sec-x"));

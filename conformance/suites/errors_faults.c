@@ -3,7 +3,9 @@
  *
  * A fault fixture is {"name", "description", "rule": <scenario rule without "match">,
  * "rules": {"<family>": <rule>} (family-specific rules, e.g. stream faults), "expect":
- * {"<family>" | "*": "<code name>" | {"code", "status", "calls", "partialStdout"}}}. Each
+ * {"<family>" | "*": "<code name>" | {"code", "status", "calls", "partialStdout", "maxMs",
+ * "retryAfter", "journal"} | {"na": "<why this fault cannot apply to the family>"}}}, optionally "advanceClockMs" (a first call is served and must
+ * succeed, then the mock clock moves on by that much, then the asserted call). Each
  * (fault, family) pair that has an expectation becomes one cmocka test "<fault>/<family>".
  * Families and the client call that exercises them (the rule's "match" is filled in here):
  *   control      e2b_sandbox_get_info          GET /sandboxes/{id}
@@ -84,6 +86,57 @@ static void defer_client(void *p)
     e2b_client_free(p);
 }
 
+/* The client call of one family against sbx; *partial receives the stdout that arrived
+ * (execute / envd_stream; malloc'd or NULL). */
+static e2b_code family_call(const char *f, e2b_client *cl, e2b_sandbox *sbx,
+                            const e2b_create_opts *co, char **partial, e2b_error *err)
+{
+    e2b_code rc = E2B_OK;
+    *partial = NULL;
+    if (!strcmp(f, "control")) {
+        e2b_sandbox_info *info = NULL;
+        rc = e2b_sandbox_get_info(cl, e2b_sandbox_id(sbx), &info, err);
+        e2b_sandbox_info_free(info);
+    } else if (!strcmp(f, "create")) {
+        e2b_sandbox *s2 = NULL;
+        rc = e2b_sandbox_create(cl, co, &s2, err);
+        e2b_sandbox_free(s2);
+    } else if (!strcmp(f, "execute")) {
+        e2b_run_opts ro;
+        e2b_run_opts_init(&ro);
+        ro.timeout_ms = EXEC_TIMEOUT_MS;
+        e2b_execution *exn = NULL;
+        rc = e2b_run_code(sbx, "print('hi')", &ro, &exn, err);
+        if (exn) {
+            e2b_error e2;
+            e2b_execution_logs_text(exn, E2B_LOG_STDOUT, partial, &e2);
+            e2b_execution_free(exn);
+        }
+    } else if (!strcmp(f, "envd_unary")) {
+        e2b_entry_info *info = NULL;
+        rc = e2b_files_stat(sbx, "/home/user", NULL, &info, err);
+        e2b_entry_info_free(info);
+    } else if (!strcmp(f, "envd_stream")) {
+        e2b_command_opts op = {0};
+        op.timeout_ms = EXEC_TIMEOUT_MS;
+        e2b_command_result res;
+        rc = e2b_commands_run(sbx, "echo hi", &op, &res, err);
+        if (res.stdout_data)
+            *partial = strdup(res.stdout_data);
+        e2b_command_result_free(&res);
+    } else if (!strcmp(f, "files_read")) {
+        char *data = NULL;
+        size_t len = 0;
+        rc = e2b_files_read(sbx, "/home/user/x.txt", NULL, &data, &len, err);
+        free(data);
+    } else if (!strcmp(f, "files_write")) {
+        e2b_entry_info *info = NULL;
+        rc = e2b_files_write(sbx, "/home/user/x.txt", "abc", 3, NULL, &info, err);
+        e2b_entry_info_free(info);
+    }
+    return rc;
+}
+
 static void run_case(void **state)
 {
     const fcase *fc = *state;
@@ -130,6 +183,10 @@ static void run_case(void **state)
     co.template_id = "code-interpreter-v1";
     harness_assert_ok(e2b_sandbox_create(cl, &co, &sbx, &err), &err, "create");
     harness_defer(defer_sbx, sbx);
+    e2b_entry_info *x_info = NULL; /* the file files_read reads (when nothing intercepts) */
+    harness_assert_ok(e2b_files_write(sbx, "/home/user/x.txt", "abc", 3, NULL, &x_info, &err), &err,
+                      "write /home/user/x.txt");
+    e2b_entry_info_free(x_info);
 
     /* the rule: family-specific, else the generic one, with this family's match */
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(
@@ -148,60 +205,37 @@ static void run_case(void **state)
     harness_mock_scenarios(t, rj);
     long calls0 = harness_mock_journal_count(t, fc->fam->journal);
 
+    /* "advanceClockMs" (e.g. vanish): a first call is served (and must succeed), the mock
+     * clock moves on, and the call after that is the one asserted */
+    const cJSON *adv = cJSON_GetObjectItemCaseSensitive(root, "advanceClockMs");
+    if (cJSON_IsNumber(adv)) {
+        char *p0 = NULL;
+        e2b_code rc0 = family_call(fc->fam->name, cl, sbx, &co, &p0, &err);
+        free(p0);
+        harness_assert_ok(rc0, &err, "the call before the clock moves");
+        harness_mock_advance_clock(t, (long long)adv->valuedouble);
+        calls0 = harness_mock_journal_count(t, fc->fam->journal);
+    }
     e2b_error_clear(&err);
     int64_t t0 = harness_now_ms();
-    e2b_code rc = E2B_OK;
     char *partial = NULL;
     const char *f = fc->fam->name;
-    if (!strcmp(f, "control")) {
-        e2b_sandbox_info *info = NULL;
-        rc = e2b_sandbox_get_info(cl, e2b_sandbox_id(sbx), &info, &err);
-        e2b_sandbox_info_free(info);
-    } else if (!strcmp(f, "create")) {
-        e2b_sandbox *s2 = NULL;
-        rc = e2b_sandbox_create(cl, &co, &s2, &err);
-        e2b_sandbox_free(s2);
-    } else if (!strcmp(f, "execute")) {
-        e2b_run_opts ro;
-        e2b_run_opts_init(&ro);
-        ro.timeout_ms = EXEC_TIMEOUT_MS;
-        e2b_execution *exn = NULL;
-        rc = e2b_run_code(sbx, "print('hi')", &ro, &exn, &err);
-        if (exn) {
-            e2b_error e2;
-            e2b_execution_logs_text(exn, E2B_LOG_STDOUT, &partial, &e2);
-            e2b_execution_free(exn);
-        }
-    } else if (!strcmp(f, "envd_unary")) {
-        e2b_entry_info *info = NULL;
-        rc = e2b_files_stat(sbx, "/tmp", NULL, &info, &err);
-        e2b_entry_info_free(info);
-    } else if (!strcmp(f, "envd_stream")) {
-        e2b_command_opts op = {0};
-        op.timeout_ms = EXEC_TIMEOUT_MS;
-        e2b_command_result res;
-        rc = e2b_commands_run(sbx, "echo hi", &op, &res, &err);
-        if (res.stdout_data)
-            partial = strdup(res.stdout_data);
-        e2b_command_result_free(&res);
-    } else if (!strcmp(f, "files_read")) {
-        char *data = NULL;
-        size_t len = 0;
-        rc = e2b_files_read(sbx, "/tmp/x.txt", NULL, &data, &len, &err);
-        free(data);
-    } else if (!strcmp(f, "files_write")) {
-        e2b_entry_info *info = NULL;
-        rc = e2b_files_write(sbx, "/tmp/x.txt", "abc", 3, NULL, &info, &err);
-        e2b_entry_info_free(info);
-    }
+    e2b_code rc = family_call(f, cl, sbx, &co, &partial, &err);
     int64_t took = harness_now_ms() - t0;
     if (partial)
         harness_defer(defer_free, partial);
     print_message("[ fault ] %-22s %-12s -> %s (http %d) in %lld ms: %.120s\n", fc->fault, f,
                   e2b_code_name(rc), err.http_status, (long long)took, err.message);
+    /* one machine-readable line per case: conformance/faults_table.py builds FAULTS.md */
+    long ncalls = harness_mock_journal_count(t, fc->fam->journal) - calls0;
+    print_message("FAULTCELL|%s|%s|%s|%d|%ld|%lld|%s\n", fc->fault, f, e2b_code_name(rc),
+                  err.http_status, ncalls, (long long)took, code_j->valuestring);
     harness_assert_code(rc, want, &err, fc->name);
     if (took > BOUND_MS)
         fail_msg("%s: took %lld ms (bound %d)", fc->name, (long long)took, BOUND_MS);
+    const cJSON *mx = cJSON_GetObjectItemCaseSensitive(ex, "maxMs");
+    if (cJSON_IsNumber(mx) && took > mx->valueint)
+        fail_msg("%s: took %lld ms, want under %d", fc->name, (long long)took, mx->valueint);
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(ex, "status");
     if (cJSON_IsNumber(st) && err.http_status != st->valueint)
         fail_msg("%s: http_status %d, want %d", fc->name, err.http_status, st->valueint);
@@ -222,12 +256,14 @@ static void run_case(void **state)
     for (const cJSON *q = jq ? jq->child : NULL; q; q = q->next)
         if (cJSON_IsNumber(q) && harness_mock_journal_count(t, q->string) != q->valueint)
             fail_msg("%s: journal count %s != %d", fc->name, q->string, q->valueint);
-    /* the mock is still healthy after the fault */
+    /* the mock is still healthy after the fault (the sandbox is gone after a clock move) */
     free(harness_mock_admin(t, "DELETE", "/_mock/scenarios", NULL, NULL));
     e2b_sandbox_info *info = NULL;
     e2b_code hc = e2b_sandbox_get_info(cl, e2b_sandbox_id(sbx), &info, &err);
     e2b_sandbox_info_free(info);
-    if (strcmp(f, "create") != 0 || strcmp(fc->fault, "create_lost") != 0)
+    if (cJSON_IsNumber(adv))
+        harness_assert_code(hc, E2B_ERR_SANDBOX_NOT_FOUND, &err, "get_info after the clock moved");
+    else if (strcmp(f, "create") != 0 || strcmp(fc->fault, "create_lost") != 0)
         harness_assert_ok(hc, &err, "get_info after the fault");
 }
 
@@ -251,8 +287,9 @@ int main(int argc, char **argv)
         }
         const cJSON *nm = cJSON_GetObjectItemCaseSensitive(root, "name");
         for (size_t k = 0; k < NFAM; k++) {
-            if (!expectation(root, families[k].name))
-                continue;
+            const cJSON *e = expectation(root, families[k].name);
+            if (!e || cJSON_GetObjectItemCaseSensitive(e, "na"))
+                continue; /* {"na": "<why the fault cannot apply>"}: no case */
             fcase *fc = &cases[nt];
             fc->fixture = strdup(names[i]);
             fc->fault = strdup(cJSON_IsString(nm) ? nm->valuestring : names[i]);

@@ -52,6 +52,13 @@ static e2b_sandbox *make_sandbox(e2b_client *cl, const char *tmpl, int timeout_s
     return sbx;
 }
 
+/* One machine-readable line per observed case (conformance/faults_table.py -> FAULTS.md). */
+static void cell(const char *row, const char *family, e2b_code rc, const e2b_error *err, int64_t t0)
+{
+    print_message("FAULTCELL|%s|%s|%s|%d|-|%lld|-\n", row, family, e2b_code_name(rc),
+                  err->http_status, (long long)(harness_now_ms() - t0));
+}
+
 /* request timeout vs execution timeout vs sandbox expiry: three distinct codes */
 static void test_three_distinct_timeouts(void **state)
 {
@@ -69,6 +76,7 @@ static void test_three_distinct_timeouts(void **state)
     int64_t t0 = harness_now_ms();
     e2b_code c1 = e2b_sandbox_get_info(cl, e2b_sandbox_id(sbx), &info, &err);
     e2b_sandbox_info_free(info);
+    cell("request_timeout", "control", c1, &err, t0);
     harness_assert_code(c1, E2B_ERR_REQUEST_TIMEOUT, &err, "hanging get_info");
     assert_true(harness_now_ms() - t0 < BOUND_MS);
 
@@ -83,6 +91,7 @@ static void test_three_distinct_timeouts(void **state)
     e2b_execution *ex = NULL;
     t0 = harness_now_ms();
     e2b_code c2 = e2b_run_code(sbx, "print('x')", &ro, &ex, &err);
+    cell("execution_timeout", "execute", c2, &err, t0);
     assert_non_null(ex); /* the partial execution is kept */
     assert_true(ex->logs_len >= 1);
     e2b_execution_free(ex);
@@ -93,10 +102,14 @@ static void test_three_distinct_timeouts(void **state)
     free(harness_mock_admin(t, "DELETE", "/_mock/scenarios", NULL, NULL));
     harness_mock_advance_clock(t, 61 * 1000);
     e2b_entry_info *ei = NULL;
+    t0 = harness_now_ms();
     e2b_code c3 = e2b_files_stat(sbx, "/home/user", NULL, &ei, &err);
+    cell("sandbox_expiry", "envd_unary", c3, &err, t0);
     e2b_entry_info_free(ei);
     harness_assert_code(c3, E2B_ERR_SANDBOX_GONE, &err, "data plane after expiry");
+    t0 = harness_now_ms();
     e2b_code c4 = e2b_sandbox_get_info(cl, e2b_sandbox_id(sbx), &info, &err);
+    cell("sandbox_expiry", "control", c4, &err, t0);
     e2b_sandbox_info_free(info);
     harness_assert_code(c4, E2B_ERR_SANDBOX_NOT_FOUND, &err, "get_info after expiry");
     assert_true(c1 != c2 && c2 != c3 && c1 != c3);
@@ -231,6 +244,7 @@ static e2b_code kill_during_execution(bool cut, bool *kept_output, e2b_error *er
                                &ro, &ex, err);
     int64_t took = harness_now_ms() - t0;
     pthread_join(k.th, NULL);
+    cell(cut ? "kill_mid_stream" : "kill_mid_stream_graceful", "execute", rc, err, t0);
     print_message("[ kill ] run_code (%s) -> %s in %lld ms: %s; completed=%d error=%s\n",
                   cut ? "cut" : "graceful", e2b_code_name(rc), (long long)took, err->message,
                   ex ? ex->completed : -1, ex && ex->error ? ex->error->name : "-");
@@ -269,6 +283,7 @@ static e2b_code kill_during_command(bool cut, bool *kept_output, e2b_error *err)
     e2b_code rc = e2b_commands_run(sbx, "echo started; sleep 60", &op, &res, err);
     int64_t took = harness_now_ms() - t0;
     pthread_join(k.th, NULL);
+    cell(cut ? "kill_mid_stream" : "kill_mid_stream_graceful", "envd_stream", rc, err, t0);
     print_message("[ kill ] commands_run (%s) -> %s in %lld ms: %s; finished=%d exit=%d "
                   "status=%s\n",
                   cut ? "cut" : "graceful", e2b_code_name(rc), (long long)took, err->message,

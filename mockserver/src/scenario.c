@@ -800,12 +800,31 @@ static int run_stream(mock_request *req, const cJSON *def)
     return fault_raw(req, "", 0); /* "close": no terminating chunk */
 }
 
+/* The sandbox of a data-plane request, or of a control-plane /sandboxes/{id}... path. */
+static const char *vanish_id(const mock_request *req, char *buf, size_t n)
+{
+    if (req->sandbox_id)
+        return req->sandbox_id;
+    const char *p = strstr(req->path, "/sandboxes/");
+    if (!p || !p[11] || p[11] == '/')
+        return NULL;
+    p += 11;
+    size_t k = strcspn(p, "/");
+    if (k >= n)
+        return NULL;
+    memcpy(buf, p, k);
+    buf[k] = '\0';
+    return buf;
+}
+
 static int vanish(mock_request *req, const cJSON *args)
 {
-    if (!req->sandbox_id)
+    char idb[128];
+    const char *id = vanish_id(req, idb, sizeof idb);
+    if (!id)
         return 0;
     double s = jnum(args, "seconds", 0);
-    store_set_timeout(mock_server_store(req->server), req->sandbox_id, (int64_t)(s * 1000));
+    store_set_timeout(mock_server_store(req->server), id, (int64_t)(s * 1000));
     store_kick(mock_server_store(req->server));
     return 0;
 }

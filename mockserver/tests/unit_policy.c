@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -145,13 +146,179 @@ static void test_cgroup_lifecycle(void **state)
     sbxpol_cgroup_release(name);                     /* no-op on a missing cgroup */
 }
 
+static void rm_tree(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void write_file(const char *path, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    char buf[4096];
+    memset(buf, 1, sizeof buf);
+    for (size_t i = 0; i < len; i += sizeof buf)
+        assert_int_equal(fwrite(buf, 1, sizeof buf, f), sizeof buf);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void test_disk_usage(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/e2b-unit-du-XXXXXX", p[600];
+    assert_non_null(mkdtemp(dir));
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    assert_true(fd >= 0);
+    int64_t empty = sbxpol_disk_usage(fd);
+    assert_true(empty >= 0 && empty < 64 * 1024);
+    snprintf(p, sizeof p, "%s/a", dir);
+    assert_int_equal(mkdir(p, 0755), 0);
+    snprintf(p, sizeof p, "%s/a/one-mib", dir);
+    write_file(p, 1 << 20);
+    snprintf(p, sizeof p, "%s/usr", dir);
+    assert_int_equal(symlink("/usr", p), 0); /* not followed */
+    snprintf(p, sizeof p, "%s/sparse", dir);
+    int sfd = open(p, O_WRONLY | O_CREAT, 0644);
+    assert_true(sfd >= 0);
+    assert_int_equal(ftruncate(sfd, (off_t)1 << 30), 0); /* 1 GiB apparent, no blocks */
+    close(sfd);
+    int64_t used = sbxpol_disk_usage(fd);
+    assert_true(used >= (1 << 20) && used < (2 << 20));
+    /* deeper than the walk goes: unmeasurable (callers count it as full) */
+    assert_int_equal(chdir(dir), 0);
+    for (int i = 0; i < 140; i++) {
+        assert_int_equal(mkdir("d", 0755), 0);
+        assert_int_equal(chdir("d"), 0);
+    }
+    assert_int_equal(chdir("/"), 0);
+    assert_int_equal(sbxpol_disk_usage(fd), -1);
+    close(fd);
+    rm_tree(dir);
+    assert_int_equal(sbxpol_disk_usage(-1), -1);
+}
+
+static void test_cgroup_rename(void **state)
+{
+    (void)state;
+    if (geteuid() != 0 || !sbxpol_cgroup_available())
+        skip();
+    char a[64], b[64];
+    snprintf(a, sizeof a, "e2b-unit-ren-a-%d", (int)getpid());
+    snprintf(b, sizeof b, "e2b-unit-ren-b-%d", (int)getpid());
+    assert_int_equal(sbxpol_cgroup_prepare(a), 0);
+    assert_int_equal(sbxpol_cgroup_prepare(b), 0);
+    errno = 0;
+    assert_int_equal(sbxpol_cgroup_rename(a, b), -1); /* never onto an existing one */
+    assert_int_equal(errno, EEXIST);
+    assert_int_equal(sbxpol_cgroup_destroy(b), 0);
+    assert_int_equal(sbxpol_cgroup_enter(a), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/bin/sleep", "sleep", "300", (char *)NULL);
+        _exit(127);
+    }
+    sbxpol_cgroup_leave();
+    assert_true(pid > 0);
+    assert_int_equal(sbxpol_cgroup_rename(a, "../x"), -1);
+    assert_int_equal(sbxpol_cgroup_rename(a, b), 0);
+    assert_int_equal(sbxpol_cgroup_count(a), -1);
+    assert_int_equal(sbxpol_cgroup_count(b), 1); /* the process moved with it */
+    pid_t got = 0;
+    assert_int_equal(sbxpol_cgroup_pids(b, &got, 1), 1);
+    assert_int_equal(got, pid);
+    assert_int_equal(sbxpol_cgroup_destroy(b), 1);
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_int_equal(sbxpol_cgroup_count(b), -1);
+}
+
+static long soft_fsize(pid_t pid)
+{
+    struct rlimit r;
+    if (prlimit(pid, RLIMIT_FSIZE, NULL, &r) != 0)
+        return -2;
+    return r.rlim_cur == RLIM_INFINITY ? -1 : (long)r.rlim_cur;
+}
+
+/* The disk monitor clamps a sandboxed process's soft RLIMIT_FSIZE to 0 while its directory
+ * is over quota and restores the configured limit once it is back under. */
+static void test_disk_monitor_clamps(void **state)
+{
+    (void)state;
+    if (!sbxrt_bwrap_available())
+        skip();
+    sbxpol_limits saved, l;
+    sbxpol_get_limits(&saved);
+    l = saved;
+    l.disk_bytes = (int64_t)4 << 20;
+    l.fsize_bytes = (int64_t)8 << 20;
+    sbxpol_set_limits(&l);
+    char dir[] = "/tmp/e2b-unit-dq-XXXXXX", p[600];
+    assert_non_null(mkdtemp(dir));
+    const char *argv[] = {"/bin/sleep", "300", NULL};
+    sbxrt_spec spec = {dir, NULL, argv, NULL, 0};
+    sbxrt_proc proc;
+    char err[256];
+    assert_int_equal(sbxrt_spawn(&spec, &proc, err, sizeof err), 0);
+    /* the program: the child of bwrap's sandbox init (proc.pgid) */
+    pid_t inner = 0;
+    for (int i = 0; i < 300 && inner <= 0; i++) {
+        char cp[128];
+        snprintf(cp, sizeof cp, "/proc/%d/task/%d/children", (int)proc.pgid, (int)proc.pgid);
+        FILE *cf = fopen(cp, "re");
+        int c = 0;
+        if (cf && fscanf(cf, "%d", &c) == 1)
+            inner = (pid_t)c;
+        if (cf)
+            fclose(cf);
+        if (inner <= 0 || soft_fsize(inner) != 8 << 20) { /* until prlimit has exec'd */
+            inner = 0;
+            usleep(10000);
+        }
+    }
+    assert_true(inner > 0);
+    assert_int_equal(sbxrt_disk_poll(), 0);
+    assert_int_equal(soft_fsize(inner), 8 << 20);
+    snprintf(p, sizeof p, "%s/big", dir);
+    write_file(p, 6 << 20); /* the server side writes past the quota */
+    assert_int_equal(sbxrt_disk_poll(), 1);
+    assert_true(sbxrt_disk_clamped(dir));
+    assert_int_equal(soft_fsize(inner), 0);
+    /* a spawn meanwhile starts clamped */
+    const char *argv2[] = {"/bin/sh", "-c", "head -c 100000 /dev/zero > f2; echo rc=$?", NULL};
+    sbxrt_spec spec2 = {dir, NULL, argv2, NULL, 0};
+    sbxrt_proc p2;
+    assert_int_equal(sbxrt_spawn(&spec2, &p2, err, sizeof err), 0);
+    char out[256] = "";
+    size_t n = 0;
+    for (int i = 0; i < 500 && !strchr(out, '\n'); i++) {
+        ssize_t k = read(p2.out_fd, out + n, sizeof out - 1 - n);
+        if (k > 0)
+            n += (size_t)k;
+        out[n] = '\0';
+        usleep(10000);
+    }
+    assert_non_null(strstr(out, "rc=153")); /* head killed by SIGXFSZ (128 + 25) */
+    sbxrt_kill(&p2);
+    assert_int_equal(unlink(p), 0);
+    assert_int_equal(sbxrt_disk_poll(), 0);
+    assert_false(sbxrt_disk_clamped(dir));
+    assert_int_equal(soft_fsize(inner), 8 << 20); /* restored */
+    sbxrt_kill(&proc);
+    (void)sbxrt_sandbox_destroy(dir);
+    rm_tree(dir);
+    sbxpol_set_limits(&saved);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_limits_env),
-        cmocka_unit_test(test_seccomp_fd),
-        cmocka_unit_test(test_runtime_and_masks),
-        cmocka_unit_test(test_cgroup_lifecycle),
+        cmocka_unit_test(test_limits_env),          cmocka_unit_test(test_seccomp_fd),
+        cmocka_unit_test(test_runtime_and_masks),   cmocka_unit_test(test_cgroup_lifecycle),
+        cmocka_unit_test(test_disk_usage),          cmocka_unit_test(test_cgroup_rename),
+        cmocka_unit_test(test_disk_monitor_clamps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -380,7 +380,9 @@ static void cg_init(void)
     for (int c = 0; c < 2; c++) {
         char d[1600];
         cg_dir(d, sizeof d, c, NULL);
-        if (mkdir(d, 0755) != 0 && errno != EEXIST) {
+        /* EEXIST is not enough: another user (root) may have made it, and we then cannot
+         * create sandbox groups in it nor move into them */
+        if ((mkdir(d, 0755) != 0 && errno != EEXIST) || access(d, W_OK | X_OK) != 0) {
             mock_log(MOCK_LOG_WARN, "sbx_policy: no cgroup %s (%s): rlimits only", d,
                      strerror(errno));
             return;

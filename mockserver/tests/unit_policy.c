@@ -261,7 +261,8 @@ static void test_disk_monitor_clamps(void **state)
     sbxrt_spec spec = {dir, NULL, argv, NULL, 0};
     sbxrt_proc proc;
     char err[256];
-    assert_int_equal(sbxrt_spawn(&spec, &proc, err, sizeof err), 0);
+    if (sbxrt_spawn(&spec, &proc, err, sizeof err) != 0)
+        fail_msg("spawn: %s", err);
     /* the program: the child of bwrap's sandbox init (proc.pgid) */
     pid_t inner = 0;
     for (int i = 0; i < 300 && inner <= 0; i++) {

@@ -6,6 +6,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/common_interface_defs.h>
+#endif
 
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t m);
@@ -17,6 +20,7 @@ static atomic_long counter;
 static atomic_int armed;
 static atomic_int injected;
 static long fail_at;
+static bool trace; /* E2B_TORTURE_TRACE=1: print the stack of the failed allocation */
 
 static int should_fail(void)
 {
@@ -25,6 +29,10 @@ static int should_fail(void)
     long n = atomic_fetch_add(&counter, 1) + 1;
     if (fail_at > 0 && n == fail_at) {
         atomic_store(&injected, 1);
+#ifdef __SANITIZE_ADDRESS__
+        if (trace)
+            __sanitizer_print_stack_trace();
+#endif
         return 1;
     }
     return 0;
@@ -64,6 +72,8 @@ void failalloc_init(bool with_curl)
 {
     const char *s = getenv("E2B_TORTURE_FAIL_AT");
     fail_at = s ? atol(s) : 0;
+    const char *t = getenv("E2B_TORTURE_TRACE");
+    trace = t && *t == '1';
     cJSON_Hooks h = {.malloc_fn = hook_malloc, .free_fn = free};
     cJSON_InitHooks(&h);
     if (with_curl)

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "connect.h"
 #include "e2b/e2b.h"
@@ -164,10 +165,15 @@ static void scenario_remote(const char *url, bool run)
         goto out;
     e2b_create_opts co;
     e2b_create_opts_init(&co);
-    e2b_kv md = {"torture", "yes"};
+    /* A value of this run's own: runs go in parallel against one mock, and sandboxes whose
+     * create answer was lost to an injected failure stay until their timeout, so a shared
+     * value would let list's page fill with other runs' sandboxes. */
+    char tag[32];
+    snprintf(tag, sizeof tag, "run-%ld", (long)getpid());
+    e2b_kv md = {"torture", tag};
     co.metadata = &md;
     co.metadata_len = 1;
-    co.timeout_s = 120;
+    co.timeout_s = 60;
     if (!CALL("e2b_sandbox_create", e2b_sandbox_create(c, &co, &sbx, &err),
               sbx && e2b_sandbox_id(sbx) && e2b_sandbox_id(sbx)[0]))
         goto out;

@@ -40,15 +40,19 @@ grep -E 'tests passed|tests failed|^\s+[0-9]+ - ' "$build/coverage-ctest.log" | 
 t2=$(date +%s)
 
 mkdir -p "$build/coverage"
-# Never give gcovr -o /dev/null: it replaces its output file, and /dev/null with it.
+rm -f "$build"/coverage/*
+# One gcovr pass writes every report to a file of its own. Never give gcovr -o /dev/null (or any
+# device): it replaces its output path, and /dev/null with it.
 gcovr -r "$here" "$build" --filter "$here/client/src/" --filter "$here/client/cli/" \
       --filter "$here/mockserver/src/" --exclude-unreachable-branches --exclude-throw-branches \
       --html-details "$build/coverage/index.html" --xml "$build/coverage/coverage.xml" \
-      --json-summary "$build/coverage/summary.json" --print-summary -o "$build/coverage/summary-out.txt" \
-      >"$build/coverage/summary.txt" 2>"$build/coverage/gcovr.err"
-gcovr -r "$here" "$build" --filter "$here/client/src/" --filter "$here/client/cli/" \
-      --filter "$here/mockserver/src/" --exclude-unreachable-branches \
-      >"$build/coverage/files.txt" 2>/dev/null
+      --json-summary "$build/coverage/summary.json" --txt "$build/coverage/files.txt" \
+      --print-summary >"$build/coverage/summary.txt" 2>"$build/coverage/gcovr.err"
+if [ ! -c /dev/null ]; then  # a tool replaced it: say so loudly, repair it when we can
+    echo "coverage.sh: /dev/null is no longer a character device"
+    [ "$(id -u)" -eq 0 ] && rm -f /dev/null && mknod -m 666 /dev/null c 1 3 && echo "coverage.sh: /dev/null restored"
+    exit 2
+fi
 echo "per directory (lines):"
 awk 'NR>5 && $1 ~ /\// {split($1,a,"/"); d=a[1]"/"a[2]; l[d]+=$2; e[d]+=$3}
      END {for (d in l) printf "  %-20s %6d/%-6d %5.1f%%\n", d, e[d], l[d], 100*e[d]/l[d]}' \

@@ -2,6 +2,7 @@
 #include "harness.h"
 
 #include <dirent.h>
+#include <regex.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,4 +146,110 @@ oom:
     fprintf(stderr, "harness: out of memory listing %s\n", path);
     errno = ENOMEM;
     return -1;
+}
+
+/* ---- checking fixture JSON -------------------------------------------------------------- */
+
+void harness_json_check_keys(const harness_step *s, const cJSON *obj, const char *where,
+                             const char *const *allowed)
+{
+    if (!cJSON_IsObject(obj))
+        harness_step_fail(s, "%s must be a JSON object", where);
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        bool ok = false;
+        for (const char *const *a = allowed; *a; a++)
+            ok = ok || !strcmp(*a, it->string);
+        if (!ok)
+            harness_step_fail(s, "unknown key \"%s\" in %s", it->string, where);
+    }
+}
+
+const cJSON *harness_json_get(const cJSON *o, const char *key)
+{
+    return cJSON_GetObjectItemCaseSensitive(o, key);
+}
+
+const char *harness_json_str(const harness_step *s, const cJSON *o, const char *key)
+{
+    const cJSON *v = harness_json_get(o, key);
+    if (!v)
+        return NULL;
+    if (!cJSON_IsString(v))
+        harness_step_fail(s, "\"%s\" must be a string", key);
+    return v->valuestring;
+}
+
+long long harness_json_ll(const harness_step *s, const cJSON *o, const char *key, long long def)
+{
+    const cJSON *v = harness_json_get(o, key);
+    if (!v)
+        return def;
+    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble)
+        harness_step_fail(s, "\"%s\" must be an integer", key);
+    return (long long)v->valuedouble;
+}
+
+bool harness_json_bool(const harness_step *s, const cJSON *o, const char *key, bool def)
+{
+    const cJSON *v = harness_json_get(o, key);
+    if (!v)
+        return def;
+    if (!cJSON_IsBool(v))
+        harness_step_fail(s, "\"%s\" must be true or false", key);
+    return cJSON_IsTrue(v);
+}
+
+void harness_json_match(const harness_step *s, const char *what, const cJSON *m, const char *val,
+                        size_t len)
+{
+    if (cJSON_IsNull(m)) {
+        if (val)
+            harness_step_fail(s, "%s: expected absent, got \"%s\"", what, val);
+        return;
+    }
+    if (cJSON_IsString(m)) {
+        if (!val || strlen(m->valuestring) != len || memcmp(m->valuestring, val, len))
+            harness_step_fail(s, "%s: expected \"%s\", got \"%s\"", what, m->valuestring,
+                              val ? val : "(null)");
+        return;
+    }
+    static const char *const keys[] = {"equals", "contains", "not_contains", "regex",
+                                       "length", "empty",    "present",      NULL};
+    harness_json_check_keys(s, m, what, keys);
+    const cJSON *v;
+    if ((v = harness_json_get(m, "present")) && cJSON_IsTrue(v) != (val != NULL))
+        harness_step_fail(s, "%s: expected %s", what, cJSON_IsTrue(v) ? "present" : "absent");
+    if (!val) {
+        if (harness_json_get(m, "equals") || harness_json_get(m, "contains") ||
+            harness_json_get(m, "regex") || harness_json_get(m, "length"))
+            harness_step_fail(s, "%s: absent", what);
+        return;
+    }
+    if ((v = harness_json_get(m, "equals")) &&
+        (strlen(v->valuestring) != len || memcmp(v->valuestring, val, len)))
+        harness_step_fail(s, "%s: expected \"%s\", got \"%s\"", what, v->valuestring, val);
+    if ((v = harness_json_get(m, "contains"))) {
+        const cJSON *it = cJSON_IsArray(v) ? v->child : v;
+        for (; it; it = cJSON_IsArray(v) ? it->next : NULL)
+            if (!cJSON_IsString(it) || !strstr(val, it->valuestring))
+                harness_step_fail(s, "%s: \"%s\" does not contain \"%s\"", what, val,
+                                  cJSON_IsString(it) ? it->valuestring : "?");
+    }
+    if ((v = harness_json_get(m, "not_contains")) && cJSON_IsString(v) &&
+        strstr(val, v->valuestring))
+        harness_step_fail(s, "%s: \"%s\" contains \"%s\"", what, val, v->valuestring);
+    if ((v = harness_json_get(m, "regex"))) {
+        regex_t re;
+        if (!cJSON_IsString(v) || regcomp(&re, v->valuestring, REG_EXTENDED | REG_NOSUB))
+            harness_step_fail(s, "%s: bad regex", what);
+        int r = regexec(&re, val, 0, NULL, 0);
+        regfree(&re);
+        if (r)
+            harness_step_fail(s, "%s: \"%s\" does not match /%s/", what, val, v->valuestring);
+    }
+    if ((v = harness_json_get(m, "length")) && (size_t)v->valuedouble != len)
+        harness_step_fail(s, "%s: length %zu, expected %.0f", what, len, v->valuedouble);
+    if ((v = harness_json_get(m, "empty")) && cJSON_IsTrue(v) != (len == 0))
+        harness_step_fail(s, "%s: expected %s, got %zu bytes", what,
+                          cJSON_IsTrue(v) ? "empty" : "non-empty", len);
 }

@@ -115,6 +115,42 @@ cJSON *harness_fixture_load(const char *relpath, char *errbuf, size_t errlen);
 int harness_fixture_list(const char *dir, char ***names, size_t *n);
 void harness_fixture_list_free(char **names, size_t n);
 
+/* ---- checking fixture JSON (shared by the *_fixtures suites) ------------------------- */
+
+/* Where a fixture-driven test is: every failure message of the helpers below starts with
+ * "<name> [<path>] step <step> (<op>): ". Suites build one on the fly from their own context,
+ * e.g. HARNESS_STEP(c->fc->name, c->fc->path, c->step, c->op). */
+typedef struct harness_step {
+    const char *name; /* the case */
+    const char *path; /* the fixture file */
+    int step;         /* step index */
+    const char *op;   /* the step's op, or NULL */
+} harness_step;
+#define HARNESS_STEP(name, path, step, op) (&(const harness_step){(name), (path), (step), (op)})
+
+/* fail_msg with the step's prefix. */
+#define harness_step_fail(s, fmt, ...)                                      \
+    fail_msg("%s [%s] step %d (%s): " fmt, (s)->name, (s)->path, (s)->step, \
+             (s)->op ? (s)->op : "-", ##__VA_ARGS__)
+
+/* Fails unless obj is a JSON object whose keys are all in the NULL-terminated `allowed`
+ * (fixtures are checked strictly so a typo never silently skips an assertion). */
+void harness_json_check_keys(const harness_step *s, const cJSON *obj, const char *where,
+                             const char *const *allowed);
+/* obj[key] (case-sensitive), NULL when absent or obj is not an object. */
+const cJSON *harness_json_get(const cJSON *o, const char *key);
+/* obj[key] as a string: NULL when absent; fails when present but not a string. */
+const char *harness_json_str(const harness_step *s, const cJSON *o, const char *key);
+/* obj[key] as an integer: def when absent; fails unless an integral number. */
+long long harness_json_ll(const harness_step *s, const cJSON *o, const char *key, long long def);
+/* obj[key] as a boolean: def when absent; fails unless true/false. */
+bool harness_json_bool(const harness_step *s, const cJSON *o, const char *key, bool def);
+/* Asserts bytes val[0..len) (val NULL = absent) against a matcher m: null (must be absent),
+ * "exact text", or {"equals", "contains" (string or array), "not_contains", "regex" (POSIX
+ * extended), "length", "empty", "present"}; `what` names the value in messages. */
+void harness_json_match(const harness_step *s, const char *what, const cJSON *m, const char *val,
+                        size_t len);
+
 /* ---- small helpers for tests -------------------------------------------------------- */
 
 /* Fails the test with "<what>: <code name>: <message>" unless rc == E2B_OK. */

@@ -56,109 +56,15 @@ typedef struct ctx {
     fail_msg("%s [%s] step %d (%s): " fmt, (c)->fc->name, (c)->fc->path, (c)->step, \
              (c)->op ? (c)->op : "-", ##__VA_ARGS__)
 
-/* ---- fixture JSON accessors ------------------------------------------------------------ */
+/* ---- fixture JSON accessors and matchers: conformance/harness (harness_json_*) ---------- */
 
-static void check_keys(ctx *c, const cJSON *obj, const char *where, const char *const *allowed)
-{
-    if (!cJSON_IsObject(obj))
-        FAIL(c, "%s must be a JSON object", where);
-    for (const cJSON *it = obj->child; it; it = it->next) {
-        bool ok = false;
-        for (const char *const *a = allowed; *a; a++)
-            ok = ok || !strcmp(*a, it->string);
-        if (!ok)
-            FAIL(c, "unknown key \"%s\" in %s", it->string, where);
-    }
-}
-
-static const cJSON *jget(const cJSON *o, const char *key)
-{
-    return cJSON_GetObjectItemCaseSensitive(o, key);
-}
-
-static const char *jstr(ctx *c, const cJSON *o, const char *key)
-{
-    const cJSON *v = jget(o, key);
-    if (!v)
-        return NULL;
-    if (!cJSON_IsString(v))
-        FAIL(c, "\"%s\" must be a string", key);
-    return v->valuestring;
-}
-
-static long long jll(ctx *c, const cJSON *o, const char *key, long long def)
-{
-    const cJSON *v = jget(o, key);
-    if (!v)
-        return def;
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble)
-        FAIL(c, "\"%s\" must be an integer", key);
-    return (long long)v->valuedouble;
-}
-
-static bool jbool(ctx *c, const cJSON *o, const char *key, bool def)
-{
-    const cJSON *v = jget(o, key);
-    if (!v)
-        return def;
-    if (!cJSON_IsBool(v))
-        FAIL(c, "\"%s\" must be true or false", key);
-    return cJSON_IsTrue(v);
-}
-
-/* ---- matchers: null (absent), "exact", or {equals, contains, not_contains, regex, length,
- * empty, present} ------------------------------------------------------------------------ */
-
-static void match(ctx *c, const char *what, const cJSON *m, const char *val, size_t len)
-{
-    if (cJSON_IsNull(m)) {
-        if (val)
-            FAIL(c, "%s: expected absent, got \"%s\"", what, val);
-        return;
-    }
-    if (cJSON_IsString(m)) {
-        if (!val || strlen(m->valuestring) != len || memcmp(m->valuestring, val, len))
-            FAIL(c, "%s: expected \"%s\", got \"%s\"", what, m->valuestring, val ? val : "(null)");
-        return;
-    }
-    static const char *const keys[] = {"equals", "contains", "not_contains", "regex",
-                                       "length", "empty",    "present",      NULL};
-    check_keys(c, m, what, keys);
-    const cJSON *v;
-    if ((v = jget(m, "present")) && cJSON_IsTrue(v) != (val != NULL))
-        FAIL(c, "%s: expected %s", what, cJSON_IsTrue(v) ? "present" : "absent");
-    if (!val) {
-        if (jget(m, "equals") || jget(m, "contains") || jget(m, "regex") || jget(m, "length"))
-            FAIL(c, "%s: absent", what);
-        return;
-    }
-    if ((v = jget(m, "equals")) &&
-        (strlen(v->valuestring) != len || memcmp(v->valuestring, val, len)))
-        FAIL(c, "%s: expected \"%s\", got \"%s\"", what, v->valuestring, val);
-    if ((v = jget(m, "contains"))) {
-        const cJSON *it = cJSON_IsArray(v) ? v->child : v;
-        for (; it; it = cJSON_IsArray(v) ? it->next : NULL)
-            if (!cJSON_IsString(it) || !strstr(val, it->valuestring))
-                FAIL(c, "%s: \"%s\" does not contain \"%s\"", what, val,
-                     cJSON_IsString(it) ? it->valuestring : "?");
-    }
-    if ((v = jget(m, "not_contains")) && cJSON_IsString(v) && strstr(val, v->valuestring))
-        FAIL(c, "%s: \"%s\" contains \"%s\"", what, val, v->valuestring);
-    if ((v = jget(m, "regex"))) {
-        regex_t re;
-        if (!cJSON_IsString(v) || regcomp(&re, v->valuestring, REG_EXTENDED | REG_NOSUB))
-            FAIL(c, "%s: bad regex", what);
-        int r = regexec(&re, val, 0, NULL, 0);
-        regfree(&re);
-        if (r)
-            FAIL(c, "%s: \"%s\" does not match /%s/", what, val, v->valuestring);
-    }
-    if ((v = jget(m, "length")) && (size_t)v->valuedouble != len)
-        FAIL(c, "%s: length %zu, expected %.0f", what, len, v->valuedouble);
-    if ((v = jget(m, "empty")) && cJSON_IsTrue(v) != (len == 0))
-        FAIL(c, "%s: expected %s, got %zu bytes", what, cJSON_IsTrue(v) ? "empty" : "non-empty",
-             len);
-}
+#define STEP(c) HARNESS_STEP((c)->fc->name, (c)->fc->path, (c)->step, (c)->op)
+#define check_keys(c, obj, where, allowed) harness_json_check_keys(STEP(c), obj, where, allowed)
+#define jget(o, key) harness_json_get(o, key)
+#define jstr(c, o, key) harness_json_str(STEP(c), o, key)
+#define jll(c, o, key, def) harness_json_ll(STEP(c), o, key, def)
+#define jbool(c, o, key, def) harness_json_bool(STEP(c), o, key, def)
+#define match(c, what, m, val, len) harness_json_match(STEP(c), what, m, val, len)
 
 /* ---- error expectations ----------------------------------------------------------------- */
 

@@ -199,47 +199,16 @@ static const char *q(ctx *c, const char *s)
 
 /* ---- fixture JSON accessors (a malformed fixture fails with a clear message) ---------- */
 
-static void check_keys(ctx *c, const cJSON *obj, const char *where, const char *const *allowed)
-{
-    if (!cJSON_IsObject(obj))
-        FAIL(c, "%s must be a JSON object", where);
-    for (const cJSON *it = obj->child; it; it = it->next) {
-        bool ok = false;
-        for (const char *const *a = allowed; *a; a++)
-            ok = ok || !strcmp(*a, it->string);
-        if (!ok)
-            FAIL(c, "unknown key \"%s\" in %s", it->string, where);
-    }
-}
+#define STEP(c) HARNESS_STEP((c)->fc->name, (c)->fc->path, (c)->step, (c)->op)
+#define check_keys(c, obj, where, allowed) harness_json_check_keys(STEP(c), obj, where, allowed)
+#define jbool(c, o, key, def) harness_json_bool(STEP(c), o, key, def)
+#define jlong(c, o, key, def) ((long)harness_json_ll(STEP(c), o, key, def))
 
+/* a string with $variables resolved */
 static const char *jstr(ctx *c, const cJSON *o, const char *key)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!v)
-        return NULL;
-    if (!cJSON_IsString(v))
-        FAIL(c, "\"%s\" must be a string", key);
-    return resolve(c, v->valuestring);
-}
-
-static long jlong(ctx *c, const cJSON *o, const char *key, long def)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!v)
-        return def;
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long)v->valuedouble)
-        FAIL(c, "\"%s\" must be an integer", key);
-    return (long)v->valuedouble;
-}
-
-static bool jbool(ctx *c, const cJSON *o, const char *key, bool def)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!v)
-        return def;
-    if (!cJSON_IsBool(v))
-        FAIL(c, "\"%s\" must be true or false", key);
-    return cJSON_IsTrue(v);
+    const char *v = harness_json_str(STEP(c), o, key);
+    return v ? resolve(c, v) : NULL;
 }
 
 /* "code": a string, or an array of lines joined with "\n". */

@@ -14,6 +14,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -156,52 +157,28 @@ static const char *resolve(ctx *c, const char *s)
 
 /* ---- fixture JSON accessors (a malformed fixture fails the test with a clear message) --- */
 
-static void check_keys(ctx *c, const cJSON *obj, const char *where, const char *const *allowed)
-{
-    if (!cJSON_IsObject(obj))
-        FAIL(c, "%s must be a JSON object", where);
-    for (const cJSON *it = obj->child; it; it = it->next) {
-        bool ok = false;
-        for (const char *const *a = allowed; *a; a++)
-            ok = ok || !strcmp(*a, it->string);
-        if (!ok)
-            FAIL(c, "unknown key \"%s\" in %s", it->string, where);
-    }
-}
+#define STEP(c) HARNESS_STEP((c)->fc->name, (c)->fc->path, (c)->step, (c)->op)
+#define check_keys(c, obj, where, allowed) harness_json_check_keys(STEP(c), obj, where, allowed)
+#define jbool(c, o, key, def) harness_json_bool(STEP(c), o, key, def)
 
+/* a string with $variables resolved */
 static const char *jstr(ctx *c, const cJSON *o, const char *key)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!v)
-        return NULL;
-    if (!cJSON_IsString(v))
-        FAIL(c, "\"%s\" must be a string", key);
-    return resolve(c, v->valuestring);
+    const char *v = harness_json_str(STEP(c), o, key);
+    return v ? resolve(c, v) : NULL;
+}
+
+static int jint(ctx *c, const cJSON *o, const char *key, int def)
+{
+    long long v = harness_json_ll(STEP(c), o, key, def);
+    if (v < INT_MIN || v > INT_MAX)
+        FAIL(c, "\"%s\" must be an integer", key);
+    return (int)v;
 }
 
 static bool jhas(const cJSON *o, const char *key)
 {
     return cJSON_GetObjectItemCaseSensitive(o, key) != NULL;
-}
-
-static int jint(ctx *c, const cJSON *o, const char *key, int def)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!v)
-        return def;
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble)
-        FAIL(c, "\"%s\" must be an integer", key);
-    return (int)v->valuedouble;
-}
-
-static bool jbool(ctx *c, const cJSON *o, const char *key, bool def)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!v)
-        return def;
-    if (!cJSON_IsBool(v))
-        FAIL(c, "\"%s\" must be true or false", key);
-    return cJSON_IsTrue(v);
 }
 
 /* {"k": "v", ...} -> e2b_kv array (values resolved) living until the end of the test. */

@@ -41,7 +41,13 @@ static void usage(FILE *f)
     fprintf(f, "\nenvironment: E2B_API_KEY, E2B_API_URL, E2B_SANDBOX_URL, E2B_DOMAIN, "
                "E2B_DEBUG,\n  E2B_REQUEST_TIMEOUT_MS. With neither E2B_API_KEY nor "
                "E2B_API_URL set, e2bc starts a\n  local e2b-mock (found via E2B_MOCK_BIN, "
-               "next to e2bc, or on PATH) for the command.\n");
+               "next to e2bc, or on PATH) for the command.\n  With only E2B_API_URL set to a "
+               "server on this machine (127.x, localhost), e2bc\n  reuses that e2b-mock (no key "
+               "needed). E2BC_NO_PROGRESS=1: no progress line.\n");
+    fprintf(f, "\nexit status: 0 ok; 1 the user's side (the code raised, an unknown sandbox, file "
+               "or\n  process, an invalid request); 2 bad usage or infrastructure (network, "
+               "timeout,\n  server). `e2bc cmd` returns the command's own exit code (255: e2bc "
+               "failed).\n");
 }
 
 static int cmd_version(int argc, char **argv)

@@ -1191,6 +1191,11 @@ static void test_disk_quota_upload(void **state)
     snprintf(dir, sizeof dir, "%s/%s", g_root, e2b_sandbox_id(sbx));
     harness_assert_ok(e2b_files_write_text(sbx, "/home/user/keep.txt", "keep me", &err), &err,
                       "small write");
+    e2b_sandbox_info *info = NULL;
+    harness_assert_ok(e2b_sandbox_get_info(t->client, e2b_sandbox_id(sbx), &info, &err), &err,
+                      "info");
+    assert_int_equal(info->disk_size_mb, QUOTA_MB); /* diskSizeMB reports the quota */
+    e2b_sandbox_info_free(info);
     /* multipart (e2b_files_write): 48 MiB in one file */
     size_t big = (size_t)48 << 20;
     char *buf = malloc(big);

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "sbx_policy.h"
 #include "util.h"
 
 struct mock_sandbox_priv {
@@ -265,7 +266,12 @@ mock_sandbox *store_create(mock_store *st, const store_create_opts *o)
     s->metadata = p->metadata;
     s->cpu_count = o->cpu_count > 0 ? o->cpu_count : 2;
     s->memory_mb = o->memory_mb > 0 ? o->memory_mb : 512;
-    s->disk_size_mb = o->disk_size_mb > 0 ? o->disk_size_mb : 1024;
+    /* diskSizeMB reports what is enforced: the disk quota (--limit-disk-mb) when there is
+     * one, else the template's nominal size */
+    int64_t quota = sbxpol_disk_quota();
+    s->disk_size_mb = quota > 0             ? (int)((quota + (1 << 20) - 1) >> 20)
+                      : o->disk_size_mb > 0 ? o->disk_size_mb
+                                            : 1024;
     p->state = MOCK_SBX_RUNNING;
     p->auto_pause = o->auto_pause;
     p->auto_resume = o->auto_resume;

@@ -1435,6 +1435,68 @@ static void test_warm_pool_claim_kill(void **state)
     rec_ok();
 }
 
+/* Every syscall the seccomp filter denies (ISOLATION.md), called directly through libc's
+ * syscall(): none may succeed; non-unix sockets fail with EAFNOSUPPORT; clone with
+ * CLONE_NEWUSER fails; a 32-bit int 0x80 syscall kills the process (bad arch: SIGSYS; a
+ * kernel without IA32 emulation answers SIGSEGV before seccomp sees it). */
+static const char SECCOMP_PY[] =
+    "import ctypes, mmap, os, platform, subprocess, sys\n"
+    "libc = ctypes.CDLL(None, use_errno=True)\n"
+    "libc.syscall.restype = ctypes.c_long\n"
+    "nr = dict(ptrace=101, mount=165, umount2=166, pivot_root=155, chroot=161,\n"
+    "    init_module=175, finit_module=313, delete_module=176, kexec_load=246,\n"
+    "    kexec_file_load=320, add_key=248, request_key=249, keyctl=250, bpf=321,\n"
+    "    perf_event_open=298, unshare=272, setns=308, process_vm_readv=310,\n"
+    "    process_vm_writev=311, swapon=167, swapoff=168, reboot=169, open_by_handle_at=304,\n"
+    "    name_to_handle_at=303, fsopen=430, fsmount=432, move_mount=429, open_tree=428,\n"
+    "    mount_setattr=442, userfaultfd=323, iopl=172, ioperm=173, acct=163,\n"
+    "    settimeofday=164, clock_settime=227, adjtimex=159, syslog=103, quotactl=179)\n"
+    "bad = []\n"
+    "if platform.machine() != 'x86_64':\n"
+    "    print('SKIP-ARCH'); sys.exit(0)\n"
+    "for name, n in nr.items():\n"
+    "    if libc.syscall(n, 0, 0, 0, 0, 0, 0) >= 0: bad.append(name)\n"
+    "for fam in (2, 10, 16, 17):\n"
+    "    r = libc.syscall(41, fam, 3 if fam in (16, 17) else 1, 0)\n"
+    "    e = ctypes.get_errno()\n"
+    "    if r >= 0 or e != 97: bad.append('socket%d:%d' % (fam, e))\n"
+    "ok_unix = libc.syscall(41, 1, 1, 0) >= 0\n"
+    "r = libc.syscall(56, 0x10000000 | 17, 0, 0, 0, 0)\n"
+    "if r == 0: os._exit(0)\n"
+    "if r > 0: bad.append('clone-newuser'); os.waitpid(r, 0)\n"
+    "x = (\"import mmap, ctypes\\n\"\n"
+    "     \"m = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)\\n\"\n"
+    "     \"m.write(b'\\\\xb8\\\\x14\\\\x00\\\\x00\\\\x00\\\\xcd\\\\x80\\\\xc3')\\n\"\n"
+    "     \"f = "
+    "ctypes.CFUNCTYPE(ctypes.c_int)(ctypes.addressof(ctypes.c_char.from_buffer(m)))\\n\"\n"
+    "     \"f(); print('SURVIVED')\\n\")\n"
+    "p = subprocess.run([sys.executable, '-c', x], capture_output=True, text=True)\n"
+    "if 'SURVIVED' in p.stdout or p.returncode >= 0: bad.append('int80:%d' % p.returncode)\n"
+    "print('DENIED-ALL' if not bad and ok_unix else 'ALLOWED %s unix=%s' % (bad, ok_unix),\n"
+    "      'int80 rc', p.returncode)\n";
+
+static void test_seccomp_denials(void **state)
+{
+    (void)state;
+    harness_target *t = start();
+    rec_begin("seccomp_denied_syscalls");
+    e2b_sandbox *sbx = new_sbx(t, -1);
+    out *o = code(sbx, "python", SECCOMP_PY, 60000);
+    if (strstr(o->text, "SKIP-ARCH"))
+        skip();
+    assert_has(o, "DENIED-ALL");
+    /* int 0x80 died by a signal (checked in the script): SIGSYS where the kernel has IA32
+     * emulation, SIGSEGV on kernels without it (this machine's) */
+    e2b_error err;
+    harness_assert_ok(e2b_files_write_text(sbx, "/home/user/sc.py", SECCOMP_PY, &err), &err,
+                      "script");
+    out *c = cmd(sbx, "/usr/bin/python3 /home/user/sc.py", 60000);
+    assert_has(c, "DENIED-ALL");
+    rec_exit("%s", strstr(o->text, "int80 rc -31") ? "39 denied, 4 EAFNOSUPPORT, int80 SIGSYS"
+                                                   : "39 denied, 4 EAFNOSUPPORT, int80 no ia32");
+    rec_ok();
+}
+
 static void test_refuses_without_bwrap(void **state)
 {
     (void)state;
@@ -1475,6 +1537,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_disk_quota_upload),
         cmocka_unit_test(test_token_isolation),
         cmocka_unit_test(test_warm_pool_claim_kill),
+        cmocka_unit_test(test_seccomp_denials),
         cmocka_unit_test(test_refuses_without_bwrap),
     };
     return harness_run(argc, argv, "security", tests, sizeof tests / sizeof tests[0]);

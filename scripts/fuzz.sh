@@ -39,15 +39,19 @@ known_regression() {  # is this crash input already committed under fuzz/regress
     return 1
 }
 
-printf '%-20s %10s %8s %8s %7s %8s  %s\n' target execs exec/s cov ft corpus result
+hdr=$(printf '%-20s %5s %10s %8s %6s %6s %7s %7s  %s' target secs execs exec/s cov ft corpus crashes result)
+echo "$hdr"
+rows=()
 crashed=0
 for t in "${targets[@]}"; do
     corpus=$build/fuzz-corpus/$t
     art=$build/fuzz-artifacts/$t
     log=$build/fuzz-logs/$t.log
     mkdir -p "$corpus" "$art" "$(dirname "$log")"
+    rm -f "$art"/*   # artifacts of earlier runs: this run's crashes only
     seeds=()
     [ -d "$here/fuzz/regressions/$t" ] && seeds+=("$here/fuzz/regressions/$t")
+    s0=$(date +%s)
     # shellcheck disable=SC2086
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:symbolize=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -55,14 +59,19 @@ for t in "${targets[@]}"; do
         -max_len=16384 -print_final_stats=1 -artifact_prefix="$art/" ${FUZZ_ARGS:-} \
         "$corpus" "${seeds[@]}" >"$log" 2>&1
     rc=$?
+    dt=$(( $(date +%s) - s0 ))
+    # libFuzzer's final stats (-print_final_stats=1) and its last status line (cov, ft)
     last=$(grep -E '^#[0-9]+' "$log" | tail -1)
-    execs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}' | tail -1)
-    eps=$(grep -E '^stat::average_exec_per_sec' "$log" | awk '{print $2}' | tail -1)
+    execs=$(awk '/^stat::number_of_executed_units/ {v=$2} END {print v}' "$log")
+    eps=$(awk '/^stat::average_exec_per_sec/ {v=$2} END {print v}' "$log")
     cov=$(sed -nE 's/.* cov: ([0-9]+).*/\1/p' <<<"$last")
     ft=$(sed -nE 's/.* ft: ([0-9]+).*/\1/p' <<<"$last")
-    corp=$(sed -nE 's/.* corp: ([0-9]+\/[0-9]+[a-zA-Z]*).*/\1/p' <<<"$last")
+    ncorp=$(find "$corpus" -maxdepth 1 -type f | wc -l)
+    ncrash=$(find "$art" -maxdepth 1 -type f | wc -l)
     if [ $rc -eq 0 ]; then res=ok; else res="CRASH (rc $rc)"; crashed=1; fi
-    printf '%-20s %10s %8s %8s %7s %8s  %s\n' "$t" "${execs:-?}" "${eps:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$res"
+    row=$(printf '%-20s %5s %10s %8s %6s %6s %7s %7s  %s' "$t" "$dt" "${execs:-?}" "${eps:-?}" "${cov:-?}" "${ft:-?}" "$ncorp" "$ncrash" "$res")
+    echo "$row"
+    rows+=("$row")
     if [ $rc -ne 0 ]; then
         grep -E 'ERROR: |SUMMARY: |invariant failed|runtime error' "$log" | head -5 | sed 's/^/    /'
         for a in "$art"/*; do
@@ -77,5 +86,9 @@ for t in "${targets[@]}"; do
         echo "    log: $log"
     fi
 done
-echo "fuzz.sh: total $(( $(date +%s) - t0 )) s"
+echo
+echo "fuzz.sh summary (libFuzzer final stats; cov = coverage edges, ft = features, corpus = files kept):"
+echo "$hdr"
+printf '%s\n' "${rows[@]}"
+echo "fuzz.sh: $( [ $crashed -eq 0 ] && echo OK || echo FAIL ), total $(( $(date +%s) - t0 )) s"
 exit $crashed

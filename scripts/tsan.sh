@@ -57,6 +57,6 @@ if [ -n "$tests" ]; then
         grep -A14 '^WARNING: ThreadSanitizer' "$build/tsan-ctest.log" | grep -E 'WARNING|^    #[0-3] |SUMMARY' | head -30
     fi
 fi
-echo "tsan.sh: total $(( $(date +%s) - t0 )) s"
+echo "tsan.sh: $( [ $rc -eq 0 ] && [ $build_rc -eq 0 ] && echo OK || echo FAIL ), total $(( $(date +%s) - t0 )) s"
 [ $build_rc -ne 0 ] && exit 2
 exit $rc

@@ -422,12 +422,18 @@ static e2b_code attempt(e2b_client *c, e2b_http_slot *s, xfer *x, long timeout_m
 
     curl_easy_reset(e);
     x->easy = e;
-    curl_easy_setopt(e, CURLOPT_URL, req->url);
+    /* The string options are copied by libcurl and fail with CURLE_OUT_OF_MEMORY; unchecked,
+     * a lost URL would surface later as "No URL set" (CURLE_URL_MALFORMAT, which map_curl
+     * reports as the caller's invalid argument). */
+    CURLcode sc = curl_easy_setopt(e, CURLOPT_URL, req->url);
+    if (sc == CURLE_OK)
+        sc = curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
+    if (sc != CURLE_OK)
+        return map_curl(sc, x, NULL, err);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header_line);
@@ -470,8 +476,11 @@ static e2b_code attempt(e2b_client *c, e2b_http_slot *s, xfer *x, long timeout_m
             curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
             curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body ? (const char *)req->body : "");
         }
-        if (strcmp(method, "POST") != 0)
-            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+        if (strcmp(method, "POST") != 0 &&
+            (sc = curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method)) != CURLE_OK) {
+            curl_mime_free(mime);
+            return map_curl(sc, x, NULL, err);
+        }
     }
 
     CURLMcode mc = curl_multi_add_handle(s->multi, e);

@@ -1097,6 +1097,9 @@ static long long host_du(const char *dir)
     return g_du;
 }
 
+static long raw_req(harness_target *t, const char *id, int port, const char *token,
+                    const char *method, const char *path, const char *ctype, const char *body);
+
 static harness_target *start_quota(void)
 {
     static const char *const extra[] = {"--limit-disk-mb", "32", NULL};
@@ -1212,6 +1215,24 @@ static void test_disk_quota_upload(void **state)
     assert_int_equal(rc, E2B_ERR_NOT_ENOUGH_SPACE);
     snprintf(host, sizeof host, "%s/big2.bin", dir);
     assert_false(host_exists(host));
+    /* octet-stream with a Content-Length past the quota: refused before anything is written,
+     * so an existing file at the destination keeps its content */
+    harness_assert_ok(e2b_files_write_text(sbx, "/home/user/big3.bin", "old", &err), &err, "old");
+    char *body = malloc((48u << 20) + 1);
+    assert_non_null(body);
+    memset(body, 'a', 48u << 20);
+    body[48u << 20] = '\0';
+    assert_int_equal(raw_req(t, e2b_sandbox_id(sbx), 49983, e2b_sandbox_envd_access_token(sbx),
+                             "POST", "/files?path=/home/user/big3.bin", "application/octet-stream",
+                             body),
+                     507);
+    free(body);
+    char *old = NULL;
+    size_t olen = 0;
+    harness_assert_ok(e2b_files_read(sbx, "/home/user/big3.bin", NULL, &old, &olen, &err), &err,
+                      "old kept");
+    assert_true(olen == 3 && !memcmp(old, "old", 3));
+    free(old);
     /* many files, each small: the total is what counts */
     rc = E2B_OK;
     int i;

@@ -557,13 +557,17 @@ static int sandbox_pids(const char *cg, const pid_t *roots, int nroots, pid_t *o
     int n = 0;
     for (int i = 0; i < nroots && n < cap; i++)
         out[n++] = roots[i];
-    DIR *d = opendir("/proc");
-    if (!d)
-        return n;
     size_t np = 0, capp = 256;
     pid_t(*pp)[2] = malloc(capp * sizeof *pp);
+    if (!pp)
+        return n;
+    DIR *d = opendir("/proc");
+    if (!d) {
+        free(pp);
+        return n;
+    }
     struct dirent *e;
-    while (pp && (e = readdir(d))) {
+    while ((e = readdir(d))) {
         if (e->d_name[0] < '1' || e->d_name[0] > '9')
             continue;
         char path[64], buf[512];
@@ -593,7 +597,7 @@ static int sandbox_pids(const char *cg, const pid_t *roots, int nroots, pid_t *o
         np++;
     }
     closedir(d);
-    for (int i = 0; pp && i < n && n < cap; i++) /* breadth-first over the parent links */
+    for (int i = 0; i < n && n < cap; i++) /* breadth-first over the parent links */
         for (size_t j = 0; j < np && n < cap; j++)
             if (pp[j][1] == out[i])
                 out[n++] = pp[j][0];

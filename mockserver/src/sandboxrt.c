@@ -347,6 +347,9 @@ static void *spawner_main(void *arg)
         /* the child inherits the spawning THREAD's cgroups (v1 moves single tasks) */
         pthread_mutex_lock(&g_cg_lock); /* no rmdir between prepare and spawn */
         int in_cg = r->cg && sbxpol_cgroup_prepare(r->cg) == 0 && sbxpol_cgroup_enter(r->cg) == 0;
+        if (r->cg && !in_cg) /* once more: another server starting may have swept an old
+                                empty group between prepare and enter (sbx_policy.c) */
+            in_cg = sbxpol_cgroup_prepare(r->cg) == 0 && sbxpol_cgroup_enter(r->cg) == 0;
         if (r->cg && !in_cg)
             r->rc = errno ? errno : EPERM;
         else

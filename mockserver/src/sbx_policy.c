@@ -389,6 +389,31 @@ static void cg_init(void)
         }
     }
     g_cg_ok = 1;
+    /* a server that was SIGKILLed leaves its (then empty) sandbox groups behind: remove the
+     * empty ones. Only groups older than a minute: a live server's group is empty only
+     * between its creation and the spawn moving into it (milliseconds), and rmdir refuses
+     * a group that has processes anyway. */
+    for (int c = 0; c < 2; c++) {
+        char d[1600], sub[1900];
+        cg_dir(d, sizeof d, c, NULL);
+        DIR *dp = opendir(d);
+        if (!dp)
+            continue;
+        struct dirent *e;
+        time_t now = time(NULL);
+        int swept = 0;
+        while ((e = readdir(dp))) {
+            struct stat st;
+            if (e->d_name[0] == '.' || e->d_type != DT_DIR)
+                continue;
+            snprintf(sub, sizeof sub, "%s/%s", d, e->d_name);
+            if (stat(sub, &st) == 0 && now - st.st_mtime > 60 && rmdir(sub) == 0)
+                swept++;
+        }
+        closedir(dp);
+        if (swept)
+            mock_log(MOCK_LOG_INFO, "sbx_policy: removed %d stale empty cgroup(s) in %s", swept, d);
+    }
 }
 
 int sbxpol_cgroup_available(void)

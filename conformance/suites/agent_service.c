@@ -527,8 +527,10 @@ typedef struct bg_msg {
 static void *bg_run(void *p)
 {
     bg_msg *m = p;
-    const char *msg = "```python\nimport time\nprint('slow start', flush=True)\ntime.sleep(3)\n"
-                      "print('slow end')\n```";
+    /* runs until the test has made its checks and writes go.txt (at most 30 s) */
+    const char *msg = "```python\nimport os, time\nprint('slow start', flush=True)\n"
+                      "for _ in range(600):\n    if os.path.exists('/home/user/go.txt'): break\n"
+                      "    time.sleep(0.05)\nprint('slow end')\n```";
     m->rc = e2b_agent_handle_message(m->svc, msg, strlen(msg), &m->r, &m->err);
     return NULL;
 }
@@ -569,6 +571,9 @@ static void test_busy_sandbox_not_swept(void **state)
     assert_non_null(strstr(text, "busy"));
     free(text);
     cJSON_Delete(js);
+    /* the file helpers work on a busy sandbox (no code execution), and let the cell end */
+    harness_assert_ok(e2b_agent_service_write_file(svc, id, "/home/user/go.txt", "go", &err), &err,
+                      "write go.txt");
     assert_int_equal(pthread_join(th, NULL), 0);
     harness_assert_ok(m.rc, &m.err, "background message");
     assert_true(m.r.success);

@@ -216,6 +216,7 @@ e2b_code e2b_run_code(e2b_sandbox *sbx, const char *code, const e2b_run_opts *op
             .on_headers = run_on_headers,
             .on_data = run_on_data,
             .ud = &st,
+            .non_idempotent = true, /* never run the code twice */
         };
         e2b_http_response resp;
         memset(&resp, 0, sizeof resp);
@@ -286,6 +287,8 @@ static e2b_code ci_call(e2b_sandbox *sbx, const char *method, const char *path, 
     };
     if (!strcmp(method, "GET") || !strcmp(method, "DELETE"))
         req.body = NULL;
+    else /* POST /contexts makes one; /restart and /interrupt act */
+        req.non_idempotent = true;
     e2b_http_response resp;
     memset(&resp, 0, sizeof resp);
     rc = e2b_http_perform(e2b_sandbox_client(sbx), &req, &resp, err);

@@ -607,6 +607,21 @@ void e2b_connect_envd_headers(const e2b_envd *e, const char **hdrs, size_t *n)
     hdrs[*n] = NULL;
 }
 
+/* Whether envd must not get the RPC twice: everything but the reads and the streams that
+ * only watch (Stat, ListDir, List, Connect, WatchDir, GetWatcherEvents). */
+static bool rpc_non_idempotent(const char *method)
+{
+    static const char *const reads[] = {"/Stat",    "/ListDir",  "/List",
+                                        "/Connect", "/WatchDir", "/GetWatcherEvents"};
+    const char *slash = method ? strrchr(method, '/') : NULL;
+    if (!slash)
+        return true;
+    for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++)
+        if (!strcmp(slash, reads[i]))
+            return false;
+    return true;
+}
+
 static e2b_code rpc_url(const e2b_envd *e, const char *method, char **url, e2b_error *err)
 {
     return e2b_http_url(url, e->base, method, NULL, err);
@@ -674,6 +689,7 @@ e2b_code e2b_connect_unary(const e2b_envd *e, const char *method, e2b_connect_se
     hr.body = body ? body : "{}";
     hr.body_len = strlen(hr.body);
     hr.timeout_ms = timeout_ms;
+    hr.non_idempotent = rpc_non_idempotent(method);
     hr.max_body = 64u * 1024 * 1024;
     e2b_http_response resp = {0};
     rc = e2b_http_perform(e->client, &hr, &resp, err);
@@ -788,6 +804,7 @@ e2b_code e2b_connect_stream(const e2b_envd *e, const char *method, e2b_connect_s
     hr.headers = hdrs;
     hr.body = env;
     hr.body_len = env_len;
+    hr.non_idempotent = rpc_non_idempotent(method);
     hr.timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : E2B_HTTP_NO_TIMEOUT;
     hr.headers_timeout_ms = e2b_client_request_timeout_ms(e->client);
     if (opts->timeout_ms > 0 && hr.headers_timeout_ms > opts->timeout_ms)

@@ -157,6 +157,7 @@ typedef struct xfer {
     size_t body_cap;
     e2b_error cb_err; /* what a callback reported */
     CURL *easy;
+    int sends; /* times libcurl was about to send the request in this attempt */
 } xfer;
 
 static bool cancelled(const xfer *x)
@@ -323,6 +324,27 @@ static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, cu
     return 0;
 }
 
+/* CURLOPT_PREREQFUNCTION: libcurl calls it right before it sends the request, once per
+ * connection it sends it on. A second call within one transfer is libcurl's silent re-send
+ * after a REUSED keep-alive connection died before any byte of the answer. Harmless when
+ * the server never saw the first copy, a duplicate when it acted and the answer was lost:
+ * refused for a request the server must not act on twice. */
+static int on_prereq(void *ud, char *primary_ip, char *local_ip, int primary_port, int local_port)
+{
+    (void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
+    xfer *x = ud;
+    if (++x->sends > 1 && x->req->non_idempotent) {
+        e2b_error e;
+        e2b_error_set(&e, E2B_ERR_NETWORK, 0,
+                      "%s %s: the connection closed before any answer; not re-sent, as the "
+                      "server may have acted on it",
+                      x->req->method ? x->req->method : "request", x->req->url);
+        abort_with(x, E2B_ERR_NETWORK, &e);
+        return CURL_PREREQFUNC_ABORT;
+    }
+    return CURL_PREREQFUNC_OK;
+}
+
 typedef struct read_ctx {
     const e2b_http_request *req;
     xfer *x;
@@ -443,8 +465,9 @@ static e2b_code attempt(e2b_client *c, e2b_http_slot *s, xfer *x, long timeout_m
     curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(e, CURLOPT_XFERINFODATA, x);
-    if (req->non_idempotent) /* libcurl re-sends only on a reused connection */
-        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    x->sends = 0;
+    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
+    curl_easy_setopt(e, CURLOPT_PREREQDATA, x);
     if (timeout_ms > 0)
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
     long connect_ms = timeout_ms;

@@ -88,14 +88,14 @@ typedef struct e2b_http_request {
     /* 0 = never retry; E2B_HTTP_RETRIES_CLIENT = the client's max_retries_429; n = up to n. */
     int max_retries_429;
 
-    /* A request the server must not act on twice (create a sandbox, pause). libcurl
-     * silently re-sends a request once when a REUSED keep-alive connection dies before any
-     * byte of the answer ("Connection died, retrying a fresh connect") - harmless when the
-     * server never saw it (an idle connection it had closed), a duplicate when it acted and
-     * the answer was lost. libcurl only does so on a reused connection, so true makes the
-     * call open a fresh one (CURLOPT_FRESH_CONNECT; about 30 us on loopback, a TCP (+TLS)
-     * handshake over a network) and a lost answer fails with E2B_ERR_NETWORK instead. The
-     * new connection is kept for later calls. 429 retries still apply. */
+    /* A request the server must not act on twice (create, pause, run_code, a context,
+     * process start/input/signal, filesystem changes). libcurl silently re-sends a request
+     * once when a REUSED keep-alive connection dies before any byte of the answer
+     * ("Connection died, retrying a fresh connect"): harmless when the server never saw it,
+     * a duplicate when it acted and the answer was lost. true refuses that re-send (a
+     * CURLOPT_PREREQFUNCTION sees the second send) and the call fails with E2B_ERR_NETWORK
+     * instead; the connection is still reused, so this costs nothing on the hot path. 429
+     * retries still apply (the server answered, so it did not act). */
     bool non_idempotent;
 
     atomic_int *cancel; /* optional: nonzero cancels this call (E2B_ERR_CANCELLED) */

@@ -580,7 +580,9 @@ static void test_busy_sandbox_not_swept(void **state)
     assert_non_null(strstr(m.r.text, "slow end"));
     e2b_agent_reply_free(&m.r);
     assert_true(exists_on_server(t, id));
-    /* idle now: a sweep with idle 0 takes it */
+    /* idle now: a sweep with idle 0 takes it. The sweep takes a sandbox idle for MORE than
+     * idle ms (now - last use > 0), and the message's end can be in the same millisecond */
+    usleep(20 * 1000);
     harness_assert_ok(e2b_agent_service_sweep(svc, 0, &killed, &err), &err, "sweep 2");
     assert_int_equal(killed, 1);
     assert_false(exists_on_server(t, id));

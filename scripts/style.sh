@@ -4,7 +4,7 @@
 # Usage: scripts/style.sh --check [path...]   list files that differ, exit 1 if any
 #        scripts/style.sh --diff  [path...]   show the changes clang-format would make
 #        scripts/style.sh --fix   [path...]   reformat in place
-# Paths default to client/ mockserver/ conformance/ bench/ fuzz/ torture/ (*.c, *.h; the
+# Paths default to client/ mockserver/ conformance/ bench/ fuzz/ torture/ tests/ (*.c, *.h; the
 # generated and vendored trees - node_modules, build dirs - are never touched).
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,7 +12,7 @@ cd "$here" || exit 2
 mode=${1:---check}
 shift || true
 paths=("$@")
-[ ${#paths[@]} -eq 0 ] && paths=(client mockserver conformance bench fuzz torture)
+[ ${#paths[@]} -eq 0 ] && paths=(client mockserver conformance bench fuzz torture tests)
 cf=$(command -v clang-format || command -v clang-format-14) || { echo "style.sh: clang-format not found (apt-get install clang-format)" >&2; exit 2; }
 
 mapfile -t files < <(find "${paths[@]}" -type f \( -name '*.c' -o -name '*.h' \) -not -path '*/node_modules/*' | sort)

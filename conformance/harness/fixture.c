@@ -253,3 +253,64 @@ void harness_json_match(const harness_step *s, const char *what, const cJSON *m,
         harness_step_fail(s, "%s: expected %s, got %zu bytes", what,
                           cJSON_IsTrue(v) ? "empty" : "non-empty", len);
 }
+
+int harness_fixture_main(int argc, char **argv, const char *dir, CMUnitTestFunction run,
+                         const struct CMUnitTest *extra, size_t nextra)
+{
+    char **paths = NULL;
+    size_t nfix = 0;
+    if (harness_fixture_list(dir, &paths, &nfix) != 0)
+        return 1;
+    harness_fixture_case *cases = calloc(nfix ? nfix : 1, sizeof *cases);
+    struct CMUnitTest *tests = calloc(nfix + nextra ? nfix + nextra : 1, sizeof *tests);
+    int rc = cases && tests ? 0 : 1;
+    for (size_t i = 0; i < nfix && rc == 0; i++) {
+        harness_fixture_case *fc = &cases[i];
+        fc->path = paths[i];
+        fc->root = harness_fixture_load(fc->path, fc->load_error, sizeof fc->load_error);
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(fc->root, "name");
+        if (cJSON_IsObject(fc->root) && cJSON_IsString(name) && name->valuestring[0]) {
+            fc->name = strdup(name->valuestring);
+        } else {
+            /* no usable name: the file name, so the broken fixture still shows up */
+            const char *base = strrchr(fc->path, '/') ? strrchr(fc->path, '/') + 1 : fc->path;
+            fc->name = strndup(base, strlen(base) - 5);
+            if (fc->root && !fc->load_error[0])
+                snprintf(fc->load_error, sizeof fc->load_error,
+                         cJSON_IsObject(fc->root) ? "%s: the fixture has no \"name\" string"
+                                                  : "%s: the fixture must be a JSON object",
+                         fc->path);
+            cJSON_Delete(fc->root);
+            fc->root = NULL;
+        }
+        if (!fc->name) {
+            fprintf(stderr, "out of memory\n");
+            rc = 1;
+            break;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(cases[j].name, fc->name)) {
+                fprintf(stderr, "%s: fixture name \"%s\" is also used by %s\n", fc->path, fc->name,
+                        cases[j].path);
+                rc = 1;
+            }
+        tests[i].name = fc->name;
+        tests[i].test_func = run;
+        tests[i].initial_state = fc;
+    }
+    if (rc == 0) {
+        for (size_t i = 0; i < nextra; i++)
+            tests[nfix + i] = extra[i];
+        rc = harness_run(argc, argv, dir, tests, nfix + nextra);
+    } else if (!cases || !tests) {
+        fprintf(stderr, "out of memory\n");
+    }
+    for (size_t i = 0; cases && i < nfix; i++) {
+        cJSON_Delete(cases[i].root);
+        free(cases[i].name);
+    }
+    free(cases);
+    free(tests);
+    harness_fixture_list_free(paths, nfix);
+    return rc;
+}

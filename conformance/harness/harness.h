@@ -115,6 +115,23 @@ cJSON *harness_fixture_load(const char *relpath, char *errbuf, size_t errlen);
 int harness_fixture_list(const char *dir, char ***names, size_t *n);
 void harness_fixture_list_free(char **names, size_t n);
 
+/* One fixture file as a cmocka test (what harness_fixture_main hands to the test). */
+typedef struct harness_fixture_case {
+    char *path;  /* relative to the fixtures dir */
+    char *name;  /* the fixture's "name" string; the file name without .json when it has none */
+    cJSON *root; /* the parsed object; NULL when it did not load: load_error says why */
+    char load_error[512];
+} harness_fixture_case;
+
+/* The main() of a fixture-driven suite: every *.json under <fixtures dir>/<dir> becomes one
+ * test named after its "name", run by `run` with *state = its harness_fixture_case (a file
+ * that does not parse, is not an object or has no name still becomes a test, which should
+ * fail with load_error). The `nextra` hand-written tests follow. Runs them with
+ * harness_run(argc, argv, dir, ...) and returns its status; 1 (message on stderr) when the
+ * directory cannot be listed, memory runs out, or two fixtures share a name. */
+int harness_fixture_main(int argc, char **argv, const char *dir, CMUnitTestFunction run,
+                         const struct CMUnitTest *extra, size_t nextra);
+
 /* ---- checking fixture JSON (shared by the *_fixtures suites) ------------------------- */
 
 /* Where a fixture-driven test is: every failure message of the helpers below starts with

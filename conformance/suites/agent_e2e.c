@@ -52,11 +52,7 @@
 
 #include "e2b/agent_service.h"
 
-typedef struct fcase {
-    char *path, *name;
-    cJSON *root;
-    char load_error[512];
-} fcase;
+typedef harness_fixture_case fcase;
 
 typedef struct var {
     char *name, *value;
@@ -617,49 +613,5 @@ static void run_fixture(void **state)
 
 int main(int argc, char **argv)
 {
-    char **paths = NULL;
-    size_t nfix = 0;
-    if (harness_fixture_list("agent-e2e", &paths, &nfix) != 0)
-        return 1;
-    fcase *cases = calloc(nfix ? nfix : 1, sizeof *cases);
-    struct CMUnitTest *tests = calloc(nfix ? nfix : 1, sizeof *tests);
-    if (!cases || !tests)
-        return 1;
-    int rc = 0;
-    for (size_t i = 0; i < nfix; i++) {
-        fcase *fc = &cases[i];
-        fc->path = paths[i];
-        fc->root = harness_fixture_load(fc->path, fc->load_error, sizeof fc->load_error);
-        const cJSON *name = fc->root ? cJSON_GetObjectItemCaseSensitive(fc->root, "name") : NULL;
-        if (cJSON_IsString(name) && name->valuestring[0]) {
-            fc->name = strdup(name->valuestring);
-        } else {
-            const char *base = strrchr(fc->path, '/') ? strrchr(fc->path, '/') + 1 : fc->path;
-            fc->name = strndup(base, strlen(base) - 5);
-            if (fc->root)
-                snprintf(fc->load_error, sizeof fc->load_error,
-                         "%s: the fixture has no \"name\" string", fc->path);
-            cJSON_Delete(fc->root);
-            fc->root = NULL;
-        }
-        for (size_t j = 0; j < i; j++)
-            if (!strcmp(cases[j].name, fc->name)) {
-                fprintf(stderr, "%s: fixture name \"%s\" is also used by %s\n", fc->path, fc->name,
-                        cases[j].path);
-                rc = 1;
-            }
-        tests[i].name = fc->name;
-        tests[i].test_func = run_fixture;
-        tests[i].initial_state = fc;
-    }
-    if (rc == 0)
-        rc = harness_run(argc, argv, "agent-e2e", tests, nfix);
-    for (size_t i = 0; i < nfix; i++) {
-        cJSON_Delete(cases[i].root);
-        free(cases[i].name);
-    }
-    free(cases);
-    free(tests);
-    harness_fixture_list_free(paths, nfix);
-    return rc;
+    return harness_fixture_main(argc, argv, "agent-e2e", run_fixture, NULL, 0);
 }

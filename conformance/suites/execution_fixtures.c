@@ -36,12 +36,7 @@
 
 /* ---- fixture case and per-run context ---------------------------------------------- */
 
-typedef struct fcase {
-    char *path; /* relative to the fixtures dir */
-    char *name; /* test name */
-    cJSON *root;
-    char load_error[512];
-} fcase;
+typedef harness_fixture_case fcase;
 
 typedef struct var {
     char *name;
@@ -1696,62 +1691,6 @@ static const struct CMUnitTest k_handwritten[] = {
 
 int main(int argc, char **argv)
 {
-    char **paths = NULL;
-    size_t nfix = 0;
-    if (harness_fixture_list("execution", &paths, &nfix) != 0)
-        return 1;
-    size_t nhand = sizeof k_handwritten / sizeof k_handwritten[0];
-    fcase *cases = calloc(nfix ? nfix : 1, sizeof *cases);
-    struct CMUnitTest *tests = calloc(nfix + nhand, sizeof *tests);
-    if (!cases || !tests) {
-        fprintf(stderr, "out of memory\n");
-        return 1;
-    }
-    int rc = 0;
-    for (size_t i = 0; i < nfix; i++) {
-        fcase *fc = &cases[i];
-        fc->path = paths[i];
-        fc->root = harness_fixture_load(fc->path, fc->load_error, sizeof fc->load_error);
-        const cJSON *name = fc->root ? cJSON_GetObjectItemCaseSensitive(fc->root, "name") : NULL;
-        if (cJSON_IsString(name) && name->valuestring[0]) {
-            fc->name = strdup(name->valuestring);
-        } else {
-            const char *base = strrchr(fc->path, '/') ? strrchr(fc->path, '/') + 1 : fc->path;
-            fc->name = strndup(base, strlen(base) - 5);
-            if (fc->root && !fc->load_error[0])
-                snprintf(fc->load_error, sizeof fc->load_error,
-                         "%s: the fixture has no \"name\" string", fc->path);
-            if (fc->root && !cJSON_IsObject(fc->root) && !fc->load_error[0])
-                snprintf(fc->load_error, sizeof fc->load_error,
-                         "%s: the fixture must be a JSON object", fc->path);
-            cJSON_Delete(fc->root);
-            fc->root = NULL;
-        }
-        if (!fc->name) {
-            fprintf(stderr, "out of memory\n");
-            return 1;
-        }
-        for (size_t j = 0; j < i; j++)
-            if (!strcmp(cases[j].name, fc->name)) {
-                fprintf(stderr, "%s: fixture name \"%s\" is also used by %s\n", fc->path, fc->name,
-                        cases[j].path);
-                rc = 1;
-            }
-        tests[i].name = fc->name;
-        tests[i].test_func = run_fixture;
-        tests[i].initial_state = fc;
-    }
-    for (size_t i = 0; i < nhand; i++)
-        tests[nfix + i] = k_handwritten[i];
-    if (rc == 0)
-        rc = harness_run(argc, argv, "execution", tests, nfix + nhand);
-
-    for (size_t i = 0; i < nfix; i++) {
-        cJSON_Delete(cases[i].root);
-        free(cases[i].name);
-    }
-    free(cases);
-    free(tests);
-    harness_fixture_list_free(paths, nfix);
-    return rc;
+    return harness_fixture_main(argc, argv, "execution", run_fixture, k_handwritten,
+                                sizeof k_handwritten / sizeof k_handwritten[0]);
 }

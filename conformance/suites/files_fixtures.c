@@ -20,12 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef struct fcase {
-    char *path;
-    char *name;
-    cJSON *root;
-    char load_error[512];
-} fcase;
+typedef harness_fixture_case fcase;
 
 #define MAX_WATCHES 8
 #define MAX_EVENTS 256
@@ -802,48 +797,5 @@ static void run_fixture(void **state)
 
 int main(int argc, char **argv)
 {
-    char **paths = NULL;
-    size_t n = 0;
-    if (harness_fixture_list("files", &paths, &n) != 0)
-        return 1;
-    fcase *cases = calloc(n ? n : 1, sizeof *cases);
-    struct CMUnitTest *tests = calloc(n ? n : 1, sizeof *tests);
-    if (!cases || !tests)
-        return 1;
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        fcase *fc = &cases[i];
-        fc->path = paths[i];
-        fc->root = harness_fixture_load(fc->path, fc->load_error, sizeof fc->load_error);
-        const cJSON *nm = fc->root ? jget(fc->root, "name") : NULL;
-        if (cJSON_IsString(nm) && nm->valuestring[0]) {
-            fc->name = strdup(nm->valuestring);
-        } else {
-            const char *base = strrchr(fc->path, '/') ? strrchr(fc->path, '/') + 1 : fc->path;
-            fc->name = strndup(base, strlen(base) - 5);
-            if (fc->root)
-                snprintf(fc->load_error, sizeof fc->load_error, "%s: no \"name\" string", fc->path);
-            cJSON_Delete(fc->root);
-            fc->root = NULL;
-        }
-        for (size_t j = 0; j < i; j++)
-            if (!strcmp(cases[j].name, fc->name)) {
-                fprintf(stderr, "%s: name \"%s\" also used by %s\n", fc->path, fc->name,
-                        cases[j].path);
-                rc = 1;
-            }
-        tests[i].name = fc->name;
-        tests[i].test_func = run_fixture;
-        tests[i].initial_state = fc;
-    }
-    if (rc == 0)
-        rc = harness_run(argc, argv, "files", tests, n);
-    for (size_t i = 0; i < n; i++) {
-        cJSON_Delete(cases[i].root);
-        free(cases[i].name);
-    }
-    free(cases);
-    free(tests);
-    harness_fixture_list_free(paths, n);
-    return rc;
+    return harness_fixture_main(argc, argv, "files", run_fixture, NULL, 0);
 }

@@ -314,3 +314,70 @@ int harness_fixture_main(int argc, char **argv, const char *dir, CMUnitTestFunct
     harness_fixture_list_free(paths, nfix);
     return rc;
 }
+
+void harness_vars_set(const harness_step *s, harness_vars *v, const char *name, const char *value)
+{
+    char *val = strdup(value);
+    if (!val)
+        harness_step_fail(s, "out of memory");
+    for (size_t i = 0; i < v->n; i++)
+        if (!strcmp(v->names[i], name)) {
+            free(v->values[i]);
+            v->values[i] = val;
+            return;
+        }
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 8;
+        char **nn = realloc(v->names, cap * sizeof *nn);
+        if (nn)
+            v->names = nn;
+        char **nv = nn ? realloc(v->values, cap * sizeof *nv) : NULL;
+        if (!nv) {
+            free(val);
+            harness_step_fail(s, "out of memory");
+        }
+        v->values = nv;
+        v->cap = cap;
+    }
+    v->names[v->n] = strdup(name);
+    if (!v->names[v->n]) {
+        free(val);
+        harness_step_fail(s, "out of memory");
+    }
+    v->values[v->n++] = val;
+}
+
+const char *harness_vars_get(const harness_vars *v, const char *name, size_t len)
+{
+    if (len == (size_t)-1)
+        len = strlen(name);
+    for (size_t i = 0; i < v->n; i++)
+        if (strlen(v->names[i]) == len && !strncmp(v->names[i], name, len))
+            return v->values[i];
+    return NULL;
+}
+
+const char *harness_vars_resolve(const harness_step *s, const harness_vars *v, const char *str)
+{
+    if (str[0] != '$')
+        return str;
+    if (str[1] == '$')
+        return str + 1;
+    if (!strcmp(str + 1, "run"))
+        return harness_run_tag();
+    const char *val = harness_vars_get(v, str + 1, (size_t)-1);
+    if (!val)
+        harness_step_fail(s, "unknown variable %s (save it first with \"save_as\")", str);
+    return val;
+}
+
+void harness_vars_free(harness_vars *v)
+{
+    for (size_t i = 0; i < v->n; i++) {
+        free(v->names[i]);
+        free(v->values[i]);
+    }
+    free(v->names);
+    free(v->values);
+    memset(v, 0, sizeof *v);
+}

@@ -162,6 +162,21 @@ const char *harness_json_str(const harness_step *s, const cJSON *o, const char *
 long long harness_json_ll(const harness_step *s, const cJSON *o, const char *key, long long def);
 /* obj[key] as a boolean: def when absent; fails unless true/false. */
 bool harness_json_bool(const harness_step *s, const cJSON *o, const char *key, bool def);
+/* Variables a fixture saves in one step and uses in later ones (ids, tokens, ...). Zero-
+ * initialise; harness_vars_free releases it. */
+typedef struct harness_vars {
+    char **names, **values;
+    size_t n, cap;
+} harness_vars;
+/* Sets (or replaces) name = value; both are copied. Fails the test when memory runs out. */
+void harness_vars_set(const harness_step *s, harness_vars *v, const char *name, const char *value);
+/* The value of the first len bytes of name ((size_t)-1 = all of it); NULL when unset. It
+ * stays valid until name is set again or v is freed. */
+const char *harness_vars_get(const harness_vars *v, const char *name, size_t len);
+/* A whole-string reference: "$name" -> its value ("$run" = harness_run_tag()), "$$x" ->
+ * "$x", anything else -> s itself. An unknown name fails the test. */
+const char *harness_vars_resolve(const harness_step *s, const harness_vars *v, const char *str);
+void harness_vars_free(harness_vars *v);
 /* Asserts bytes val[0..len) (val NULL = absent) against a matcher m: null (must be absent),
  * "exact text", or {"equals", "contains" (string or array), "not_contains", "regex" (POSIX
  * extended), "length", "empty", "present"}; `what` names the value in messages. */

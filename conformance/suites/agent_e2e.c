@@ -54,17 +54,12 @@
 
 typedef harness_fixture_case fcase;
 
-typedef struct var {
-    char *name, *value;
-} var;
-
 typedef struct ctx {
     const fcase *fc;
     harness_target *t;
     e2b_agent_service *svc;
     char outdir[64];
-    var vars[32];
-    size_t nvars;
+    harness_vars vars;
     int step;
 } ctx;
 
@@ -75,17 +70,7 @@ typedef struct ctx {
 
 static void set_var(ctx *c, const char *name, const char *value)
 {
-    for (size_t i = 0; i < c->nvars; i++)
-        if (!strcmp(c->vars[i].name, name)) {
-            free(c->vars[i].value);
-            c->vars[i].value = strdup(value);
-            return;
-        }
-    if (c->nvars == sizeof c->vars / sizeof c->vars[0])
-        FAIL(c, "too many variables");
-    c->vars[c->nvars].name = strdup(name);
-    c->vars[c->nvars].value = strdup(value);
-    c->nvars++;
+    harness_vars_set(HARNESS_STEP(c->fc->name, c->fc->path, c->step, NULL), &c->vars, name, value);
 }
 
 /* s with every ${name} replaced; a heap string freed at the end of the test. */
@@ -104,9 +89,7 @@ static char *subst(ctx *c, const char *s)
             if (!end)
                 FAIL(c, "unterminated ${ in \"%s\"", s);
             size_t n = (size_t)(end - p - 2);
-            for (size_t i = 0; i < c->nvars && !val; i++)
-                if (strlen(c->vars[i].name) == n && !strncmp(c->vars[i].name, p + 2, n))
-                    val = c->vars[i].value;
+            val = harness_vars_get(&c->vars, p + 2, n);
             if (!val)
                 FAIL(c, "unknown variable %.*s (save it first)", (int)n, p + 2);
             skip = (size_t)(end - p) + 1;
@@ -314,10 +297,7 @@ static void svc_free(void *p)
 static void ctx_free(void *p)
 {
     ctx *c = p;
-    for (size_t i = 0; i < c->nvars; i++) {
-        free(c->vars[i].name);
-        free(c->vars[i].value);
-    }
+    harness_vars_free(&c->vars);
     free(c);
 }
 

@@ -38,17 +38,11 @@
 
 typedef harness_fixture_case fcase;
 
-typedef struct var {
-    char *name;
-    char *value;
-} var;
-
 typedef struct ctx {
     const fcase *fc;
     harness_target *t;
     e2b_sandbox *sbx;
-    var *vars;
-    size_t nvars, cap;
+    harness_vars vars;
     int step; /* 1-based, for messages */
     const char *op;
     char tmpdir[64]; /* for saved images; created on first use */
@@ -70,11 +64,7 @@ static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *
 static void ctx_free(void *p)
 {
     ctx *c = p;
-    for (size_t i = 0; i < c->nvars; i++) {
-        free(c->vars[i].name);
-        free(c->vars[i].value);
-    }
-    free(c->vars);
+    harness_vars_free(&c->vars);
     if (c->tmpdir[0])
         nftw(c->tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     free(c);
@@ -118,51 +108,17 @@ static void *scratch(ctx *c, size_t n)
     return p;
 }
 
-static char *xstrdup(ctx *c, const char *s)
-{
-    char *d = strdup(s);
-    if (!d)
-        FAIL(c, "out of memory");
-    return d;
-}
+#define STEP(c) HARNESS_STEP((c)->fc->name, (c)->fc->path, (c)->step, (c)->op)
 
 static void set_var(ctx *c, const char *name, const char *value)
 {
-    for (size_t i = 0; i < c->nvars; i++) {
-        if (!strcmp(c->vars[i].name, name)) {
-            char *v = xstrdup(c, value);
-            free(c->vars[i].value);
-            c->vars[i].value = v;
-            return;
-        }
-    }
-    if (c->nvars == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 8;
-        var *nv = realloc(c->vars, cap * sizeof *nv);
-        if (!nv)
-            FAIL(c, "out of memory");
-        c->vars = nv;
-        c->cap = cap;
-    }
-    c->vars[c->nvars].name = xstrdup(c, name);
-    c->vars[c->nvars].value = xstrdup(c, value);
-    c->nvars++;
+    harness_vars_set(STEP(c), &c->vars, name, value);
 }
 
 /* "$name" -> a saved value ("$run" = the run tag); "$$x" -> "$x"; else s itself. */
 static const char *resolve(ctx *c, const char *s)
 {
-    if (s[0] != '$')
-        return s;
-    if (s[1] == '$')
-        return s + 1;
-    if (!strcmp(s + 1, "run"))
-        return harness_run_tag();
-    for (size_t i = 0; i < c->nvars; i++)
-        if (!strcmp(c->vars[i].name, s + 1))
-            return c->vars[i].value;
-    FAIL(c, "unknown variable %s (save it first with \"save_as\")", s);
-    return NULL;
+    return harness_vars_resolve(STEP(c), &c->vars, s);
 }
 
 /* A quoted, escaped, shortened copy of s for messages (lives until the end of the test). */
@@ -194,7 +150,6 @@ static const char *q(ctx *c, const char *s)
 
 /* ---- fixture JSON accessors (a malformed fixture fails with a clear message) ---------- */
 
-#define STEP(c) HARNESS_STEP((c)->fc->name, (c)->fc->path, (c)->step, (c)->op)
 #define check_keys(c, obj, where, allowed) harness_json_check_keys(STEP(c), obj, where, allowed)
 #define jbool(c, o, key, def) harness_json_bool(STEP(c), o, key, def)
 #define jlong(c, o, key, def) ((long)harness_json_ll(STEP(c), o, key, def))

@@ -40,6 +40,10 @@ struct scenario_set {
     size_t n;
 };
 
+/* The whole file as a NUL-terminated heap string ("" when empty); NULL with errno set when
+ * it cannot be opened or memory runs out. */
+static char *read_file(const char *path);
+
 /* ---------------------------------------------------------------- randomness (seeded) */
 
 static uint64_t splitmix(uint64_t *s)
@@ -133,35 +137,18 @@ static int rule_init(rule *r, const cJSON *src, size_t idx, const char *base_dir
         if (bf[0] != '/' && base_dir ? asprintf(&path, "%s/%s", base_dir, bf) < 0
                                      : !(path = strdup(bf)))
             goto oom;
-        FILE *f = fopen(path, "rb");
-        if (!f) {
-            snprintf(err, errlen, "rule %s: bodyFile %s: %s", r->name, path, strerror(errno));
+        errno = 0;
+        char *data = read_file(path);
+        if (!data) {
+            snprintf(err, errlen, "rule %s: bodyFile %s: %s", r->name, path,
+                     strerror(errno ? errno : ENOMEM));
             free(path);
             return -1;
         }
         free(path);
-        char *data = NULL;
-        size_t len = 0, cap = 0;
-        char tmp[8192];
-        size_t k;
-        while ((k = fread(tmp, 1, sizeof tmp, f)) > 0) {
-            if (len + k + 1 > cap) {
-                cap = (len + k + 1) * 2;
-                char *nd = realloc(data, cap);
-                if (!nd) {
-                    free(data);
-                    fclose(f);
-                    goto oom;
-                }
-                data = nd;
-            }
-            memcpy(data + len, tmp, k);
-            len += k;
-        }
-        fclose(f);
         cJSON *rr = cJSON_GetObjectItemCaseSensitive(r->def, "respond");
         cJSON_DeleteItemFromObjectCaseSensitive(rr, "body");
-        cJSON_AddItemToObject(rr, "body", cJSON_CreateString(data ? data : ""));
+        cJSON_AddItemToObject(rr, "body", cJSON_CreateString(data));
         free(data);
     }
     double seed = jnum(r->match, "seed", jnum(src, "seed", -1));

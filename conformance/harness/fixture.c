@@ -381,3 +381,52 @@ void harness_vars_free(harness_vars *v)
     free(v->values);
     memset(v, 0, sizeof *v);
 }
+
+static void kill_sandbox(void *p)
+{
+    e2b_sandbox *sbx = p;
+    e2b_error err;
+    e2b_sandbox_kill(e2b_sandbox_client(sbx), e2b_sandbox_id(sbx), NULL, &err);
+    e2b_sandbox_free(sbx);
+}
+
+const cJSON *harness_fixture_begin(const harness_fixture_case *fc, harness_target **t,
+                                   e2b_sandbox **sbx)
+{
+    const harness_step *st = HARNESS_STEP(fc->name, fc->path, 0, NULL);
+    static const char *const top[] = {"name", "description", "live", "mock_args", "steps", NULL};
+    harness_json_check_keys(st, fc->root, "the fixture", top);
+    if (!harness_json_bool(st, fc->root, "live", true) && harness_live_requested()) {
+        print_message("SKIP: %s is mock only\n", fc->name);
+        skip();
+    }
+    const cJSON *margs = harness_json_get(fc->root, "mock_args");
+    const char **args = NULL;
+    if (margs) {
+        if (!cJSON_IsArray(margs))
+            harness_step_fail(st, "\"mock_args\" must be an array of strings");
+        args = calloc((size_t)cJSON_GetArraySize(margs) + 1, sizeof *args);
+        assert_non_null(args);
+        harness_defer(free, args);
+        int i = 0;
+        for (const cJSON *a = margs->child; a; a = a->next) {
+            if (!cJSON_IsString(a))
+                harness_step_fail(st, "\"mock_args\" must be an array of strings");
+            args[i++] = a->valuestring;
+        }
+    }
+    harness_target_opts to = {.mock_args = args};
+    *t = harness_target_start(&to);
+    e2b_error err = {0};
+    e2b_create_opts co;
+    e2b_create_opts_init(&co);
+    e2b_kv md = {"run", harness_run_tag()};
+    co.metadata = &md;
+    co.metadata_len = 1;
+    harness_assert_ok(e2b_sandbox_create((*t)->client, &co, sbx, &err), &err, "create");
+    harness_defer(kill_sandbox, *sbx);
+    const cJSON *steps = harness_json_get(fc->root, "steps");
+    if (!cJSON_IsArray(steps) || !steps->child)
+        harness_step_fail(st, "\"steps\" must be a non-empty array");
+    return steps;
+}

@@ -162,6 +162,14 @@ const char *harness_json_str(const harness_step *s, const cJSON *o, const char *
 long long harness_json_ll(const harness_step *s, const cJSON *o, const char *key, long long def);
 /* obj[key] as a boolean: def when absent; fails unless true/false. */
 bool harness_json_bool(const harness_step *s, const cJSON *o, const char *key, bool def);
+/* The common start of a fixture that runs its steps in one fresh sandbox (commands, files):
+ * checks its top-level keys ("name", "description", "live", "mock_args", "steps"), skips a
+ * "live": false fixture in live mode, starts the target with "mock_args" (strings), and
+ * creates a sandbox tagged with metadata run=<run tag>, killed and freed at teardown.
+ * Returns the non-empty "steps" array (owned by fc); fails the test otherwise. */
+const cJSON *harness_fixture_begin(const harness_fixture_case *fc, harness_target **t,
+                                   e2b_sandbox **sbx);
+
 /* Variables a fixture saves in one step and uses in later ones (ids, tokens, ...). Zero-
  * initialise; harness_vars_free releases it. */
 typedef struct harness_vars {

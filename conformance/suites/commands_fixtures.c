@@ -474,14 +474,6 @@ static void op_stdin(ctx *c, const cJSON *step, const cJSON *expect, bool close)
 
 /* ---- runner ----------------------------------------------------------------------------------- */
 
-static void defer_sandbox(void *p)
-{
-    e2b_sandbox *sbx = p;
-    e2b_error err;
-    e2b_sandbox_kill(e2b_sandbox_client(sbx), e2b_sandbox_id(sbx), NULL, &err);
-    e2b_sandbox_free(sbx);
-}
-
 static void run_fixture(void **state)
 {
     const fcase *fc = *state;
@@ -491,36 +483,7 @@ static void run_fixture(void **state)
     assert_non_null(c);
     c->fc = fc;
     harness_defer(free, c);
-    static const char *const top[] = {"name", "description", "live", "mock_args", "steps", NULL};
-    check_keys(c, fc->root, "the fixture", top);
-    if (!jbool(c, fc->root, "live", true) && harness_live_requested()) {
-        print_message("SKIP: %s is mock only\n", fc->name);
-        skip();
-    }
-    const cJSON *margs = jget(fc->root, "mock_args");
-    const char **args = NULL;
-    if (margs) {
-        int n = cJSON_GetArraySize(margs);
-        args = calloc((size_t)n + 1, sizeof *args);
-        harness_defer(free, args);
-        int i = 0;
-        for (const cJSON *a = margs->child; a; a = a->next)
-            args[i++] = a->valuestring;
-    }
-    harness_target_opts to = {.mock_args = args};
-    c->t = harness_target_start(&to);
-    e2b_error err = {0};
-    e2b_create_opts co;
-    e2b_create_opts_init(&co);
-    e2b_kv md = {"run", harness_run_tag()};
-    co.metadata = &md;
-    co.metadata_len = 1;
-    harness_assert_ok(e2b_sandbox_create(c->t->client, &co, &c->sbx, &err), &err, "create");
-    harness_defer(defer_sandbox, c->sbx);
-
-    const cJSON *steps = jget(fc->root, "steps");
-    if (!cJSON_IsArray(steps) || !steps->child)
-        FAIL(c, "\"steps\" must be a non-empty array");
+    const cJSON *steps = harness_fixture_begin(fc, &c->t, &c->sbx);
     for (const cJSON *s = steps->child; s; s = s->next) {
         c->step++;
         c->op = jstr(c, s, "op");

@@ -448,6 +448,9 @@ static void proc_worker(envd_worker *w)
     sbxrt_reap(&p->rt); /* pid 0: closes the remaining fds */
 
     pthread_mutex_lock(&p->lock);
+    /* finished before the end event leaves: a client that reads the event and lists at once
+     * (List reads the flag without p->lock) must not still see the process */
+    atomic_store(&p->finished, true);
     char *end = process_end_event_json(status, p->sent_sig);
     if (end) {
         broadcast(p, end, strlen(end), envd_mono_ms());
@@ -458,7 +461,6 @@ static void proc_worker(envd_worker *w)
         p->subs = s->next;
         sub_close(s, CONNECT_OK, NULL);
     }
-    p->finished = true;
     pthread_mutex_unlock(&p->lock);
     pthread_mutex_lock(&p->in_lock);
     if (p->stdin_fd >= 0)

@@ -430,9 +430,15 @@ static out *code(e2b_sandbox *sbx, const char *lang, const char *src, long timeo
     snprintf(d, sizeof d, "%s%s%s", o->rc == E2B_OK ? "ok" : e2b_code_name(o->rc),
              ex && ex->error ? " " : "", ex && ex->error && ex->error->name ? ex->error->name : "");
     rec_exit("%s", d);
+    if (!o->text || !o->text[0]) { /* say so, so that a failed expectation shows why */
+        char why[160];
+        snprintf(why, sizeof why, "(no output; run_code: %s, %s)", d,
+                 ex ? "an execution without logs, text or error" : "no execution");
+        free(o->text);
+        o->text = strdup(why);
+        assert_non_null(o->text);
+    }
     e2b_execution_free(ex);
-    if (!o->text)
-        o->text = strdup("");
     return o;
 }
 

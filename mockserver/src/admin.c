@@ -134,6 +134,16 @@ static int is_admin(const mock_request *req)
            strncmp(req->path, ADMIN_PREFIX, strlen(ADMIN_PREFIX)) == 0;
 }
 
+/* scenario_pre_send_fn: a fault is about to write on the socket itself; journal the request
+ * now (status 0: no answer through the server), not after the client has seen the fault. */
+static void journal_before_fault(mock_request *req, const char *fault, void *ud)
+{
+    admin *a = ud;
+    journal_request(a, req, 0, tl.rule, fault);
+    free(tl.rule);
+    memset(&tl, 0, sizeof tl); /* journaled: neither the -1 path nor hook_after again */
+}
+
 static int hook_before(mock_request *req, mock_response **out, void *ud)
 {
     admin *a = ud;
@@ -159,9 +169,9 @@ static int hook_before(mock_request *req, mock_response **out, void *ud)
         return 0;
     }
     tl.rule = act.rule ? strdup(act.rule) : NULL;
-    int rc = scenario_execute(req, &act, out, &tl.fault);
+    int rc = scenario_execute(req, &act, out, &tl.fault, journal_before_fault, a);
     scenario_action_free(&act);
-    if (rc < 0) {
+    if (rc < 0 && tl.active) { /* the client left during the delay */
         journal_request(a, req, 0, tl.rule, tl.fault ? tl.fault : "client_gone");
         free(tl.rule);
         memset(&tl, 0, sizeof tl);

@@ -817,7 +817,7 @@ static int vanish(mock_request *req, const cJSON *args)
 }
 
 int scenario_execute(mock_request *req, const scenario_action *act, mock_response **out,
-                     const char **fault_out)
+                     const char **fault_out, scenario_pre_send_fn pre_send, void *ud)
 {
     *out = NULL;
     *fault_out = NULL;
@@ -830,6 +830,9 @@ int scenario_execute(mock_request *req, const scenario_action *act, mock_respons
     for (size_t i = 0; fault && fault_names[i]; i++)
         if (strcmp(fault_names[i], fault) == 0)
             *fault_out = fault_names[i];
+    if (fault && pre_send && strcmp(fault, "vanish") && strcmp(fault, "create_lost") &&
+        strcmp(fault, "html_502"))
+        pre_send(req, *fault_out ? *fault_out : fault, ud); /* the rest write raw bytes */
     if (fault) {
         if (!strcmp(fault, "reset"))
             return fault_reset(req);
@@ -905,6 +908,9 @@ int scenario_execute(mock_request *req, const scenario_action *act, mock_respons
         unsigned every = (unsigned)jnum(dribble, "everyMs", 100);
         if (step == 0)
             step = 1;
+        *fault_out = "dribble";
+        if (pre_send)
+            pre_send(req, *fault_out, ud);
         char *head = raw_head(st, resp, ct, (long)blen);
         int bad = !head || fault_write_all(req, head, strlen(head));
         for (size_t off = 0; !bad && off < blen; off += step) {
@@ -914,7 +920,6 @@ int scenario_execute(mock_request *req, const scenario_action *act, mock_respons
         }
         free(head);
         free(body);
-        *fault_out = "dribble";
         return fault_raw(req, "", 0);
     }
     mock_response *r = mock_resp_take(st, ct, body, blen);

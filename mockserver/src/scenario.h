@@ -52,11 +52,18 @@ int scenario_count(scenario_set *s);
 int scenario_match(scenario_set *s, const scenario_req *r, scenario_action *act, cJSON **near_miss);
 void scenario_action_free(scenario_action *a);
 
+/* Called once, right before a fault or a dribbled answer writes its first byte on the socket
+ * itself (or starts to hang), with the fault kind name: the journal records the request there,
+ * so a client that has seen the fault already finds it journaled. */
+typedef void (*scenario_pre_send_fn)(mock_request *req, const char *fault, void *ud);
+
 /* Executes act for req (after its delay). Same contract as mock_hooks.before: returns 0 to
  * let the route's handler answer, 1 with *out set, -1 when the connection must be dropped.
- * *fault_out receives the fault kind name (static string) or NULL. */
+ * *fault_out receives the fault kind name (static string) or NULL. pre_send (nullable) is
+ * called as described above; it is not called when the client left during the delay or when
+ * the answer goes out through the server (*out, or 0). */
 int scenario_execute(mock_request *req, const scenario_action *act, mock_response **out,
-                     const char **fault_out);
+                     const char **fault_out, scenario_pre_send_fn pre_send, void *ud);
 
 /* faults.c: raw transport faults on the request's socket. Each returns -1 (drop the
  * connection) after doing its damage. */

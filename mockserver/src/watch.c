@@ -186,6 +186,54 @@ static void drop_wd(fs_watch *w, int wd)
     }
 }
 
+#define MAX_CATCH_UP 10000 /* synthesized CREATE events per new subdirectory */
+
+/* Entries that were already inside a subdirectory (sub, relative to the watched dir) when its
+ * watch was added: created between the directory's own CREATE and the inotify_add_watch, they
+ * have no event of their own. Reports each as EVENT_TYPE_CREATE (depth-first, no symlink
+ * following). *budget bounds the count. Returns non-zero when fn asked to stop. */
+static int catch_up(fs_watch *w, const char *sub, unsigned level, fs_watch_fn fn, void *ud,
+                    int *delivered, int *budget)
+{
+    if (level >= MAX_LEVELS)
+        return 0;
+    char full[FS_PATH_MAX];
+    int n = w->rel[0] ? snprintf(full, sizeof full, "%s/%s", w->rel, sub)
+                      : snprintf(full, sizeof full, "%s", sub);
+    if (n < 0 || (size_t)n >= sizeof full)
+        return 0;
+    int dfd = fs_open(w->rootfd, full, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+    if (dfd < 0)
+        return 0;
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        close(dfd);
+        return 0;
+    }
+    int stop = 0;
+    struct dirent *de;
+    while (!stop && *budget > 0 && (de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        char name[FS_PATH_MAX], rel[FS_PATH_MAX];
+        n = snprintf(name, sizeof name, "%s/%s", sub, de->d_name);
+        if (n < 0 || (size_t)n >= sizeof name)
+            continue;
+        n = w->rel[0] ? snprintf(rel, sizeof rel, "%s/%s", w->rel, name)
+                      : snprintf(rel, sizeof rel, "%s", name);
+        if (n < 0 || (size_t)n >= sizeof rel)
+            continue;
+        --*budget;
+        ++*delivered;
+        if (fn && fn(ud, name, rel, "EVENT_TYPE_CREATE") != 0)
+            stop = 1;
+        else if (de->d_type == DT_DIR)
+            stop = catch_up(w, name, level + 1, fn, ud, delivered, budget);
+    }
+    closedir(d);
+    return stop;
+}
+
 int fs_watch_read(fs_watch *w, fs_watch_fn fn, void *ud)
 {
     _Alignas(struct inotify_event) char buf[16384];
@@ -231,11 +279,14 @@ int fs_watch_read(fs_watch *w, fs_watch_fn fn, void *ud)
                           : snprintf(rel, sizeof rel, "%s", name);
             if (n < 0 || (size_t)n >= sizeof rel)
                 continue;
-            if (w->recursive && (ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO)) &&
-                w->n < MAX_WATCHES)
-                add_dir(w, name, 0); /* new subtree: bounded again from here */
+            bool new_dir = w->recursive && (ev->mask & IN_ISDIR) &&
+                           (ev->mask & (IN_CREATE | IN_MOVED_TO)) && w->n < MAX_WATCHES &&
+                           add_dir(w, name, 0) == 0; /* new subtree: bounded again from here */
             delivered++;
             if (fn && fn(ud, name, rel, type) != 0)
+                return delivered;
+            int budget = MAX_CATCH_UP;
+            if (new_dir && catch_up(w, name, 0, fn, ud, &delivered, &budget))
                 return delivered;
         }
     }

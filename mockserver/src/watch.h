@@ -31,7 +31,10 @@ int fs_watch_fd(const fs_watch *w);
 
 /* Reads every pending event without blocking and calls fn for each. Returns the number of
  * events delivered, or -errno. Newly created subdirectories of a recursive watch are added
- * here. */
+ * here; what such a directory already holds by then (written before its watch existed, e.g.
+ * MakeDir then a write then GetWatcherEvents) is reported right after the directory's own
+ * CREATE, as CREATE events (at most 10000 per directory). An entry created while the watch
+ * was being added can so be reported twice, never not at all. */
 int fs_watch_read(fs_watch *w, fs_watch_fn fn, void *ud);
 
 /* Closes the watch. NULL is a no-op. */

@@ -882,6 +882,34 @@ static void test_poll_watcher(void **state)
     j = rpc("filesystem.Filesystem/GetWatcherEvents", q, 200); /* drained */
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "events")), 0);
     cJSON_Delete(j);
+    /* a directory made between two polls, with files (and a subdirectory) written into it
+     * before the next poll adds its watch: its contents are reported, then watched */
+    j = rpc("filesystem.Filesystem/MakeDir", "{\"path\":\"pw/new/inner\"}", 200);
+    cJSON_Delete(j);
+    put_file("pw/new/f.txt", "f");
+    put_file("pw/new/inner/g.txt", "g");
+    j = rpc("filesystem.Filesystem/GetWatcherEvents", q, 200);
+    static const char *const want[] = {"new", "new/f.txt", "new/inner", "new/inner/g.txt"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        bool seen = false;
+        cJSON_ArrayForEach(ev, cJSON_GetObjectItemCaseSensitive(j, "events"))
+        {
+            seen |= strcmp(jstr(ev, "name"), want[i]) == 0 &&
+                    strcmp(jstr(ev, "type"), "EVENT_TYPE_CREATE") == 0;
+        }
+        if (!seen)
+            fail_msg("no CREATE of %s in %s", want[i], cJSON_PrintUnformatted(j));
+    }
+    cJSON_Delete(j);
+    put_file("pw/new/inner/g.txt", "g2"); /* now watched: its own event */
+    j = rpc("filesystem.Filesystem/GetWatcherEvents", q, 200);
+    bool later = false;
+    cJSON_ArrayForEach(ev, cJSON_GetObjectItemCaseSensitive(j, "events"))
+    {
+        later |= strcmp(jstr(ev, "name"), "new/inner/g.txt") == 0;
+    }
+    assert_true(later);
+    cJSON_Delete(j);
     j = rpc("filesystem.Filesystem/RemoveWatcher", q, 200);
     cJSON_Delete(j);
     expect_rpc_error("filesystem.Filesystem/GetWatcherEvents", q, 404, "not_found", id);

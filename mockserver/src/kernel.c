@@ -558,7 +558,9 @@ static int proc_start(kernel *k, char *err, size_t errlen)
             int ready = cJSON_IsString(t) && !strcmp(t->valuestring, "ready");
             cJSON_Delete(ev);
             if (ready) {
+                pthread_mutex_lock(&k->st_lock); /* kernel_pid() reads it under st_lock */
                 k->alive = 1;
+                pthread_mutex_unlock(&k->st_lock);
                 return 0;
             }
         }

@@ -481,6 +481,51 @@ static int host_exists(const char *path)
     return lstat(path, &sb) == 0;
 }
 
+/* The filesystem RPCs of sbx cannot reach <dir>/<name>, a host file outside its home that
+ * holds needle (host_file is its host path): ListDir does not show it, Stat and Exists do not
+ * find it, Move does not take it, Remove does not delete it, MakeDir plants nothing next to
+ * it. dir is a path as the sandbox would name it (host path, or a `..` path). */
+static void rpc_cannot_reach(e2b_sandbox *sbx, const char *dir, const char *name,
+                             const char *host_file, const char *needle)
+{
+    e2b_error err;
+    char p[PATH_MAX + 128];
+    e2b_entry_info *ents = NULL;
+    size_t n = 0;
+    if (e2b_files_list(sbx, dir, 1, NULL, &ents, &n, &err) == E2B_OK)
+        for (size_t i = 0; i < n; i++)
+            if (ents[i].name && !strcmp(ents[i].name, name))
+                fail_msg("ListDir %s showed %s", dir, name);
+    e2b_entry_infos_free(ents, n);
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    e2b_entry_info *info = NULL;
+    if (e2b_files_stat(sbx, p, NULL, &info, &err) == E2B_OK)
+        fail_msg("Stat %s found it (%s)", p, info && info->path ? info->path : "?");
+    e2b_entry_info_free(info);
+    bool exists = false;
+    if (e2b_files_exists(sbx, p, NULL, &exists, &err) == E2B_OK && exists)
+        fail_msg("Exists %s is true", p);
+    info = NULL;
+    (void)e2b_files_rename(sbx, p, "/home/user/e2b-sec-taken", NULL, &info, &err);
+    e2b_entry_info_free(info);
+    files_read_refused(sbx, "/home/user/e2b-sec-taken", needle);
+    (void)e2b_files_remove(sbx, p, NULL, &err);
+    if (!host_exists(host_file))
+        fail_msg("Move or Remove of %s deleted the host file %s", p, host_file);
+    snprintf(p, sizeof p, "%s/e2b-sec-planted", dir);
+    (void)e2b_files_make_dir(sbx, p, NULL, NULL, &err);
+    char planted[PATH_MAX + 64];
+    snprintf(planted, sizeof planted, "%s", host_file);
+    char *slash = strrchr(planted, '/');
+    if (slash) {
+        snprintf(slash + 1, sizeof planted - (size_t)(slash + 1 - planted), "e2b-sec-planted");
+        if (host_exists(planted)) {
+            rmdir(planted);
+            fail_msg("MakeDir %s created %s on the host", p, planted);
+        }
+    }
+}
+
 /* ------------------------------------------------------------------ cases */
 
 static void test_read_etc_shadow(void **state)
@@ -538,6 +583,12 @@ static void test_read_project_source(void **state)
     files_read_refused(sbx, script, "cmake_minimum_required");
     snprintf(rel, sizeof rel, "/home/user/../../..%s/CMakeLists.txt", src);
     files_read_refused(sbx, rel, "cmake_minimum_required");
+    /* the filesystem RPCs, by host path and by `..` */
+    char host[PATH_MAX + 64];
+    snprintf(host, sizeof host, "%s/CMakeLists.txt", src);
+    rpc_cannot_reach(sbx, src, "CMakeLists.txt", host, "cmake_minimum_required");
+    snprintf(rel, sizeof rel, "/home/user/../../..%s", src);
+    rpc_cannot_reach(sbx, rel, "CMakeLists.txt", host, "cmake_minimum_required");
     rec_ok();
 }
 
@@ -569,6 +620,20 @@ static void test_read_other_sandbox(void **state)
     files_read_refused(b, host, secret);
     snprintf(script, sizeof script, "/home/user/../%s/secret.txt", e2b_sandbox_id(a));
     files_read_refused(b, script, secret);
+    /* the filesystem RPCs: host path, `../<id>` and /home/<id> */
+    char adir[300];
+    snprintf(adir, sizeof adir, "%s/%s", g_root, e2b_sandbox_id(a));
+    rpc_cannot_reach(b, adir, "secret.txt", host, secret);
+    snprintf(adir, sizeof adir, "/home/user/../%s", e2b_sandbox_id(a));
+    rpc_cannot_reach(b, adir, "secret.txt", host, secret);
+    snprintf(adir, sizeof adir, "/home/%s", e2b_sandbox_id(a));
+    rpc_cannot_reach(b, adir, "secret.txt", host, secret);
+    /* and A still has its file, unchanged */
+    char *back = NULL;
+    harness_assert_ok(e2b_files_read_text(a, "/home/user/secret.txt", &back, &err), &err,
+                      "A reads its secret");
+    assert_string_equal(back, secret);
+    free(back);
     rec_ok();
 }
 
@@ -780,6 +845,60 @@ static void test_fork_bomb(void **state)
         snprintf(d, sizeof d, "killed by timeout, pids.peak=%lld", peak);
         rec_exit("%s", d);
     }
+}
+
+static int count_host_procs(const char *needle);
+
+/* The same from inside the python kernel: the kernel floods fork() and every child becomes a
+ * shell fork bomb (the marker in its command line counts them on the host). The execution
+ * timeout interrupts the kernel; the pids cgroup bounds the bomb; kill ends all of it. */
+static void test_fork_bomb_kernel(void **state)
+{
+    (void)state;
+    harness_target *t = start();
+    rec_begin("fork_bomb_kernel");
+    e2b_sandbox *sbx = new_sbx(t, -1);
+    char id[64];
+    snprintf(id, sizeof id, "%s", e2b_sandbox_id(sbx));
+    out *o = code(sbx, "python",
+                  "import os, time\n"
+                  "while True:\n"
+                  "    try:\n"
+                  "        if os.fork() == 0:\n"
+                  "            os.execv('/bin/sh', ['sh', '-c', "
+                  "'b987690() { b987690 | b987690 & }; b987690; sleep 60'])\n"
+                  "    except OSError:\n"
+                  "        time.sleep(0.01)\n",
+                  4000);
+    assert_int_not_equal(o->rc, E2B_OK); /* never completes: interrupted by its timeout */
+    e2b_error err;
+    e2b_sandbox_info *info = NULL;
+    int64_t t0 = harness_now_ms();
+    harness_assert_ok(e2b_sandbox_get_info(t->client, id, &info, &err), &err,
+                      "get_info during the bomb");
+    e2b_sandbox_info_free(info);
+    assert_true(harness_now_ms() - t0 < 10000);
+    char p[700];
+    snprintf(p, sizeof p, "/sys/fs/cgroup/pids/e2b-mock/%s/pids.peak", id);
+    long long peak = read_ll(p);
+    if (peak >= 0)
+        assert_true(peak <= 64);
+    e2b_sandbox *other = new_sbx(t, -1);
+    out *o2 = code(other, "python", "print('alive', 6 * 7)", 30000);
+    assert_has(o2, "alive 42");
+    bool killed = false;
+    harness_assert_ok(e2b_sandbox_kill(t->client, id, &killed, &err), &err, "kill");
+    int left = -1;
+    for (int i = 0; i < 200; i++) { /* generous: up to 10 s */
+        if ((left = count_host_procs("b987690")) == 0)
+            break;
+        usleep(50 * 1000);
+    }
+    assert_int_equal(left, 0);
+    char d[48];
+    snprintf(d, sizeof d, "%.17s, pids.peak=%lld, 0 left", e2b_code_name(o->rc), peak);
+    rec_exit("%s", d);
+    rec_ok();
 }
 
 static void test_memory_bomb(void **state)
@@ -1594,6 +1713,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_network_blocked),
         cmocka_unit_test(test_internet_opt_in),
         cmocka_unit_test(test_fork_bomb),
+        cmocka_unit_test(test_fork_bomb_kernel),
         cmocka_unit_test(test_memory_bomb),
         cmocka_unit_test(test_disk_fill),
         cmocka_unit_test(test_runaway_output),

@@ -10,6 +10,7 @@
 
 #include "journal.h"
 #include "record.h"
+#include "sandboxrt.h"
 #include "scenario.h"
 #include "store.h"
 #include "util.h"
@@ -336,8 +337,16 @@ static void on_destroy(mock_sandbox *sbx, void *ud)
 static mock_response *settings_json(admin *a)
 {
     cJSON *o = cJSON_CreateObject();
-    if (o)
+    cJSON *l = cJSON_CreateObject();
+    if (o && l) {
         cJSON_AddBoolToObject(o, "cutStreamsOnKill", atomic_load(&a->cut_streams_on_kill));
+        /* read-only: how sandbox limits are enforced on this host (ISOLATION.md) */
+        cJSON_AddStringToObject(l, "processes", sbxrt_process_limit_kind());
+        cJSON_AddStringToObject(l, "memory", sbxrt_memory_limit_kind());
+        cJSON_AddItemToObject(o, "limits", l);
+        l = NULL;
+    }
+    cJSON_Delete(l);
     return mock_resp_json(200, o);
 }
 

@@ -1005,6 +1005,12 @@ static int ci_init(mock_server *s)
         mock_log(MOCK_LOG_WARN, "code interpreter: bubblewrap unavailable; code execution %s",
                  sbxrt_unisolated_allowed() ? "runs UNISOLATED (--unisolated)"
                                             : "is refused (see --unisolated)");
+    else if (!strcmp(sbxrt_process_limit_kind(), "none"))
+        mock_log(MOCK_LOG_WARN,
+                 "code interpreter: NO PROCESS LIMIT for sandboxes: no writable v1 pids cgroup, "
+                 "and RLIMIT_NPROC cannot stand in (%s); a fork bomb in a sandbox reaches this "
+                 "host's process table (mockserver/ISOLATION.md)",
+                 geteuid() == 0 ? "the kernel exempts root" : "it needs Linux >= 5.14");
     return 0;
 }
 

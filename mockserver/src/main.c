@@ -32,9 +32,10 @@ static void usage(FILE *f)
           "                           (default 2, env E2B_MOCK_WARM_POOL, 0 = off)\n"
           "  --scenarios PATH         scenario rules: a JSON file or a directory of *.json\n"
           "                           (see mockserver/ADMIN.md; also POST /_mock/scenarios)\n"
-          "  --limit-memory-mb N      memory per sandbox (cgroup; else RLIMIT_AS per\n"
+          "  --limit-memory-mb N      memory per sandbox (cgroup; else RLIMIT_DATA per\n"
           "                           process), default 512, 0 = none\n"
-          "  --limit-pids N           processes per sandbox (cgroup pids), default 256\n"
+          "  --limit-pids N           processes (threads included) per sandbox (cgroup\n"
+          "                           pids; else RLIMIT_NPROC per spawn), default 256\n"
           "  --limit-cpu-s N          CPU seconds per process (RLIMIT_CPU), default 3600\n"
           "  --limit-fsize-mb N       largest file a process may write, default 512\n"
           "  --limit-output-mb N      output kept per stream per execution/command,\n"
@@ -44,6 +45,8 @@ static void usage(FILE *f)
           "  --record URL             proxy to an upstream E2B-compatible URL and write each\n"
           "                           exchange as a replayable scenario rule\n"
           "  --record-dir DIR         where --record writes (default ./recorded)\n"
+          "  --no-cgroups             limit memory and processes with rlimits only, as a\n"
+          "                           non-root server does (RLIMIT_DATA, RLIMIT_NPROC)\n"
           "  --unisolated             run code without bubblewrap when it is unavailable\n"
           "                           (default: refuse)\n"
           "  --quiet                  log errors only\n"
@@ -76,6 +79,7 @@ int main(int argc, char **argv)
         {"max-timeout-s", required_argument, NULL, 't'},
         {"execute-scripts", required_argument, NULL, 'x'},
         {"unisolated", no_argument, NULL, 'u'},
+        {"no-cgroups", no_argument, NULL, 1007},
         {"limit-memory-mb", required_argument, NULL, 1001},
         {"limit-pids", required_argument, NULL, 1002},
         {"limit-cpu-s", required_argument, NULL, 1003},
@@ -134,6 +138,7 @@ int main(int argc, char **argv)
         /* read by the code-interpreter module (execute.c) and sandboxrt.c at init */
         case 'x': setenv("E2B_MOCK_EXECUTE_SCRIPTS", optarg, 1); break;
         case 'u': setenv("E2B_MOCK_UNISOLATED", "1", 1); break;
+        case 1007: setenv("E2B_MOCK_NO_CGROUPS", "1", 1); break; /* read by sbx_policy.c */
         case 1001:
         case 1002:
         case 1003:

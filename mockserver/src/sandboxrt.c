@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -444,6 +445,45 @@ static void dw_start(void)
         mock_log(MOCK_LOG_ERROR, "sandboxrt: cannot start the disk quota monitor");
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&at);
+}
+
+/* 1 when RLIMIT_NPROC is counted per user namespace (Linux >= 5.14, "ucounts"): set by a
+ * process inside a fresh user namespace, it bounds that namespace's tasks (threads included)
+ * and nothing else, so it can stand in for the pids cgroup. Older kernels count every process
+ * of the host uid, which would refuse forks in a sandbox of a busy user: not used there. */
+static int nproc_per_userns(void)
+{
+    static int cached = -1;
+    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (v < 0) {
+        struct utsname u;
+        int major = 0, minor = 0;
+        v = uname(&u) == 0 && sscanf(u.release, "%d.%d", &major, &minor) == 2 &&
+            (major > 5 || (major == 5 && minor >= 14));
+        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+    }
+    return v;
+}
+
+const char *sbxrt_process_limit_kind(void)
+{
+    sbxpol_limits lim;
+    sbxpol_get_limits(&lim);
+    if (lim.pids <= 0)
+        return "none";
+    if (sbxpol_cgroup_available())
+        return "cgroup";
+    /* root's tasks are exempt from RLIMIT_NPROC (the sandbox uid maps to host root) */
+    return geteuid() != 0 && nproc_per_userns() ? "rlimit" : "none";
+}
+
+const char *sbxrt_memory_limit_kind(void)
+{
+    sbxpol_limits lim;
+    sbxpol_get_limits(&lim);
+    if (lim.memory_bytes <= 0)
+        return "none";
+    return sbxpol_cgroup_available() ? "cgroup" : "rlimit";
 }
 
 static unsigned watch_add(const char *dir, const char *cg, pid_t root)
@@ -938,8 +978,17 @@ int sbxrt_spawn(const sbxrt_spec *spec, sbxrt_proc *out, char *err, size_t errle
             snprintf(v, sizeof v, "--fsize=%lld", (long long)lim.fsize_bytes);
             sv_push(&a, v);
         }
-        if (!cg && lim.memory_bytes > 0) { /* no memory cgroup: address space per process */
-            snprintf(v, sizeof v, "--as=%lld", (long long)lim.memory_bytes);
+        if (!cg && lim.memory_bytes > 0) {
+            /* no memory cgroup: RLIMIT_DATA per process. It counts private writable mappings
+             * (what a memory bomb grows), not address space that is only reserved, so V8's
+             * multi-GiB reservations still fit (RLIMIT_AS kept node from starting) */
+            snprintf(v, sizeof v, "--data=%lld", (long long)lim.memory_bytes);
+            sv_push(&a, v);
+        }
+        if (!cg && lim.pids > 0 && geteuid() != 0 && nproc_per_userns()) {
+            /* no pids cgroup: RLIMIT_NPROC, set inside the sandbox's own user namespace, where
+             * it counts the tasks of this spawn only (see nproc_per_userns) */
+            snprintf(v, sizeof v, "--nproc=%d", lim.pids);
             sv_push(&a, v);
         }
         sv_push(&a, "--");

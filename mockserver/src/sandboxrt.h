@@ -63,6 +63,16 @@ int sbxrt_unisolated_allowed(void);
 /* 1 if bubblewrap works on this host (probed once by running a trivial sandbox; cached). */
 int sbxrt_bwrap_available(void);
 
+/* How isolated sandboxes' process count is bounded here (static strings):
+ * "cgroup" (pids.max per sandbox), "rlimit" (RLIMIT_NPROC per spawn: a non-root server on
+ * Linux >= 5.14), or "none" (the limit is 0; or a root server without the v1 pids cgroup, as
+ * the kernel exempts host root from RLIMIT_NPROC; or an older kernel). */
+const char *sbxrt_process_limit_kind(void);
+
+/* The same for memory: "cgroup" (memory.limit_in_bytes per sandbox), "rlimit" (RLIMIT_DATA
+ * per process) or "none" (the limit is 0). */
+const char *sbxrt_memory_limit_kind(void);
+
 /* Maps an in-sandbox path under /home/user to the host path under dir. Returns a malloc'd
  * string, or NULL if path is not under /home/user (or OOM). Rejects ".." components. */
 char *sbxrt_host_path(const char *dir, const char *sandbox_path);

@@ -354,6 +354,11 @@ static void cg_dir(char *out, size_t cap, int c, const char *name)
 
 static void cg_init(void)
 {
+    const char *off = getenv("E2B_MOCK_NO_CGROUPS"); /* --no-cgroups: rlimits only */
+    if (off && *off && strcmp(off, "0") != 0) {
+        mock_log(MOCK_LOG_INFO, "sbx_policy: cgroups off (--no-cgroups): rlimits only");
+        return;
+    }
     FILE *f = fopen("/proc/self/cgroup", "re");
     if (!f)
         return;

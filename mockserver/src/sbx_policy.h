@@ -18,8 +18,8 @@ extern "C" {
 #define SBXPOL_UID 1000 /* "user" inside every sandbox */
 
 typedef struct sbxpol_limits {
-    int64_t memory_bytes; /* per sandbox (cgroup memory, else RLIMIT_AS per process); 0 = none */
-    int pids;             /* per sandbox (cgroup pids); 0 = none */
+    int64_t memory_bytes; /* per sandbox (cgroup memory, else RLIMIT_DATA per process); 0 = none */
+    int pids;             /* per sandbox (cgroup pids, else RLIMIT_NPROC per spawn); 0 = none */
     int cpu_seconds;      /* RLIMIT_CPU per process; 0 = none */
     int64_t fsize_bytes;  /* RLIMIT_FSIZE per process (largest file); 0 = none */
     int64_t output_bytes; /* output kept per stream per execution/command; 0 = none */
@@ -56,7 +56,8 @@ void sbxpol_load_env(void);
  * -1 when libseccomp is not built in or the filter cannot be built. */
 int sbxpol_seccomp_fd(int allow_inet);
 
-/* 1 if per-sandbox cgroups (v1 memory + pids) can be created here (probed once). */
+/* 1 if per-sandbox cgroups (v1 memory + pids) can be created here (probed once) and were
+ * not turned off (E2B_MOCK_NO_CGROUPS, --no-cgroups). */
 int sbxpol_cgroup_available(void);
 
 /* Creates (idempotent) the cgroups of sandbox `name` with the current limits. 0 or -1. */

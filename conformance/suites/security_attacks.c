@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #define CANARY_NAME "E2B_SECURITY_CANARY"
@@ -481,6 +482,37 @@ static int host_exists(const char *path)
     return lstat(path, &sb) == 0;
 }
 
+/* How the mock bounds sandbox processes here ("cgroup", "rlimit", "none"; GET /_mock/settings).
+ * Returns a static string. */
+static const char *process_limit_kind(harness_target *t)
+{
+    char *body = harness_mock_admin(t, "GET", "/_mock/settings", NULL, NULL);
+    cJSON *j = body ? cJSON_Parse(body) : NULL;
+    free(body);
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(j, "limits");
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(l, "processes");
+    const char *kind = "?";
+    if (cJSON_IsString(p))
+        kind = !strcmp(p->valuestring, "cgroup")   ? "cgroup"
+               : !strcmp(p->valuestring, "rlimit") ? "rlimit"
+               : !strcmp(p->valuestring, "none")   ? "none"
+                                                   : "?";
+    cJSON_Delete(j);
+    if (!strcmp(kind, "?"))
+        fail_msg("GET /_mock/settings has no limits.processes");
+    return kind;
+}
+
+/* A fork bomb is only run where something bounds it: never against this host's own table. */
+static void skip_without_process_limit(harness_target *t)
+{
+    if (strcmp(process_limit_kind(t), "none") == 0) {
+        print_message("SKIP: this e2b-mock has no process limit (root without a v1 pids cgroup, "
+                      "or Linux < 5.14): a fork bomb would reach the host (ISOLATION.md)\n");
+        skip();
+    }
+}
+
 /* The filesystem RPCs of sbx cannot reach <dir>/<name>, a host file outside its home that
  * holds needle (host_file is its host path): ListDir does not show it, Stat and Exists do not
  * find it, Move does not take it, Remove does not delete it, MakeDir plants nothing next to
@@ -817,6 +849,7 @@ static void test_fork_bomb(void **state)
 {
     (void)state;
     harness_target *t = start();
+    skip_without_process_limit(t);
     rec_begin("fork_bomb");
     e2b_sandbox *sbx = new_sbx(t, -1);
     e2b_error err;
@@ -856,6 +889,7 @@ static void test_fork_bomb_kernel(void **state)
 {
     (void)state;
     harness_target *t = start();
+    skip_without_process_limit(t);
     rec_begin("fork_bomb_kernel");
     e2b_sandbox *sbx = new_sbx(t, -1);
     char id[64];
@@ -883,6 +917,11 @@ static void test_fork_bomb_kernel(void **state)
     long long peak = read_ll(p);
     if (peak >= 0)
         assert_true(peak <= 64);
+    /* without the pids cgroup (non-root) RLIMIT_NPROC bounds the kernel's spawn the same way:
+     * the bombs still alive (their sleep 60) are at most the limit */
+    int live = count_host_procs("b987690");
+    if (live > 64)
+        fail_msg("%d bomb processes alive, limit 64", live);
     e2b_sandbox *other = new_sbx(t, -1);
     out *o2 = code(other, "python", "print('alive', 6 * 7)", 30000);
     assert_has(o2, "alive 42");
@@ -896,7 +935,78 @@ static void test_fork_bomb_kernel(void **state)
     }
     assert_int_equal(left, 0);
     char d[48];
-    snprintf(d, sizeof d, "%.17s, pids.peak=%lld, 0 left", e2b_code_name(o->rc), peak);
+    snprintf(d, sizeof d, "%.17s, peak %lld, live %d, 0 left", e2b_code_name(o->rc), peak, live);
+    rec_exit("%s", d);
+    rec_ok();
+}
+
+/* The rlimit fallback a server without cgroups uses, forced with --no-cgroups: RLIMIT_DATA
+ * bounds a memory bomb in python and in node (RLIMIT_AS, the old fallback, kept node from
+ * starting at all); for a non-root server RLIMIT_NPROC per spawn bounds a fork flood, and the
+ * mock reports which process limit it has (root: none, the kernel exempts it). */
+static void test_limits_without_cgroups(void **state)
+{
+    (void)state;
+    static const char *const extra[] = {"--no-cgroups", NULL};
+    harness_target *t = start_with(extra);
+    rec_begin("limits_without_cgroups");
+    /* what the mock says it enforces: the kernel exempts host root from RLIMIT_NPROC, and
+     * counts it per user namespace only from Linux 5.14 */
+    struct utsname u;
+    int major = 0, minor = 0;
+    int per_ns = uname(&u) == 0 && sscanf(u.release, "%d.%d", &major, &minor) == 2 &&
+                 (major > 5 || (major == 5 && minor >= 14));
+    const char *kind = process_limit_kind(t);
+    assert_string_equal(kind, geteuid() != 0 && per_ns ? "rlimit" : "none");
+    e2b_sandbox *sbx = new_sbx(t, -1);
+    char id[64], cgp[700];
+    snprintf(id, sizeof id, "%s", e2b_sandbox_id(sbx));
+    snprintf(cgp, sizeof cgp, "/sys/fs/cgroup/pids/e2b-mock/%s", id);
+    assert_false(host_exists(cgp)); /* really without cgroups */
+    int forked = -1;
+    if (!strcmp(kind, "rlimit")) {
+        out *f = code(sbx, "python",
+                      "import os, time\nn = 0\ntry:\n    for i in range(500):\n"
+                      "        if os.fork() == 0:\n            time.sleep(3); os._exit(0)\n"
+                      "        n += 1\n    print('forked all', n)\n"
+                      "except OSError as e:\n    print('forked %d then errno %d' % (n, e.errno))\n",
+                      30000);
+        assert_has(f, "then errno 11"); /* EAGAIN */
+        const char *at = strstr(f->text, "forked ");
+        if (at)
+            forked = atoi(at + 7);
+        if (forked < 1 || forked > 64)
+            fail_msg("forked %d, want 1..64 (--limit-pids 64)", forked);
+        out *b = cmd(sbx, "bomb() { bomb | bomb & }; bomb; sleep 2; echo survived", 20000);
+        (void)b;
+    } else {
+        print_message("[ LIMITS   ] processes: none here (%s); the fork part is not run\n",
+                      geteuid() == 0 ? "root is exempt from RLIMIT_NPROC" : "Linux < 5.14");
+    }
+    /* RLIMIT_DATA (128 MiB here) bounds python and node, and node still starts */
+    out *m = code(sbx, "python",
+                  "a = []\ntry:\n    while True:\n        a.append(bytearray(8 << 20))\n"
+                  "except MemoryError:\n    print('MemoryError at', len(a) * 8, 'MiB')\n",
+                  60000);
+    assert_has(m, "MemoryError at");
+    out *j = code(
+        sbx, "javascript",
+        "const a = []; let msg = 'none';\n"
+        "try { for (;;) a.push(Buffer.alloc(16 << 20, 1)); } catch (e) { msg = e.message }\n"
+        "console.log('js:', msg, a.length * 16, 'MiB')",
+        60000);
+    assert_has(j, "js: Array buffer allocation failed");
+    out *ok = code(sbx, "python", "print('still', 6 * 7)", 30000);
+    assert_has(ok, "still 42");
+    e2b_error err;
+    bool killed = false;
+    harness_assert_ok(e2b_sandbox_kill(t->client, id, &killed, &err), &err, "kill");
+    char d[64];
+    if (forked >= 0)
+        snprintf(d, sizeof d, "NPROC: %d forks; DATA: py+js refused", forked);
+    else
+        snprintf(d, sizeof d, "processes: none (%s); DATA: py+js refused",
+                 geteuid() == 0 ? "root" : "old kernel");
     rec_exit("%s", d);
     rec_ok();
 }
@@ -1714,6 +1824,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_internet_opt_in),
         cmocka_unit_test(test_fork_bomb),
         cmocka_unit_test(test_fork_bomb_kernel),
+        cmocka_unit_test(test_limits_without_cgroups),
         cmocka_unit_test(test_memory_bomb),
         cmocka_unit_test(test_disk_fill),
         cmocka_unit_test(test_runaway_output),

@@ -845,6 +845,25 @@ static void test_internet_opt_in(void **state)
     rec_ok();
 }
 
+/* After a fork bomb in sandbox id: the server answers promptly, and where the pids cgroup is
+ * in use its peak stayed within the limit (64). Returns the peak, -1 without the cgroup. */
+static long long assert_bomb_contained(harness_target *t, const char *id)
+{
+    e2b_error err;
+    e2b_sandbox_info *info = NULL;
+    int64_t t0 = harness_now_ms();
+    harness_assert_ok(e2b_sandbox_get_info(t->client, id, &info, &err), &err,
+                      "get_info in the bomb's aftermath");
+    e2b_sandbox_info_free(info);
+    assert_true(harness_now_ms() - t0 < 10000);
+    char p[700];
+    snprintf(p, sizeof p, "/sys/fs/cgroup/pids/e2b-mock/%s/pids.peak", id);
+    long long peak = read_ll(p);
+    if (peak >= 0)
+        assert_true(peak <= 64);
+    return peak;
+}
+
 static void test_fork_bomb(void **state)
 {
     (void)state;
@@ -852,22 +871,10 @@ static void test_fork_bomb(void **state)
     skip_without_process_limit(t);
     rec_begin("fork_bomb");
     e2b_sandbox *sbx = new_sbx(t, -1);
-    e2b_error err;
     /* runs at most 4 s (command timeout); the pids cgroup (64) bounds it */
     out *o = cmd(sbx, "bomb() { bomb | bomb & }; bomb; sleep 3", 4000);
     (void)o;
-    /* the server stays responsive meanwhile and after */
-    e2b_sandbox_info *info = NULL;
-    int64_t t0 = harness_now_ms();
-    harness_assert_ok(e2b_sandbox_get_info(t->client, e2b_sandbox_id(sbx), &info, &err), &err,
-                      "get_info during bomb aftermath");
-    e2b_sandbox_info_free(info);
-    assert_true(harness_now_ms() - t0 < 10000);
-    char p[700];
-    snprintf(p, sizeof p, "/sys/fs/cgroup/pids/e2b-mock/%s/pids.peak", e2b_sandbox_id(sbx));
-    long long peak = read_ll(p);
-    if (peak >= 0)
-        assert_true(peak <= 64);
+    long long peak = assert_bomb_contained(t, e2b_sandbox_id(sbx));
     e2b_sandbox *other = new_sbx(t, -1);
     out *o2 = cmd(other, "echo alive", 30000);
     assert_has(o2, "alive");
@@ -905,18 +912,7 @@ static void test_fork_bomb_kernel(void **state)
                   "        time.sleep(0.01)\n",
                   4000);
     assert_int_not_equal(o->rc, E2B_OK); /* never completes: interrupted by its timeout */
-    e2b_error err;
-    e2b_sandbox_info *info = NULL;
-    int64_t t0 = harness_now_ms();
-    harness_assert_ok(e2b_sandbox_get_info(t->client, id, &info, &err), &err,
-                      "get_info during the bomb");
-    e2b_sandbox_info_free(info);
-    assert_true(harness_now_ms() - t0 < 10000);
-    char p[700];
-    snprintf(p, sizeof p, "/sys/fs/cgroup/pids/e2b-mock/%s/pids.peak", id);
-    long long peak = read_ll(p);
-    if (peak >= 0)
-        assert_true(peak <= 64);
+    long long peak = assert_bomb_contained(t, id);
     /* without the pids cgroup (non-root) RLIMIT_NPROC bounds the kernel's spawn the same way:
      * the bombs still alive (their sleep 60) are at most the limit */
     int live = count_host_procs("b987690");
@@ -925,6 +921,7 @@ static void test_fork_bomb_kernel(void **state)
     e2b_sandbox *other = new_sbx(t, -1);
     out *o2 = code(other, "python", "print('alive', 6 * 7)", 30000);
     assert_has(o2, "alive 42");
+    e2b_error err;
     bool killed = false;
     harness_assert_ok(e2b_sandbox_kill(t->client, id, &killed, &err), &err, "kill");
     int left = -1;

@@ -186,6 +186,19 @@ static void drop_wd(fs_watch *w, int wd)
     }
 }
 
+/* Builds an event's name (sub/entry, relative to the watched dir) and rel (relative to the
+ * home). 0, or -1 when a path does not fit (the event is then skipped). */
+static int event_paths(const fs_watch *w, const char *sub, const char *entry, char *name, char *rel)
+{
+    int n = sub[0] ? snprintf(name, FS_PATH_MAX, "%s/%s", sub, entry)
+                   : snprintf(name, FS_PATH_MAX, "%s", entry);
+    if (n < 0 || n >= FS_PATH_MAX)
+        return -1;
+    n = w->rel[0] ? snprintf(rel, FS_PATH_MAX, "%s/%s", w->rel, name)
+                  : snprintf(rel, FS_PATH_MAX, "%s", name);
+    return n < 0 || n >= FS_PATH_MAX ? -1 : 0;
+}
+
 #define MAX_CATCH_UP 10000 /* synthesized CREATE events per new subdirectory */
 
 /* Entries that were already inside a subdirectory (sub, relative to the watched dir) when its
@@ -216,12 +229,7 @@ static int catch_up(fs_watch *w, const char *sub, unsigned level, fs_watch_fn fn
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         char name[FS_PATH_MAX], rel[FS_PATH_MAX];
-        n = snprintf(name, sizeof name, "%s/%s", sub, de->d_name);
-        if (n < 0 || (size_t)n >= sizeof name)
-            continue;
-        n = w->rel[0] ? snprintf(rel, sizeof rel, "%s/%s", w->rel, name)
-                      : snprintf(rel, sizeof rel, "%s", name);
-        if (n < 0 || (size_t)n >= sizeof rel)
+        if (event_paths(w, sub, de->d_name, name, rel) != 0)
             continue;
         --*budget;
         ++*delivered;
@@ -271,13 +279,7 @@ int fs_watch_read(fs_watch *w, fs_watch_fn fn, void *ud)
             if (!type)
                 continue;
             char name[FS_PATH_MAX], rel[FS_PATH_MAX];
-            int n = we->sub[0] ? snprintf(name, sizeof name, "%s/%s", we->sub, ev->name)
-                               : snprintf(name, sizeof name, "%s", ev->name);
-            if (n < 0 || (size_t)n >= sizeof name)
-                continue;
-            n = w->rel[0] ? snprintf(rel, sizeof rel, "%s/%s", w->rel, name)
-                          : snprintf(rel, sizeof rel, "%s", name);
-            if (n < 0 || (size_t)n >= sizeof rel)
+            if (event_paths(w, we->sub, ev->name, name, rel) != 0)
                 continue;
             bool new_dir = w->recursive && (ev->mask & IN_ISDIR) &&
                            (ev->mask & (IN_CREATE | IN_MOVED_TO)) && w->n < MAX_WATCHES &&
